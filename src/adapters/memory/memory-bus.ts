@@ -1,0 +1,201 @@
+import {
+  type BusMessage,
+  type ConsumeOptions,
+  type EventBus,
+  type PublishOptions,
+  type Subscription,
+  subjectMatches,
+} from '../../ports/event-bus.js';
+
+interface Stored {
+  subject: string;
+  data: Uint8Array;
+  msgId?: string;
+  headers: Record<string, string>;
+}
+
+interface Delivery {
+  message: Stored;
+  count: number;
+}
+
+interface Member {
+  handler: (message: BusMessage) => Promise<void>;
+  concurrency: number;
+  active: number;
+}
+
+interface Durable {
+  subjects: string[];
+  ackWaitMs: number;
+  maxDeliver: number;
+  queue: Delivery[];
+  members: Member[];
+  next: number;
+}
+
+export interface MemoryBusOptions {
+  /** Messages kept for durables created later (JetStream keeps its stream; we keep a bounded tail). */
+  retain?: number;
+  /** Ids remembered for duplicate detection (JetStream's duplicate window, by count). */
+  dedupeWindow?: number;
+}
+
+/** The in-process EventBus: same semantics as the JetStream adapter, in one process's memory. */
+export function createMemoryBus(options: MemoryBusOptions = {}): EventBus {
+  const retain = options.retain ?? 10_000;
+  const dedupeWindow = options.dedupeWindow ?? 100_000;
+  const log: Stored[] = [];
+  const seen = new Set<string>();
+  const durables = new Map<string, Durable>();
+  const subscribers = new Set<{ subject: string; handler: (m: BusMessage) => void }>();
+  const timers = new Set<NodeJS.Timeout>();
+  let closed = false;
+
+  const later = (ms: number, fn: () => void) => {
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      fn();
+    }, ms);
+    timer.unref();
+    timers.add(timer);
+    return timer;
+  };
+
+  const deadLetterSubject = (durable: string) => `aimesh.dlq.${durable}`;
+
+  function route(message: Stored) {
+    for (const [name, durable] of durables) {
+      if (durable.subjects.some((s) => subjectMatches(s, message.subject))) {
+        durable.queue.push({ message, count: 0 });
+        pump(name, durable);
+      }
+    }
+    for (const sub of subscribers) {
+      if (!subjectMatches(sub.subject, message.subject)) continue;
+      try {
+        sub.handler({ ...message, deliveryCount: 1, ack() {}, nak() {} });
+      } catch {
+        // A live subscriber's failure is its own; the bus keeps delivering to the others.
+      }
+    }
+  }
+
+  function pump(name: string, durable: Durable) {
+    while (!closed && durable.queue.length > 0) {
+      const member = pickMember(durable);
+      if (!member) return;
+      const delivery = durable.queue.shift()!;
+      deliver(name, durable, member, delivery);
+    }
+  }
+
+  function pickMember(durable: Durable): Member | undefined {
+    for (let i = 0; i < durable.members.length; i++) {
+      const member = durable.members[(durable.next + i) % durable.members.length];
+      if (member.active < member.concurrency) {
+        durable.next = (durable.next + i + 1) % durable.members.length;
+        return member;
+      }
+    }
+    return undefined;
+  }
+
+  function deliver(name: string, durable: Durable, member: Member, delivery: Delivery) {
+    delivery.count += 1;
+    member.active += 1;
+    let settled = false;
+    const settle = (requeueAfter: number | undefined) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(ackTimer);
+      timers.delete(ackTimer);
+      member.active -= 1;
+      if (requeueAfter !== undefined) later(requeueAfter, () => requeue(name, durable, delivery));
+      pump(name, durable);
+    };
+    const ackTimer = later(durable.ackWaitMs, () => settle(0));
+    const message: BusMessage = {
+      ...delivery.message,
+      deliveryCount: delivery.count,
+      ack: () => settle(undefined),
+      nak: (delayMs) => settle(delayMs ?? 0),
+    };
+    queueMicrotask(() => {
+      member.handler(message).catch(() => message.nak());
+    });
+  }
+
+  function requeue(name: string, durable: Durable, delivery: Delivery) {
+    if (delivery.count >= durable.maxDeliver) {
+      const dead: Stored = {
+        subject: deadLetterSubject(name),
+        data: delivery.message.data,
+        msgId: delivery.message.msgId,
+        headers: { ...delivery.message.headers, 'Aimesh-Original-Subject': delivery.message.subject },
+      };
+      route(dead);
+      return;
+    }
+    durable.queue.unshift(delivery);
+    pump(name, durable);
+  }
+
+  return {
+    kind: 'memory',
+    deadLetterSubject,
+    async publish(subject: string, data: Uint8Array, opts: PublishOptions = {}) {
+      if (closed) throw new Error('bus is closed');
+      if (opts.msgId) {
+        if (seen.has(opts.msgId)) return;
+        seen.add(opts.msgId);
+        if (seen.size > dedupeWindow) seen.delete(seen.values().next().value!);
+      }
+      const message: Stored = { subject, data, msgId: opts.msgId, headers: opts.headers ?? {} };
+      log.push(message);
+      if (log.length > retain) log.shift();
+      route(message);
+    },
+    async consume(options: ConsumeOptions, handler): Promise<Subscription> {
+      let durable = durables.get(options.durable);
+      if (!durable) {
+        durable = {
+          subjects: options.subjects,
+          ackWaitMs: options.ackWaitMs ?? 30_000,
+          maxDeliver: options.maxDeliver ?? 5,
+          queue: log
+            .filter((m) => options.subjects.some((s) => subjectMatches(s, m.subject)))
+            .map((message) => ({ message, count: 0 })),
+          members: [],
+          next: 0,
+        };
+        durables.set(options.durable, durable);
+      }
+      const member: Member = { handler, concurrency: options.concurrency ?? 1, active: 0 };
+      durable.members.push(member);
+      const name = options.durable;
+      const state = durable;
+      queueMicrotask(() => pump(name, state));
+      return {
+        async close() {
+          state.members = state.members.filter((m) => m !== member);
+        },
+      };
+    },
+    async subscribe(subject, handler): Promise<Subscription> {
+      const sub = { subject, handler };
+      subscribers.add(sub);
+      return {
+        async close() {
+          subscribers.delete(sub);
+        },
+      };
+    },
+    async close() {
+      closed = true;
+      for (const timer of timers) clearTimeout(timer);
+      timers.clear();
+      subscribers.clear();
+    },
+  };
+}

@@ -1,0 +1,31 @@
+import { mkdirSync } from 'node:fs';
+import { PGlite, type Transaction } from '@electric-sql/pglite';
+import type { Database, QueryResult, Sql } from '../../ports/database.js';
+
+const INT8_OID = 20;
+
+/** Opens embedded Postgres (PGlite) in `dataDir`, or in memory for `memory://`. */
+export async function openPgliteDatabase(dataDir: string): Promise<Database> {
+  if (!dataDir.startsWith('memory://')) mkdirSync(dataDir, { recursive: true });
+  const db = await PGlite.create(dataDir, { parsers: { [INT8_OID]: (v: string) => Number(v) } });
+  const run = async <Row>(
+    target: PGlite | Transaction,
+    text: string,
+    params?: unknown[],
+  ): Promise<QueryResult<Row>> => {
+    const result = await target.query<Row>(text, params as unknown[]);
+    return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
+  };
+  const sqlOf = (target: PGlite | Transaction): Sql => ({
+    query: (text, params) => run(target, text, params),
+    exec: async (script) => {
+      await target.exec(script);
+    },
+  });
+  return {
+    kind: 'pglite',
+    ...sqlOf(db),
+    transaction: (fn) => db.transaction((tx) => fn(sqlOf(tx))),
+    close: () => db.close(),
+  };
+}

@@ -1,0 +1,54 @@
+import pg from 'pg';
+import type { Database, QueryResult, Sql } from '../../ports/database.js';
+
+const INT8_OID = 20;
+
+/** Connects a pool to a PostgreSQL server; int8 columns parse to numbers like the PGlite adapter. */
+export async function openPostgresDatabase(url: string, poolSize = 10): Promise<Database> {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: poolSize,
+    types: {
+      getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+        oid === INT8_OID
+          ? (v: string) => Number(v)
+          : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+    },
+  });
+  // An idle client's error (server restart) must not crash the process; the next query reconnects.
+  pool.on('error', () => {});
+  await pool.query('SELECT 1');
+  const run = async <Row>(
+    target: pg.Pool | pg.PoolClient,
+    text: string,
+    params?: unknown[],
+  ): Promise<QueryResult<Row>> => {
+    const result = await target.query(text, params);
+    return { rows: result.rows as Row[], rowCount: result.rowCount ?? result.rows.length };
+  };
+  const sqlOf = (target: pg.Pool | pg.PoolClient): Sql => ({
+    query: (text, params) => run(target, text, params),
+    exec: async (script) => {
+      await target.query(script);
+    },
+  });
+  return {
+    kind: 'postgres',
+    ...sqlOf(pool),
+    async transaction(fn) {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const result = await fn(sqlOf(client));
+        await client.query('COMMIT');
+        return result;
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => {});
+        throw error;
+      } finally {
+        client.release();
+      }
+    },
+    close: () => pool.end(),
+  };
+}

@@ -1,0 +1,54 @@
+import { request } from 'undici';
+import { AimeshError } from '../core/errors.js';
+
+export interface ClientOptions {
+  /** Base URL of a running aimesh (default AIMESH_URL or http://127.0.0.1:8080). */
+  url?: string;
+  /** Sent as X-API-Key when set (default AIMESH_API_KEY). */
+  apiKey?: string;
+  /** Sent as the admin bearer token when set (default AIMESH_ADMIN_TOKEN). */
+  adminToken?: string;
+}
+
+/** Calls a running aimesh's HTTP API and returns the JSON body; errors carry the server's code and message. */
+export async function callApi<T = unknown>(
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
+  path: string,
+  body?: unknown,
+  options: ClientOptions = {},
+): Promise<T> {
+  const base = options.url ?? process.env.AIMESH_URL ?? 'http://127.0.0.1:8080';
+  const headers: Record<string, string> = {};
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const apiKey = options.apiKey ?? process.env.AIMESH_API_KEY;
+  if (apiKey) headers['x-api-key'] = apiKey;
+  const adminToken = options.adminToken ?? process.env.AIMESH_ADMIN_TOKEN;
+  if (adminToken) headers.authorization = `Bearer ${adminToken}`;
+  let response: Awaited<ReturnType<typeof request>>;
+  try {
+    response = await request(new URL(path, base), {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (error) {
+    throw new AimeshError('unreachable', 503, `cannot reach aimesh at ${base}: ${(error as Error).message}`);
+  }
+  const text = await response.body.text();
+  const json = text ? safeJson(text) : undefined;
+  if (response.statusCode >= 400) {
+    const err = (json as { error?: { code?: string; message?: string } | string })?.error;
+    const code = typeof err === 'object' ? (err.code ?? 'error') : 'error';
+    const message = typeof err === 'object' ? (err.message ?? text) : (err ?? text);
+    throw new AimeshError(code, response.statusCode, message);
+  }
+  return json as T;
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}

@@ -1,0 +1,33 @@
+import { Command, CommanderError } from 'commander';
+import { isAimeshError } from '../core/errors.js';
+import { registerMigrateCommand } from './migrate-command.js';
+import { registerStartCommand } from './start-command.js';
+
+const program = new Command('aimesh')
+  .description('aimesh: self-hosted AI microservices platform — gateway, serving, training, registry, events')
+  .version('0.1.0')
+  .showHelpAfterError()
+  .addHelpText(
+    'after',
+    `
+Examples:
+  aimesh start                                  # the whole platform on http://127.0.0.1:8080
+  aimesh start --target gateway,inference       # only some modules
+  aimesh migrate --config examples/distributed.yaml
+  aimesh events tail --type ai.inference.completed`,
+  );
+
+registerStartCommand(program);
+registerMigrateCommand(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) process.exit(error.exitCode);
+  if (isAimeshError(error)) {
+    console.error(`aimesh: ${error.message} (${error.code})`);
+    process.exit(2);
+  }
+  console.error(error);
+  process.exit(1);
+}

@@ -1,0 +1,66 @@
+import type { Registry } from 'prom-client';
+import type { EventStore } from '../events/event-store.js';
+import type { Database } from '../ports/database.js';
+import type { EventBus } from '../ports/event-bus.js';
+import type { Clock } from './clock.js';
+import type { Config } from './config.js';
+import type { HttpServer } from './http.js';
+import type { Logger } from './logger.js';
+import type { Random } from './random.js';
+
+/**
+ * The typed APIs modules offer each other. Each module adds its own entry with declaration
+ * merging in its index.ts: `declare module '../core/module.js' { interface ModuleApis { x: XApi } }`.
+ */
+// biome-ignore lint/suspicious/noEmptyInterface: filled by declaration merging
+export interface ModuleApis {}
+
+/** What a module receives at start: the process's ports, and its dependencies' APIs. */
+export interface ModuleContext {
+  config: Config;
+  logger: Logger;
+  metrics: Registry;
+  clock: Clock;
+  random: Random;
+  db: Database;
+  bus: EventBus;
+  events: EventStore;
+  http: HttpServer;
+  /** The API of a module this one depends on (must be listed in `deps`). */
+  use<K extends keyof ModuleApis>(name: K): ModuleApis[K];
+}
+
+/** Readiness as /readyz reports it; `placeholder` modules are listed but not counted. */
+export interface Readiness {
+  status: 'ready' | 'starting' | 'degraded' | 'placeholder';
+  detail?: string;
+}
+
+/** A started module. */
+export interface ModuleInstance {
+  api?: unknown;
+  ready(): Readiness;
+  /** Stop taking work, drain in-flight work (until `deadline`, epoch ms), release resources. */
+  stop(deadline: number): Promise<void>;
+}
+
+/** One row of the module table (src/core/modules.ts). */
+export interface ModuleDefinition {
+  name: string;
+  deps: string[];
+  /** Folder of this module's `NNN_name.sql` migrations. */
+  migrations?: string;
+  init(ctx: ModuleContext): Promise<ModuleInstance>;
+}
+
+/** A module whose issue has not landed: it starts, serves nothing, and says so in /readyz. */
+export function placeholderModule(name: string, deps: string[], what: string): ModuleDefinition {
+  return {
+    name,
+    deps,
+    init: async () => ({
+      ready: () => ({ status: 'placeholder', detail: `${name}: ${what} is not built yet` }),
+      stop: async () => {},
+    }),
+  };
+}

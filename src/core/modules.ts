@@ -1,0 +1,24 @@
+import { dashboardModule } from '../dashboard/index.js';
+import { discoveryModule } from '../discovery/index.js';
+import { eventsModule } from '../events/index.js';
+import { gatewayModule } from '../gateway/index.js';
+import { inferenceModule } from '../inference/index.js';
+import { pipelineModule } from '../pipeline/index.js';
+import { registryModule } from '../registry/index.js';
+import { workerModule } from '../worker/index.js';
+import type { ModuleDefinition } from './module.js';
+
+/**
+ * The module table: every component, its dependencies and its init. A target is a set of
+ * these; the manager starts them in dependency order. Nothing else decides start order.
+ */
+export const moduleTable: ModuleDefinition[] = [
+  eventsModule,
+  discoveryModule,
+  registryModule,
+  gatewayModule,
+  inferenceModule,
+  pipelineModule,
+  workerModule,
+  dashboardModule,
+];

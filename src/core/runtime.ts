@@ -1,0 +1,132 @@
+import type { Registry } from 'prom-client';
+import { EventCatalogue } from '../events/catalogue.js';
+import { EventStore } from '../events/event-store.js';
+import type { Database } from '../ports/database.js';
+import type { EventBus } from '../ports/event-bus.js';
+import { openBus } from './bus.js';
+import { type Clock, systemClock } from './clock.js';
+import type { Config } from './config.js';
+import { openDatabase } from './database.js';
+import { createHttpServer, type HttpServer } from './http.js';
+import { createLogger, type Logger } from './logger.js';
+import { createMetrics } from './metrics.js';
+import { migrate } from './migrations.js';
+import type { ModuleDefinition } from './module.js';
+import { ModuleManager } from './module-manager.js';
+import { moduleTable } from './modules.js';
+import { type Random, systemRandom } from './random.js';
+
+export interface StartOptions {
+  config: Config;
+  /** Target list (`all`, or module names); default `all`. */
+  targets?: string[];
+  logger?: Logger;
+  clock?: Clock;
+  random?: Random;
+  /** The module table; tests may pass a smaller one. */
+  table?: ModuleDefinition[];
+}
+
+/** A started aimesh process. */
+export interface RunningAimesh {
+  url: string;
+  port: number;
+  config: Config;
+  http: HttpServer;
+  db: Database;
+  bus: EventBus;
+  events: EventStore;
+  metrics: Registry;
+  manager: ModuleManager;
+  logger: Logger;
+  /** Graceful stop: stop accepting, drain until the configured deadline, stop modules in reverse, close. */
+  stop(): Promise<void>;
+}
+
+/** Opens the ports the config selects, migrates, starts the targets' modules, listens. */
+export async function startAimesh(options: StartOptions): Promise<RunningAimesh> {
+  const { config } = options;
+  const table = options.table ?? moduleTable;
+  const logger = options.logger ?? createLogger(config.log.level);
+  const clock = options.clock ?? systemClock;
+  const metrics = createMetrics();
+  const db = await openDatabase(config.database);
+  const opened: { close(): Promise<void> }[] = [db];
+  try {
+    await migrate(
+      db,
+      table.filter((m) => m.migrations).map((m) => ({ module: m.name, dir: m.migrations! })),
+    );
+    const bus = await openBus(config.bus);
+    opened.push(bus);
+    const events = new EventStore({ db, catalogue: new EventCatalogue(), clock, logger, metrics });
+    const http = await createHttpServer({ logger, bodyLimitBytes: config.server.bodyLimitBytes });
+    const manager = new ModuleManager(table);
+    registerHealthRoutes(http, manager, metrics);
+    await manager.start(options.targets ?? ['all'], {
+      config,
+      logger,
+      metrics,
+      clock,
+      random: options.random ?? systemRandom,
+      db,
+      bus,
+      events,
+      http,
+    });
+    await http.listen({ host: config.server.host, port: config.server.port });
+    const address = http.server.address();
+    const port = typeof address === 'object' && address ? address.port : config.server.port;
+    const host = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
+    logger.info({ modules: manager.names(), port, database: db.kind, bus: bus.kind }, 'aimesh started');
+    let stopping: Promise<void> | undefined;
+    return {
+      url: `http://${host}:${port}`,
+      port,
+      config,
+      http,
+      db,
+      bus,
+      events,
+      metrics,
+      manager,
+      logger,
+      stop: () => {
+        stopping ??= (async () => {
+          const deadline = Date.now() + config.server.drainTimeoutMs;
+          await Promise.race([
+            http.close(),
+            new Promise((r) => setTimeout(r, config.server.drainTimeoutMs).unref()),
+          ]);
+          const errors = await manager.stop(deadline);
+          for (const error of errors) logger.error({ err: error }, 'module stop failed');
+          await events.close();
+          await bus.close();
+          await db.close();
+          logger.info('aimesh stopped');
+        })();
+        return stopping;
+      },
+    };
+  } catch (error) {
+    for (const resource of opened.reverse()) await resource.close().catch(() => {});
+    throw error;
+  }
+}
+
+function registerHealthRoutes(http: HttpServer, manager: ModuleManager, metrics: Registry): void {
+  http.get('/healthz', { schema: { tags: ['health'], summary: 'Liveness' } }, async () => ({ status: 'ok' }));
+  http.get(
+    '/readyz',
+    { schema: { tags: ['health'], summary: 'Readiness of each module' } },
+    async (_request, reply) => {
+      const readiness = manager.readiness();
+      return reply.status(readiness.ready ? 200 : 503).send(readiness);
+    },
+  );
+  http.get(
+    '/metrics',
+    { schema: { tags: ['health'], summary: 'Prometheus metrics' } },
+    async (_request, reply) => reply.type(metrics.contentType).send(await metrics.metrics()),
+  );
+}

@@ -1,0 +1,428 @@
+import { CloudEvent, ValidationError } from 'cloudevents';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { Clock } from '../core/clock.js';
+import { badRequest } from '../core/errors.js';
+import { newId } from '../core/ids.js';
+import type { Logger } from '../core/logger.js';
+import type { Database } from '../ports/database.js';
+import type { EventCatalogue } from './catalogue.js';
+
+/** What a producer hands the store; id and time are filled in when absent. */
+export interface NewEvent {
+  type: string;
+  source: string;
+  data?: unknown;
+  id?: string;
+  time?: string | Date;
+  subject?: string;
+  target?: string;
+  correlationid?: string;
+  causationid?: string;
+  traceparent?: string;
+  dataschema?: string;
+}
+
+/** A CloudEvents 1.0 event as stored, with its store position and bus topic. */
+export interface StoredEvent {
+  specversion: '1.0';
+  id: string;
+  type: string;
+  source: string;
+  subject?: string;
+  time: string;
+  datacontenttype: 'application/json';
+  dataschema: string;
+  target?: string;
+  correlationid?: string;
+  causationid?: string;
+  traceparent?: string;
+  data: unknown;
+  position: number;
+  topic: string;
+}
+
+export interface AppendResult {
+  id: string;
+  /** Store position, or the existing one for a duplicate. */
+  position: number;
+  /** True when an event with this id was already stored: the append was a no-op. */
+  duplicate: boolean;
+}
+
+export interface EventQuery {
+  from?: string | Date;
+  to?: string | Date;
+  type?: string;
+  correlationId?: string;
+  causationId?: string;
+  /** Only events after this store position (reading forward). */
+  afterPosition?: number;
+  /** At most this many (default 100, at most 10,000). */
+  limit?: number;
+}
+
+export interface EventStoreOptions {
+  db: Database;
+  catalogue: EventCatalogue;
+  clock: Clock;
+  logger: Logger;
+  metrics?: Registry;
+  /** `enqueue` buffers at most this many events; beyond it events are dropped and counted. */
+  maxBuffered?: number;
+  /** `enqueue` flushes when this many are waiting... */
+  batchSize?: number;
+  /** ...or after this long. */
+  flushIntervalMs?: number;
+}
+
+interface Row {
+  position: number;
+  id: string;
+  type: string;
+  source: string;
+  subject: string | null;
+  time: Date;
+  target: string | null;
+  correlation_id: string | null;
+  causation_id: string | null;
+  traceparent: string | null;
+  schema_version: number;
+  topic: string;
+  data: unknown;
+}
+
+// Appends serialise on this lock so positions commit in order: a relay reading
+// "position > last" can then never skip a row that commits late (the outbox gap problem).
+const APPEND_LOCK_KEY = 7_346_121_002;
+
+/** Extension attributes we carry, CloudEvents-style (lower-case alphanumerics). */
+const EXTENSIONS = ['target', 'correlationid', 'causationid', 'traceparent'] as const;
+
+/**
+ * The event store: append-only CloudEvents in Postgres (embedded or server), validated on
+ * append, upcast on read. It is also the outbox the relay publishes from.
+ */
+export class EventStore {
+  private readonly db: Database;
+  private readonly catalogue: EventCatalogue;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly listeners = new Set<() => void>();
+  private buffer: NewEvent[] = [];
+  private flushing: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly maxBuffered: number;
+  private readonly batchSize: number;
+  private readonly flushIntervalMs: number;
+  private readonly dropped?: Counter;
+  private readonly appended?: Counter;
+
+  constructor(options: EventStoreOptions) {
+    this.db = options.db;
+    this.catalogue = options.catalogue;
+    this.clock = options.clock;
+    this.logger = options.logger;
+    this.maxBuffered = options.maxBuffered ?? 10_000;
+    this.batchSize = options.batchSize ?? 500;
+    this.flushIntervalMs = options.flushIntervalMs ?? 20;
+    if (options.metrics) {
+      this.appended = new Counter({
+        name: 'aimesh_events_appended_total',
+        help: 'Events stored.',
+        registers: [options.metrics],
+      });
+      this.dropped = new Counter({
+        name: 'aimesh_events_dropped_total',
+        help: 'Events dropped because the append buffer was full or the store failed.',
+        registers: [options.metrics],
+      });
+      const self = this;
+      new Gauge({
+        name: 'aimesh_events_buffered',
+        help: 'Events waiting in the append buffer.',
+        registers: [options.metrics],
+        collect() {
+          this.set(self.buffer.length);
+        },
+      });
+    }
+  }
+
+  /** Calls `listener` after every append in this process (the relay's wake-up). */
+  onAppend(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Validates and stores one event or a batch in one transaction; duplicates by id are no-ops. */
+  async append(input: NewEvent | NewEvent[]): Promise<AppendResult[]> {
+    const events = (Array.isArray(input) ? input : [input]).map((e, i) =>
+      this.prepare(e, Array.isArray(input) ? i : undefined),
+    );
+    if (events.length === 0) return [];
+    const cols = {
+      id: [] as string[],
+      type: [] as string[],
+      source: [] as string[],
+      subject: [] as (string | null)[],
+      time: [] as string[],
+      target: [] as (string | null)[],
+      correlation: [] as (string | null)[],
+      causation: [] as (string | null)[],
+      traceparent: [] as (string | null)[],
+      version: [] as number[],
+      topic: [] as string[],
+      data: [] as string[],
+    };
+    for (const e of events) {
+      cols.id.push(e.id);
+      cols.type.push(e.type);
+      cols.source.push(e.source);
+      cols.subject.push(e.subject ?? null);
+      cols.time.push(e.time);
+      cols.target.push(e.target ?? null);
+      cols.correlation.push(e.correlationid ?? null);
+      cols.causation.push(e.causationid ?? null);
+      cols.traceparent.push(e.traceparent ?? null);
+      cols.version.push(e.version);
+      cols.topic.push(e.topic);
+      cols.data.push(JSON.stringify(e.data ?? null));
+    }
+    const inserted = await this.db.transaction(async (tx) => {
+      await tx.query('SELECT pg_advisory_xact_lock($1)', [APPEND_LOCK_KEY]);
+      const result = await tx.query<{ id: string; position: number }>(
+        `INSERT INTO aimesh_events (id, type, source, subject, time, target, correlation_id, causation_id,
+           traceparent, schema_version, topic, data)
+         SELECT id, type, source, subject, time, target, correlation_id, causation_id, traceparent,
+           schema_version, topic, data::jsonb
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::text[],
+           $8::text[], $9::text[], $10::int[], $11::text[], $12::text[])
+           WITH ORDINALITY AS t(id, type, source, subject, time, target, correlation_id, causation_id,
+           traceparent, schema_version, topic, data, n)
+         ORDER BY n
+         ON CONFLICT (id) DO NOTHING
+         RETURNING id, position`,
+        Object.values(cols),
+      );
+      const positions = new Map(result.rows.map((r) => [r.id, r.position]));
+      const missing = cols.id.filter((id) => !positions.has(id));
+      const existing = new Map<string, number>();
+      if (missing.length > 0) {
+        const found = await tx.query<{ id: string; position: number }>(
+          'SELECT id, position FROM aimesh_events WHERE id = ANY($1::text[])',
+          [missing],
+        );
+        for (const r of found.rows) existing.set(r.id, r.position);
+      }
+      return { positions, existing };
+    });
+    this.appended?.inc(inserted.positions.size);
+    if (inserted.positions.size > 0) for (const listener of this.listeners) listener();
+    const seen = new Set<string>();
+    return cols.id.map((id) => {
+      const fresh = inserted.positions.get(id);
+      const firstInBatch = !seen.has(id);
+      seen.add(id);
+      return fresh !== undefined && firstInBatch
+        ? { id, position: fresh, duplicate: false }
+        : { id, position: fresh ?? inserted.existing.get(id) ?? -1, duplicate: true };
+    });
+  }
+
+  /**
+   * Queues an event for a batched append and returns at once: for hot paths (a proxied
+   * request) that must never wait on the store. The buffer is bounded; overflow is counted.
+   */
+  enqueue(event: NewEvent): void {
+    if (this.buffer.length >= this.maxBuffered) {
+      this.dropped?.inc();
+      return;
+    }
+    this.buffer.push(event);
+    if (this.buffer.length >= this.batchSize) void this.flush();
+    else if (!this.timer) {
+      this.timer = setTimeout(() => void this.flush(), this.flushIntervalMs);
+      this.timer.unref();
+    }
+  }
+
+  /** Stores everything `enqueue`d so far. */
+  async flush(): Promise<void> {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    while (this.flushing) await this.flushing;
+    if (this.buffer.length === 0) return;
+    const batch = this.buffer;
+    this.buffer = [];
+    this.flushing = this.append(batch)
+      .then(() => undefined)
+      .catch((error) => {
+        this.dropped?.inc(batch.length);
+        this.logger.error(
+          { err: error, events: batch.length },
+          'batched event append failed; events dropped',
+        );
+      })
+      .finally(() => {
+        this.flushing = undefined;
+      });
+    await this.flushing;
+    if (this.buffer.length > 0) await this.flush();
+  }
+
+  /** Events matching every given filter, in store order (by time for causation queries). */
+  async query(q: EventQuery = {}): Promise<StoredEvent[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const add = (clause: string, value: unknown) => {
+      params.push(value);
+      where.push(clause.replace('?', `$${params.length}`));
+    };
+    if (q.from !== undefined) add('time >= ?', toDate(q.from, 'from'));
+    if (q.to !== undefined) add('time <= ?', toDate(q.to, 'to'));
+    if (q.type) add('type = ?', this.catalogue.canonical(q.type));
+    if (q.correlationId) add('correlation_id = ?', q.correlationId);
+    if (q.causationId) add('causation_id = ?', q.causationId);
+    if (q.afterPosition !== undefined) add('position > ?', q.afterPosition);
+    const limit = Math.min(Math.max(q.limit ?? 100, 1), 10_000);
+    params.push(limit);
+    const order = q.causationId ? 'time, position' : 'position';
+    const result = await this.db.query<Row>(
+      `SELECT * FROM aimesh_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY ${order} LIMIT $${params.length}`,
+      params,
+    );
+    return result.rows.map((row) => this.toEvent(row));
+  }
+
+  /** Up to `limit` events after `position`, in store order: how the relay and replays read. */
+  readFrom(position: number, limit = 500): Promise<StoredEvent[]> {
+    return this.query({ afterPosition: position, limit });
+  }
+
+  /** The highest stored position (0 when empty). */
+  async head(): Promise<number> {
+    const result = await this.db.query<{ head: number | null }>(
+      'SELECT max(position) AS head FROM aimesh_events',
+    );
+    return Number(result.rows[0]?.head ?? 0);
+  }
+
+  /** Flushes buffered events. */
+  async close(): Promise<void> {
+    await this.flush();
+  }
+
+  private prepare(input: NewEvent, index: number | undefined) {
+    const where = index === undefined ? 'event' : `event[${index}]`;
+    if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+      throw badRequest('invalid_event', `${where} must be a JSON object`);
+    }
+    const type = typeof input.type === 'string' ? this.catalogue.canonical(input.type) : input.type;
+    let cloud: CloudEvent<unknown>;
+    try {
+      cloud = new CloudEvent(
+        {
+          ...pick(input),
+          type,
+          id: input.id ?? newId(this.clock.now()),
+          time:
+            input.time === undefined ? new Date(this.clock.now()).toISOString() : toIso(input.time, where),
+          datacontenttype: 'application/json',
+        },
+        true,
+      );
+    } catch (error) {
+      if (error instanceof ValidationError) {
+        const detail = (error.errors ?? [])
+          .map((e) =>
+            typeof e === 'string'
+              ? e
+              : `${(e as { instancePath?: string }).instancePath || '/'} ${(e as { message?: string }).message}`,
+          )
+          .join('; ');
+        throw badRequest('invalid_event', `${where} is not a valid CloudEvent: ${detail || error.message}`);
+      }
+      throw badRequest('invalid_event', `${where} is not a valid CloudEvent: ${(error as Error).message}`);
+    }
+    const current = this.catalogue.currentVersion(cloud.type);
+    const named = this.catalogue.versionOf(cloud.dataschema);
+    if (cloud.dataschema && named === undefined) {
+      throw badRequest(
+        'invalid_event',
+        `${where}.dataschema must be urn:aimesh:event:<type>:v<n>, got ${cloud.dataschema}`,
+      );
+    }
+    const version = named ?? current;
+    const problems = this.catalogue.validate(cloud.type, version, cloud.data ?? {});
+    if (problems.length > 0) {
+      throw badRequest('invalid_event_data', `${where} (${cloud.type} v${version}): ${problems.join('; ')}`);
+    }
+    return {
+      id: cloud.id,
+      type: cloud.type,
+      source: cloud.source,
+      subject: cloud.subject,
+      time: cloud.time!,
+      target: input.target,
+      correlationid: input.correlationid,
+      causationid: input.causationid,
+      traceparent: input.traceparent,
+      version,
+      topic: this.catalogue.topic(cloud.type),
+      data: cloud.data,
+    };
+  }
+
+  private toEvent(row: Row): StoredEvent {
+    const event: StoredEvent = {
+      specversion: '1.0',
+      id: row.id,
+      type: row.type,
+      source: row.source,
+      time: row.time.toISOString(),
+      datacontenttype: 'application/json',
+      dataschema: this.catalogue.dataschema(row.type, this.catalogue.currentVersion(row.type)),
+      data: this.catalogue.upcast(row.type, row.schema_version, row.data),
+      position: Number(row.position),
+      topic: row.topic,
+    };
+    if (row.subject !== null) event.subject = row.subject;
+    if (row.target !== null) event.target = row.target;
+    if (row.correlation_id !== null) event.correlationid = row.correlation_id;
+    if (row.causation_id !== null) event.causationid = row.causation_id;
+    if (row.traceparent !== null) event.traceparent = row.traceparent;
+    return event;
+  }
+}
+
+function pick(input: NewEvent): Record<string, unknown> {
+  const out: Record<string, unknown> = { source: input.source, subject: input.subject, data: input.data };
+  if (input.dataschema !== undefined) out.dataschema = input.dataschema;
+  for (const key of EXTENSIONS) {
+    const value = input[key];
+    if (value === undefined) continue;
+    if (typeof value !== 'string' || value.length === 0 || value.length > 512) {
+      throw badRequest('invalid_event', `${key} must be a non-empty string of at most 512 characters`);
+    }
+    out[key] = value;
+  }
+  return out;
+}
+
+function toIso(value: string | Date, where: string): string {
+  const date = value instanceof Date ? value : new Date(value);
+  if (typeof value !== 'string' && !(value instanceof Date))
+    throw badRequest('invalid_event', `${where}.time must be an RFC 3339 string`);
+  if (Number.isNaN(date.getTime()))
+    throw badRequest('invalid_event', `${where}.time is not a valid RFC 3339 time: ${String(value)}`);
+  return date.toISOString();
+}
+
+function toDate(value: string | Date, name: string): Date {
+  const date = value instanceof Date ? value : new Date(value);
+  if (Number.isNaN(date.getTime()))
+    throw badRequest('invalid_query', `${name} is not a valid time: ${String(value)}`);
+  return date;
+}

@@ -1,0 +1,46 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsync } from 'fastify';
+import type { EventStore, NewEvent } from './event-store.js';
+
+const EventQuerystring = Type.Object({
+  from: Type.Optional(Type.String({ description: 'RFC 3339 time, inclusive.' })),
+  to: Type.Optional(Type.String({ description: 'RFC 3339 time, inclusive.' })),
+  type: Type.Optional(Type.String()),
+  correlationId: Type.Optional(Type.String()),
+  causationId: Type.Optional(Type.String()),
+  after: Type.Optional(Type.Integer({ minimum: 0, description: 'Store position to read forward from.' })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, default: 100 })),
+});
+
+const AppendBody = Type.Union(
+  [
+    Type.Object({}, { additionalProperties: true }),
+    Type.Array(Type.Object({}, { additionalProperties: true }), { maxItems: 10_000 }),
+  ],
+  {
+    description: 'One CloudEvent (structured JSON) or an array of them.',
+  },
+);
+
+/** The events HTTP API: append (validated CloudEvents) and query. */
+export function eventRoutes(store: EventStore): FastifyPluginAsync {
+  return async (app) => {
+    app.post(
+      '/',
+      { schema: { tags: ['events'], summary: 'Append one event or a batch', body: AppendBody } },
+      async (request, reply) => {
+        const results = await store.append(request.body as NewEvent | NewEvent[]);
+        return reply.status(results.some((r) => !r.duplicate) ? 201 : 200).send({ events: results });
+      },
+    );
+    app.get(
+      '/',
+      { schema: { tags: ['events'], summary: 'Query events', querystring: EventQuerystring } },
+      async (request) => {
+        const q = request.query as typeof EventQuerystring.static;
+        const events = await store.query({ ...q, afterPosition: q.after });
+        return { events, next: events.length > 0 ? events[events.length - 1].position : null };
+      },
+    );
+  };
+}

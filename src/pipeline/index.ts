@@ -1,0 +1,8 @@
+import { placeholderModule } from '../core/module.js';
+
+/** The pipeline module. */
+export const pipelineModule = placeholderModule(
+  'pipeline',
+  ['registry'],
+  'pipelines, experiments and the scheduler',
+);

@@ -1,0 +1,4 @@
+import { placeholderModule } from '../core/module.js';
+
+/** The worker module. */
+export const workerModule = placeholderModule('worker', ['registry'], 'the training worker');

@@ -1,0 +1,91 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Database } from '../../src/ports/database.js';
+
+/** The Database port's contract; every adapter runs it. `open` returns a fresh, empty database. */
+export function databaseContract(
+  name: string,
+  open: () => Promise<{ db: Database; cleanup(): Promise<void> }>,
+  enabled = true,
+) {
+  describe.skipIf(!enabled)(`Database contract: ${name}`, () => {
+    let db: Database;
+    let cleanup: () => Promise<void>;
+
+    beforeAll(async () => {
+      ({ db, cleanup } = await open());
+      await db.exec(
+        'CREATE TABLE things (id BIGSERIAL PRIMARY KEY, name TEXT NOT NULL UNIQUE, doc JSONB, at TIMESTAMPTZ DEFAULT now())',
+      );
+    });
+    afterAll(async () => {
+      await db?.close();
+      await cleanup?.();
+    });
+
+    it('runs parameterised queries and returns rows and counts', async () => {
+      const inserted = await db.query('INSERT INTO things (name, doc) VALUES ($1, $2), ($3, $4)', [
+        'a',
+        { x: 1 },
+        'b',
+        null,
+      ]);
+      expect(inserted.rowCount).toBe(2);
+      const { rows } = await db.query<{ id: number; name: string; doc: unknown; at: Date }>(
+        'SELECT * FROM things ORDER BY id',
+      );
+      expect(rows.map((r) => r.name)).toEqual(['a', 'b']);
+      expect(rows[0].doc).toEqual({ x: 1 });
+      expect(typeof rows[0].id).toBe('number');
+      expect(rows[0].at).toBeInstanceOf(Date);
+    });
+
+    it('commits a transaction that resolves', async () => {
+      await db.transaction(async (tx) => {
+        await tx.query('INSERT INTO things (name) VALUES ($1)', ['c']);
+      });
+      const { rows } = await db.query('SELECT name FROM things WHERE name = $1', ['c']);
+      expect(rows).toHaveLength(1);
+    });
+
+    it('rolls back a transaction that throws, and rethrows', async () => {
+      await expect(
+        db.transaction(async (tx) => {
+          await tx.query('INSERT INTO things (name) VALUES ($1)', ['d']);
+          throw new Error('boom');
+        }),
+      ).rejects.toThrow('boom');
+      const { rows } = await db.query('SELECT name FROM things WHERE name = $1', ['d']);
+      expect(rows).toHaveLength(0);
+    });
+
+    it('reports constraint violations as errors without breaking the connection', async () => {
+      await expect(db.query('INSERT INTO things (name) VALUES ($1)', ['a'])).rejects.toThrow(
+        /duplicate|unique/i,
+      );
+      const { rows } = await db.query('SELECT count(*)::int AS n FROM things');
+      expect(rows[0]).toEqual({ n: 3 });
+    });
+
+    it('passes arrays as parameters', async () => {
+      const { rows } = await db.query<{ name: string }>(
+        'SELECT name FROM things WHERE name = ANY($1::text[]) ORDER BY name',
+        [['a', 'c', 'zzz']],
+      );
+      expect(rows.map((r) => r.name)).toEqual(['a', 'c']);
+    });
+
+    it('runs multi-statement scripts with exec', async () => {
+      await db.exec('CREATE TABLE t2 (a INT); INSERT INTO t2 VALUES (1); INSERT INTO t2 VALUES (2);');
+      const { rows } = await db.query('SELECT sum(a)::int AS s FROM t2');
+      expect(rows[0]).toEqual({ s: 3 });
+    });
+
+    it('takes advisory transaction locks', async () => {
+      const got = await db.transaction(async (tx) => {
+        await tx.query('SELECT pg_advisory_xact_lock($1)', [42]);
+        return (await tx.query<{ ok: number }>('SELECT 1 AS ok')).rows[0].ok;
+      });
+      expect(got).toBe(1);
+    });
+  });
+}

@@ -1,0 +1,27 @@
+import { type Config, deepMerge, loadConfig } from '../../src/core/config.js';
+import { createLogger } from '../../src/core/logger.js';
+import { type RunningAimesh, type StartOptions, startAimesh } from '../../src/core/runtime.js';
+
+/** A config for tests: in-memory PGlite, in-process bus, any free port, silent logs; `overrides` deep-merge on top. */
+export function testConfig(overrides: Record<string, unknown> = {}): Config {
+  return loadConfig({
+    env: {},
+    overrides: deepMerge(
+      {
+        server: { port: 0, drainTimeoutMs: 2_000 },
+        database: { adapter: 'pglite', dataDir: 'memory://' },
+        bus: { adapter: 'memory' },
+        log: { level: 'silent' },
+      },
+      overrides,
+    ) as Record<string, unknown>,
+  });
+}
+
+/** Starts a real aimesh process-in-a-test on loopback; stop it in afterAll/afterEach. */
+export function startTestAimesh(
+  options: Omit<StartOptions, 'config'> & { config?: Record<string, unknown> } = {},
+): Promise<RunningAimesh> {
+  const config = testConfig(options.config);
+  return startAimesh({ ...options, config, logger: options.logger ?? createLogger('silent') });
+}
