@@ -77,6 +77,13 @@ export const RedisConfig = Type.Object(
   { default: {} },
 );
 
+export const ArtifactsConfig = Type.Object(
+  {
+    dir: Type.String({ default: './data/artifacts', description: 'Directory (local or a shared volume) for model files and datasets.' }),
+  },
+  { default: {} },
+);
+
 export const LogConfig = Type.Object(
   {
     level: Type.Union(
@@ -96,6 +103,7 @@ export const Config = Type.Object(
     database: DatabaseConfig,
     bus: BusConfig,
     redis: RedisConfig,
+    artifacts: ArtifactsConfig,
     log: LogConfig,
     gateway: moduleSection('gateway'),
     inference: moduleSection('inference'),

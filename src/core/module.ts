@@ -1,5 +1,6 @@
 import type { Registry } from 'prom-client';
 import type { EventStore } from '../events/event-store.js';
+import type { ArtifactStore } from '../ports/artifact-store.js';
 import type { Database } from '../ports/database.js';
 import type { EventBus } from '../ports/event-bus.js';
 import type { Clock } from './clock.js';
@@ -25,6 +26,7 @@ export interface ModuleContext {
   db: Database;
   bus: EventBus;
   events: EventStore;
+  artifacts: ArtifactStore;
   http: HttpServer;
   /** The API of a module this one depends on (must be listed in `deps`). */
   use<K extends keyof ModuleApis>(name: K): ModuleApis[K];

@@ -1,4 +1,5 @@
 import type { Registry } from 'prom-client';
+import { createLocalArtifactStore } from '../adapters/local/local-artifact-store.js';
 import { EventCatalogue } from '../events/catalogue.js';
 import { EventStore } from '../events/event-store.js';
 import type { Database } from '../ports/database.js';
@@ -72,6 +73,7 @@ export async function startAimesh(options: StartOptions): Promise<RunningAimesh>
       db,
       bus,
       events,
+      artifacts: createLocalArtifactStore(config.artifacts.dir),
       http,
     });
     await http.listen({ host: config.server.host, port: config.server.port });

@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { type Config, deepMerge, loadConfig } from '../../src/core/config.js';
 import { createLogger } from '../../src/core/logger.js';
 import { type RunningAimesh, type StartOptions, startAimesh } from '../../src/core/runtime.js';
@@ -11,6 +14,7 @@ export function testConfig(overrides: Record<string, unknown> = {}): Config {
         server: { port: 0, drainTimeoutMs: 2_000 },
         database: { adapter: 'pglite', dataDir: 'memory://' },
         bus: { adapter: 'memory' },
+        artifacts: { dir: mkdtempSync(join(tmpdir(), 'aimesh-artifacts-')) },
         log: { level: 'silent' },
       },
       overrides,
