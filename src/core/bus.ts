@@ -6,6 +6,6 @@ import type { Config } from './config.js';
 /** Opens the event bus the config selects. */
 export function openBus(config: Config['bus']): Promise<EventBus> {
   return config.adapter === 'nats'
-    ? connectNatsBus({ servers: config.servers, stream: config.stream })
+    ? connectNatsBus({ servers: config.servers, stream: config.stream, subjectPrefix: config.subjectPrefix })
     : Promise.resolve(createMemoryBus());
 }

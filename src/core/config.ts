@@ -62,7 +62,18 @@ export const BusConfig = Type.Object(
       default: 'nats://127.0.0.1:4222',
       description: 'NATS server URL(s), comma-separated.',
     }),
-    stream: Type.String({ default: 'AIMESH', description: 'JetStream stream that holds the ai.> subjects.' }),
+    stream: Type.String({
+      default: 'AIMESH',
+      minLength: 1,
+      pattern: '^[A-Za-z0-9_-]+$',
+      description: 'JetStream stream that holds the ai.> subjects (created when missing).',
+    }),
+    subjectPrefix: Type.String({
+      default: '',
+      pattern: '^([A-Za-z0-9_-]+\\.)*$',
+      description:
+        "Put before every subject on the wire ('staging.' → staging.ai.>), so installations can share a NATS server.",
+    }),
   },
   { default: {} },
 );
@@ -79,7 +90,10 @@ export const RedisConfig = Type.Object(
 
 export const ArtifactsConfig = Type.Object(
   {
-    dir: Type.String({ default: './data/artifacts', description: 'Directory (local or a shared volume) for model files and datasets.' }),
+    dir: Type.String({
+      default: './data/artifacts',
+      description: 'Directory (local or a shared volume) for model files and datasets.',
+    }),
   },
   { default: {} },
 );

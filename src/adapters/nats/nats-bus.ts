@@ -1,12 +1,327 @@
+import {
+  AckPolicy,
+  DeliverPolicy,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+  jetstream,
+  jetstreamManager,
+  StorageType,
+} from '@nats-io/jetstream';
+import {
+  connect,
+  type MsgHdrs,
+  type NatsConnection,
+  nanos,
+  headers as natsHeaders,
+} from '@nats-io/transport-node';
 import { AimeshError } from '../../core/errors.js';
-import type { EventBus } from '../../ports/event-bus.js';
+import type {
+  BusMessage,
+  ConsumeOptions,
+  EventBus,
+  PublishOptions,
+  Subscription,
+} from '../../ports/event-bus.js';
 
 export interface NatsBusOptions {
+  /** NATS server URL(s), comma-separated. */
   servers: string;
+  /** JetStream stream holding `ai.>` and the dead-letter subjects; created when missing. */
   stream: string;
+  /**
+   * Put in front of every subject on the wire (`staging.` → `staging.ai.>`), so several
+   * installations or test runs share one NATS server without their streams overlapping.
+   */
+  subjectPrefix?: string;
+  /** JetStream's duplicate window: a msgId seen within it is dropped (default 2 minutes). */
+  duplicateWindowMs?: number;
+  /** How long a publish waits for the stream's acknowledgement. */
+  publishTimeoutMs?: number;
 }
 
-/** Connects the NATS JetStream EventBus. */
-export async function connectNatsBus(_options: NatsBusOptions): Promise<EventBus> {
-  throw new AimeshError('not_implemented', 501, 'the NATS JetStream bus adapter is not built yet');
+const DEAD_LETTER_ROOT = 'aimesh.dlq';
+// Pull requests expire after this long so a stopping consumer returns promptly (1 s is NATS's minimum).
+const FETCH_EXPIRES_MS = 1_000;
+
+/**
+ * Connects the NATS JetStream EventBus: durable pull consumers with manual ack, redelivery after
+ * the ack wait, dead letters after `maxDeliver`, broker-side de-duplication by msgId, and live
+ * fan-out through core NATS subscriptions. Reconnects forever when the server goes away.
+ */
+export async function connectNatsBus(options: NatsBusOptions): Promise<EventBus> {
+  const prefix = options.subjectPrefix ?? '';
+  let nc: NatsConnection;
+  try {
+    nc = await connect({
+      servers: options.servers.split(',').map((s) => s.trim()),
+      name: 'aimesh',
+      reconnect: true,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      pingInterval: 5_000,
+    });
+  } catch (error) {
+    throw new AimeshError(
+      'bus_unavailable',
+      503,
+      `cannot connect to NATS at ${options.servers}: ${(error as Error).message}`,
+    );
+  }
+  const jsm = await jetstreamManager(nc);
+  await ensureStream(jsm, options.stream, [`${prefix}ai.>`, `${prefix}${DEAD_LETTER_ROOT}.>`], options);
+  const js = jetstream(nc);
+  const consumers = new Set<PullLoop>();
+  const publishTimeout = options.publishTimeoutMs ?? 5_000;
+  const deadLetterSubject = (durable: string) => `${DEAD_LETTER_ROOT}.${durable}`;
+
+  const publish = async (subject: string, data: Uint8Array, opts: PublishOptions = {}) => {
+    const h = toHeaders(opts.headers);
+    try {
+      await js.publish(`${prefix}${subject}`, data, {
+        msgID: opts.msgId,
+        headers: h,
+        timeout: publishTimeout,
+      });
+    } catch (error) {
+      throw new AimeshError(
+        'bus_unavailable',
+        503,
+        `publish to ${subject} failed: ${(error as Error).message}`,
+      );
+    }
+  };
+
+  return {
+    kind: 'nats',
+    deadLetterSubject,
+    publish,
+    async consume(consume, handler) {
+      const loop = new PullLoop({
+        jsm,
+        js,
+        stream: options.stream,
+        prefix,
+        options: consume,
+        handler,
+        deadLetter: (m) =>
+          publish(deadLetterSubject(consume.durable), m.data, {
+            headers: {
+              // Without Nats-Msg-Id: the stream would take the dead letter for a duplicate of the original.
+              ...withoutNatsHeaders(fromHeaders(m.headers)),
+              'Aimesh-Original-Subject': m.subject.slice(prefix.length),
+            },
+          }),
+      });
+      await loop.start();
+      consumers.add(loop);
+      return {
+        close: async () => {
+          consumers.delete(loop);
+          await loop.stop();
+        },
+      };
+    },
+    async subscribe(subject, handler): Promise<Subscription> {
+      const sub = nc.subscribe(`${prefix}${subject}`, {
+        callback: (error, m) => {
+          if (error) return;
+          const h = fromHeaders(m.headers);
+          const message: BusMessage = {
+            subject: m.subject.slice(prefix.length),
+            data: m.data,
+            msgId: h['Nats-Msg-Id'],
+            headers: h,
+            deliveryCount: 1,
+            ack() {},
+            nak() {},
+          };
+          try {
+            handler(message);
+          } catch {
+            // A live subscriber's failure is its own; other subscribers keep receiving.
+          }
+        },
+      });
+      return {
+        async close() {
+          sub.unsubscribe();
+        },
+      };
+    },
+    async close() {
+      await Promise.all([...consumers].map((c) => c.stop()));
+      consumers.clear();
+      await nc.drain().catch(() => nc.close());
+    },
+  };
+}
+
+async function ensureStream(
+  jsm: JetStreamManager,
+  name: string,
+  subjects: string[],
+  options: NatsBusOptions,
+): Promise<void> {
+  const existing = await jsm.streams.info(name).catch(() => undefined);
+  if (!existing) {
+    await jsm.streams.add({
+      name,
+      subjects,
+      storage: StorageType.File,
+      duplicate_window: nanos(options.duplicateWindowMs ?? 120_000),
+    });
+    return;
+  }
+  const missing = subjects.filter((s) => !existing.config.subjects?.includes(s));
+  if (missing.length > 0) {
+    await jsm.streams.update(name, { subjects: [...(existing.config.subjects ?? []), ...missing] });
+  }
+}
+
+interface PullLoopOptions {
+  jsm: JetStreamManager;
+  js: JetStreamClient;
+  stream: string;
+  prefix: string;
+  options: ConsumeOptions;
+  handler: (message: BusMessage) => Promise<void>;
+  deadLetter: (message: JsMsg) => Promise<void>;
+}
+
+/**
+ * One process's member of a durable consumer: fetches only as many messages as it has free
+ * handler slots, so `concurrency` bounds both the handlers running and the messages held.
+ */
+class PullLoop {
+  private active = 0;
+  private stopped = false;
+  private running: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+  private current: { stop(): void } | undefined;
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly concurrency: number;
+  private readonly maxDeliver: number;
+
+  constructor(private readonly o: PullLoopOptions) {
+    this.concurrency = Math.max(1, o.options.concurrency ?? 1);
+    this.maxDeliver = Math.max(1, o.options.maxDeliver ?? 5);
+  }
+
+  async start(): Promise<void> {
+    const { options, prefix } = this.o;
+    const filters = options.subjects.map((s) => `${prefix}${s}`);
+    const config = {
+      durable_name: options.durable,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      ack_wait: nanos(options.ackWaitMs ?? 30_000),
+      // Unlimited on the server: we count deliveries ourselves and dead-letter, so a message
+      // whose dead-letter publish failed is retried rather than silently abandoned.
+      max_deliver: -1,
+      max_ack_pending: 10_000,
+      // Servers before 2.10 know only the single filter.
+      ...(filters.length === 1 ? { filter_subject: filters[0] } : { filter_subjects: filters }),
+    };
+    const existing = await this.o.jsm.consumers.info(this.o.stream, options.durable).catch(() => undefined);
+    if (existing) await this.o.jsm.consumers.update(this.o.stream, options.durable, config);
+    else await this.o.jsm.consumers.add(this.o.stream, config);
+    this.running = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.current?.stop();
+    this.wake?.();
+    await this.running;
+    await Promise.allSettled([...this.inFlight]);
+  }
+
+  private async run(): Promise<void> {
+    const consumer = await this.o.js.consumers.get(this.o.stream, this.o.options.durable);
+    let failures = 0;
+    while (!this.stopped) {
+      const free = this.concurrency - this.active;
+      if (free <= 0) {
+        await new Promise<void>((resolve) => {
+          this.wake = resolve;
+        });
+        this.wake = undefined;
+        continue;
+      }
+      try {
+        const batch = await consumer.fetch({ max_messages: free, expires: FETCH_EXPIRES_MS });
+        this.current = batch;
+        for await (const m of batch) this.dispatch(m);
+        failures = 0;
+      } catch {
+        // Disconnected or the server is restarting: back off (bounded) and pull again.
+        failures += 1;
+        await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** failures, 2_000)).unref());
+      } finally {
+        this.current = undefined;
+      }
+    }
+  }
+
+  private dispatch(m: JsMsg): void {
+    const count = m.info.deliveryCount;
+    if (count > this.maxDeliver) {
+      this.track(this.o.deadLetter(m).then(() => m.term('max deliveries')));
+      return;
+    }
+    let settled = false;
+    const message: BusMessage = {
+      subject: m.subject.slice(this.o.prefix.length),
+      data: m.data,
+      headers: fromHeaders(m.headers),
+      deliveryCount: count,
+      ack: () => {
+        if (settled) return;
+        settled = true;
+        m.ack();
+      },
+      nak: (delayMs) => {
+        if (settled) return;
+        settled = true;
+        if (count >= this.maxDeliver) {
+          this.track(this.o.deadLetter(m).then(() => m.term('max deliveries')));
+        } else m.nak(delayMs);
+      },
+    };
+    message.msgId = message.headers['Nats-Msg-Id'];
+    this.track(this.o.handler(message).catch(() => message.nak()));
+  }
+
+  private track(work: Promise<void>): void {
+    this.active += 1;
+    const done = work
+      .catch(() => {
+        // A failed dead-letter publish leaves the message unacked; the ack wait redelivers it.
+      })
+      .finally(() => {
+        this.active -= 1;
+        this.inFlight.delete(done);
+        this.wake?.();
+      });
+    this.inFlight.add(done);
+  }
+}
+
+function toHeaders(values: Record<string, string> | undefined): MsgHdrs | undefined {
+  if (!values || Object.keys(values).length === 0) return undefined;
+  const h = natsHeaders();
+  for (const [k, v] of Object.entries(values)) h.set(k, v);
+  return h;
+}
+
+function fromHeaders(h: MsgHdrs | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!h) return out;
+  for (const [k, v] of h) out[k] = v[0] ?? '';
+  return out;
+}
+
+function withoutNatsHeaders(h: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(h).filter(([k]) => !k.startsWith('Nats-')));
 }
