@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import type { EventStore, NewEvent } from './event-store.js';
+import type { LiveStream } from './live-stream.js';
 
 const EventQuerystring = Type.Object({
   from: Type.Optional(Type.String({ description: 'RFC 3339 time, inclusive.' })),
@@ -22,9 +23,35 @@ const AppendBody = Type.Union(
   },
 );
 
-/** The events HTTP API: append (validated CloudEvents) and query. */
-export function eventRoutes(store: EventStore): FastifyPluginAsync {
+const StreamQuerystring = Type.Object({
+  type: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 256,
+      pattern: '^[A-Za-z0-9_.*>-]+$',
+      description: 'Only events of this type; `*` matches one dotted part, `>` the rest (ai.inference.*).',
+    }),
+  ),
+});
+
+/** The events HTTP API: append (validated CloudEvents), query, and the live stream. */
+export function eventRoutes(store: EventStore, live: LiveStream): FastifyPluginAsync {
   return async (app) => {
+    app.get(
+      '/stream',
+      {
+        schema: {
+          tags: ['events'],
+          summary: 'Live events as Server-Sent Events (from the bus; nothing replayed)',
+          querystring: StreamQuerystring,
+        },
+      },
+      async (request, reply) => {
+        const q = request.query as typeof StreamQuerystring.static;
+        reply.hijack();
+        live.attach(reply.raw, q.type);
+      },
+    );
     app.post(
       '/',
       { schema: { tags: ['events'], summary: 'Append one event or a batch', body: AppendBody } },
