@@ -43,3 +43,14 @@ export async function readStream(
     await nc.close();
   }
 }
+
+/** How many messages `stream` holds now. */
+export async function streamSize(stream: string): Promise<number> {
+  const nc = await connect({ servers: NATS_URL });
+  try {
+    const jsm = await jetstreamManager(nc);
+    return (await jsm.streams.info(stream)).state.messages;
+  } finally {
+    await nc.close();
+  }
+}
