@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
-import { Value } from '@sinclair/typebox/value';
+import { Value, ValueErrorType } from '@sinclair/typebox/value';
 import { parse as parseYaml } from 'yaml';
 import { AimeshError } from './errors.js';
 
@@ -149,7 +149,10 @@ export function readSection<T extends TSchema>(schema: T, value: unknown, prefix
   const withDefaults = Value.Default(schema, Value.Clone(value ?? {}));
   const problems = [...Value.Errors(schema, withDefaults)].map((e) => ({
     path: `${prefix}${e.path}`,
-    expected: e.message.replace(/^Expected /, '').replace(/^expected /, ''),
+    expected:
+      e.type === ValueErrorType.ObjectAdditionalProperties
+        ? `no such key; known keys: ${Object.keys((e.schema as { properties?: object }).properties ?? {}).join(', ')}`
+        : e.message.replace(/^Expected /, '').replace(/^expected /, ''),
     got: e.value,
   }));
   if (problems.length > 0) throw new ConfigError(dedupe(problems));

@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
+import { badRequest } from '../core/errors.js';
 import type { EventStore, NewEvent } from './event-store.js';
 import type { LiveStream } from './live-stream.js';
 
@@ -56,7 +57,7 @@ export function eventRoutes(store: EventStore, live: LiveStream): FastifyPluginA
       '/',
       { schema: { tags: ['events'], summary: 'Append one event or a batch', body: AppendBody } },
       async (request, reply) => {
-        const results = await store.append(request.body as NewEvent | NewEvent[]);
+        const results = await store.append(requireIdentity(request.body));
         return reply.status(results.some((r) => !r.duplicate) ? 201 : 200).send({ events: results });
       },
     );
@@ -70,4 +71,25 @@ export function eventRoutes(store: EventStore, live: LiveStream): FastifyPluginA
       },
     );
   };
+}
+
+/**
+ * Over HTTP an event must name itself (CloudEvents requires id, type and source): a client
+ * that retries then re-sends the same id, and the store's de-duplication makes it safe.
+ */
+function requireIdentity(body: unknown): NewEvent | NewEvent[] {
+  const events = Array.isArray(body) ? body : [body];
+  events.forEach((event, i) => {
+    const where = Array.isArray(body) ? `event[${i}]` : 'event';
+    for (const key of ['id', 'type', 'source'] as const) {
+      const value = (event as Record<string, unknown>)[key];
+      if (typeof value !== 'string' || value.length === 0) {
+        throw badRequest(
+          'invalid_event',
+          `${where}.${key} must be a non-empty string, got ${value === undefined ? 'nothing' : String(JSON.stringify(value)).slice(0, 80)}`,
+        );
+      }
+    }
+  });
+  return body as NewEvent | NewEvent[];
 }

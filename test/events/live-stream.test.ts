@@ -40,11 +40,13 @@ async function openStream(url: string) {
   };
 }
 
-const post = (base: string, body: unknown) =>
+let seq = 0;
+const withId = (event: Record<string, unknown>) => ({ id: `live-${Date.now()}-${++seq}`, ...event });
+const post = (base: string, body: Record<string, unknown> | Record<string, unknown>[]) =>
   request(`${base}/api/v1/events`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
+    body: JSON.stringify(Array.isArray(body) ? body.map(withId) : withId(body)),
   }).then(async (r) => ({ status: r.statusCode, body: (await r.body.json()) as Record<string, unknown> }));
 
 describe('Live event stream (SSE) and aimesh events tail', () => {
