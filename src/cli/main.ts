@@ -1,6 +1,9 @@
 import { Command, CommanderError } from 'commander';
 import { isAimeshError } from '../core/errors.js';
+import { registerDatasetsCommands } from './datasets-command.js';
+import { registerLineageCommand } from './lineage-command.js';
 import { registerMigrateCommand } from './migrate-command.js';
+import { registerModelsCommands } from './models-command.js';
 import { registerStartCommand } from './start-command.js';
 
 const program = new Command('aimesh')
@@ -19,6 +22,9 @@ Examples:
 
 registerStartCommand(program);
 registerMigrateCommand(program);
+registerModelsCommands(program);
+registerDatasetsCommands(program);
+registerLineageCommand(program);
 
 try {
   await program.parseAsync(process.argv);
