@@ -96,6 +96,14 @@ const toExperiment = (r: ExperimentRow): ExperimentRecord => ({
   tags: r.tags,
 });
 
+const NUMERIC = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
+
+/** The number a param's text reads as, or null (what `params.x > 1` compares with). */
+export function numericValue(text: string): number | null {
+  const n = NUMERIC.test(text.trim()) ? Number(text) : Number.NaN;
+  return Number.isFinite(n) ? n : null;
+}
+
 const ORDER_ATTRIBUTES: Record<string, string> = {
   start_time: 'r.start_time',
   end_time: 'r.end_time',
@@ -223,9 +231,9 @@ export class ExperimentRepository {
         }
       }
       await this.sql.query(
-        `INSERT INTO registry_run_params (run_id, key, value)
-         SELECT $1, k, v FROM unnest($2::text[], $3::text[]) AS t(k, v) ON CONFLICT DO NOTHING`,
-        [runId, params.map(([k]) => k), params.map(([, v]) => v)],
+        `INSERT INTO registry_run_params (run_id, key, value, value_number)
+         SELECT $1, k, v, n FROM unnest($2::text[], $3::text[], $4::float8[]) AS t(k, v, n) ON CONFLICT DO NOTHING`,
+        [runId, params.map(([k]) => k), params.map(([, v]) => v), params.map(([, v]) => numericValue(v))],
       );
     }
     const metrics = (batch.metrics ?? []).map((m) => {
@@ -332,6 +340,8 @@ export class ExperimentRepository {
       params.push(match[2]);
       const table = scope === 'metrics' ? 'registry_run_metrics' : 'registry_run_params';
       joins.push(`LEFT JOIN ${table} o${i} ON o${i}.run_id = r.id AND o${i}.key = $${params.length}`);
+      // Params order by their numeric reading first, so "10" sorts after "9".
+      if (scope === 'params') order.push(`o${i}.value_number ${direction} NULLS LAST`);
       order.push(`o${i}.value ${direction} NULLS LAST`);
     }
     order.push('r.start_time DESC', 'r.id DESC');

@@ -6,9 +6,6 @@ export interface CompiledFilter {
   params: unknown[];
 }
 
-// Params are stored as text (MLflow's model); a numeric literal compares numerically only with
-// values that look like numbers, so `lr = 0.01` also matches "1e-2" and never fails a cast.
-const NUMERIC_TEXT = `'^[-+]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][-+]?[0-9]+)?$'`;
 const ATTRIBUTE_COLUMNS: Record<string, string> = {
   status: 'r.status',
   name: 'r.name',
@@ -35,7 +32,8 @@ export function compileFilter(node: FilterNode, firstParam: number): CompiledFil
         const key = bind(n.key);
         const compare =
           typeof n.value === 'number'
-            ? `CASE WHEN p.value ~ ${NUMERIC_TEXT} THEN p.value::double precision END ${op} ${bind(n.value)}::double precision`
+            ? // Numeric literals compare with the numeric reading of the text: `lr = 0.01` matches "1e-2".
+              `p.value_number ${op} ${bind(n.value)}::double precision`
             : `p.value ${op} ${bind(n.value)}`;
         return `EXISTS (SELECT 1 FROM registry_run_params p WHERE p.run_id = r.id AND p.key = ${key} AND ${compare})`;
       }

@@ -45,14 +45,18 @@ CREATE TABLE registry_runs (
 -- Search pages newest first within an experiment.
 CREATE INDEX registry_runs_experiment_start ON registry_runs (experiment_id, start_time DESC, id DESC);
 
--- Params are written once (primary key), as text like MLflow's.
+-- Params are written once (primary key), as text like MLflow's; value_number holds the value
+-- when it reads as a finite number, so `params.lr = 0.01` is an index lookup the planner can
+-- estimate (a cast inside the query is neither).
 CREATE TABLE registry_run_params (
   run_id TEXT NOT NULL REFERENCES registry_runs (id),
   key TEXT NOT NULL,
   value TEXT NOT NULL,
+  value_number DOUBLE PRECISION,
   PRIMARY KEY (run_id, key)
 );
-CREATE INDEX registry_run_params_key_value ON registry_run_params (key, value);
+CREATE INDEX registry_run_params_key_value ON registry_run_params (key, value, run_id);
+CREATE INDEX registry_run_params_key_number ON registry_run_params (key, value_number, run_id);
 
 -- Every logged metric value, append-only.
 CREATE TABLE registry_run_metric_history (
