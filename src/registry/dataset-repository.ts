@@ -90,11 +90,16 @@ export class DatasetRepository {
             'SELECT * FROM registry_dataset_versions WHERE dataset = $1 ORDER BY created_at DESC, version LIMIT 1',
             [dataset],
           )
-        : await this.sql.query<VersionRow>(
-            `SELECT * FROM registry_dataset_versions WHERE dataset = $1 AND (version = $2 OR (length($2) >= 8 AND version LIKE $3))
-             ORDER BY version LIMIT 2`,
-            [dataset, ref, `${ref.replace(/[^0-9a-f]/g, '')}%`],
-          );
+        : /^[0-9a-f]{8,63}$/.test(ref)
+          ? await this.sql.query<VersionRow>(
+              `SELECT * FROM registry_dataset_versions WHERE dataset = $1 AND version LIKE $2
+               ORDER BY version LIMIT 2`,
+              [dataset, `${ref}%`],
+            )
+          : await this.sql.query<VersionRow>(
+              'SELECT * FROM registry_dataset_versions WHERE dataset = $1 AND version = $2',
+              [dataset, ref],
+            );
     if (rows.length === 1) return toVersion(rows[0]);
     if (rows.length > 1)
       throw notFound('dataset_version_ambiguous', `version prefix ${ref} of ${dataset} is ambiguous`);

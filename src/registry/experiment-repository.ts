@@ -1,8 +1,7 @@
 import { badRequest, conflict, notFound } from '../core/errors.js';
 import type { Sql } from '../ports/database.js';
 import type { Page } from './page.js';
-import { parseFilter } from './run-filter.js';
-import { compileFilter } from './run-filter-sql.js';
+import { type RunSearch, runSearchQuery } from './run-search-sql.js';
 
 /** An experiment: a named group of runs. */
 export interface ExperimentRecord {
@@ -52,14 +51,7 @@ export interface RunBatch {
   tags?: Record<string, string>;
 }
 
-/** A run search: experiments, an optional filter, order and page. */
-export interface RunSearch {
-  experimentIds: string[];
-  filter?: string;
-  /** e.g. `metrics.accuracy DESC`, `attributes.start_time`, `params.lr ASC`. */
-  orderBy?: string[];
-  page: Page;
-}
+export type { RunSearch } from './run-search-sql.js';
 
 /** Run statuses, as MLflow names them. */
 export const RUN_STATUSES = ['RUNNING', 'SCHEDULED', 'FINISHED', 'FAILED', 'KILLED'] as const;
@@ -103,13 +95,6 @@ export function numericValue(text: string): number | null {
   const n = NUMERIC.test(text.trim()) ? Number(text) : Number.NaN;
   return Number.isFinite(n) ? n : null;
 }
-
-const ORDER_ATTRIBUTES: Record<string, string> = {
-  start_time: 'r.start_time',
-  end_time: 'r.end_time',
-  name: 'r.name',
-  status: 'r.status',
-};
 
 /** Experiments, runs, params and metrics in SQL; runs on either database adapter. */
 export class ExperimentRepository {
@@ -309,48 +294,8 @@ export class ExperimentRepository {
 
   /** Runs of the given experiments matching the filter, ordered and paged (newest first by default). */
   async searchRuns(search: RunSearch): Promise<RunRecord[]> {
-    const params: unknown[] = [search.experimentIds];
-    const where = ['r.experiment_id = ANY($1::text[])'];
-    if (search.filter && search.filter.trim() !== '') {
-      const compiled = compileFilter(parseFilter(search.filter), params.length + 1);
-      where.push(compiled.sql);
-      params.push(...compiled.params);
-    }
-    const joins: string[] = [];
-    const order: string[] = [];
-    for (const [i, clause] of (search.orderBy ?? []).entries()) {
-      const match = /^\s*(metrics|params|attributes)\.(\S+?)\s*(?:\s(asc|desc))?\s*$/i.exec(clause);
-      if (!match)
-        throw badRequest(
-          'invalid_order',
-          `cannot order by "${clause}"; use metrics.<name>, params.<name> or attributes.<name>, then ASC or DESC`,
-        );
-      const direction = match[3]?.toUpperCase() === 'ASC' ? 'ASC' : 'DESC';
-      const scope = match[1].toLowerCase();
-      if (scope === 'attributes') {
-        const column = ORDER_ATTRIBUTES[match[2]];
-        if (!column)
-          throw badRequest(
-            'invalid_order',
-            `cannot order by attribute ${match[2]}; known: ${Object.keys(ORDER_ATTRIBUTES).join(', ')}`,
-          );
-        order.push(`${column} ${direction}`);
-        continue;
-      }
-      params.push(match[2]);
-      const table = scope === 'metrics' ? 'registry_run_metrics' : 'registry_run_params';
-      joins.push(`LEFT JOIN ${table} o${i} ON o${i}.run_id = r.id AND o${i}.key = $${params.length}`);
-      // Params order by their numeric reading first, so "10" sorts after "9".
-      if (scope === 'params') order.push(`o${i}.value_number ${direction} NULLS LAST`);
-      order.push(`o${i}.value ${direction} NULLS LAST`);
-    }
-    order.push('r.start_time DESC', 'r.id DESC');
-    params.push(search.page.limit, search.page.offset);
-    const { rows } = await this.sql.query<RunRow>(
-      `SELECT r.* FROM registry_runs r ${joins.join(' ')} WHERE ${where.join(' AND ')}
-       ORDER BY ${order.join(', ')} LIMIT $${params.length - 1} OFFSET $${params.length}`,
-      params,
-    );
+    const query = runSearchQuery(search);
+    const { rows } = await this.sql.query<RunRow>(query.text, query.params);
     return this.hydrate(rows);
   }
 

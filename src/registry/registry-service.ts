@@ -197,6 +197,8 @@ export class RegistryService implements RegistryApi {
 
   async pushDataset(push: DatasetPush) {
     checkName('dataset', push.name);
+    // `GET /api/v1/datasets/samples` lists the built-in samples, so no dataset may take the name.
+    if (push.name === 'samples') throw badRequest('invalid_name', 'dataset name "samples" is reserved');
     const table = readCsv(push.data, this.options.config.datasets);
     const version = createHash('sha256').update(push.data).digest('hex');
     const columns = profileTable(table);

@@ -53,6 +53,7 @@ export function registryRepositoryContract(
       expect((await datasets.get('iris')).versions).toBe(2);
       expect((await datasets.listVersions('iris', page)).map((v) => v.version[0])).toEqual(['b', 'a']);
       await expect(datasets.getVersion('iris', 'c'.repeat(64))).rejects.toMatchObject({ status: 404 });
+      await expect(datasets.getVersion('iris', 'zzzzzzzz')).rejects.toMatchObject({ status: 404 });
       await expect(datasets.listVersions('nope', page)).rejects.toMatchObject({ code: 'dataset_not_found' });
     });
 
