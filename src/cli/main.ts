@@ -1,7 +1,10 @@
 import { Command, CommanderError } from 'commander';
 import { isAimeshError } from '../core/errors.js';
+import { registerDatasetsCommands } from './datasets-command.js';
 import { registerEventsCommands } from './events-commands.js';
+import { registerLineageCommand } from './lineage-command.js';
 import { registerMigrateCommand } from './migrate-command.js';
+import { registerModelsCommands } from './models-command.js';
 import { registerStartCommand } from './start-command.js';
 
 const program = new Command('aimesh')
@@ -21,6 +24,9 @@ Examples:
 registerStartCommand(program);
 registerMigrateCommand(program);
 registerEventsCommands(program);
+registerModelsCommands(program);
+registerDatasetsCommands(program);
+registerLineageCommand(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -87,6 +87,16 @@ export const builtInEventTypes: EventTypeDefinition[] = [
     topic: 'ai.model.promoted',
     versions: { 1: open({ model: id, version: Type.Integer({ minimum: 1 }), alias: id }) },
   },
+  {
+    type: 'ai.dataset.version.created',
+    topic: 'ai.dataset.version.created',
+    versions: { 1: open({ dataset: id, version: id, rowCount: count }) },
+  },
+  {
+    type: 'ai.experiment.run.ended',
+    topic: 'ai.experiment.run.ended',
+    versions: { 1: open({ experimentId: id, runId: id, status: id }) },
+  },
 ];
 
 /** The seed's upper-case names, accepted as aliases of the dotted types. */

@@ -1,3 +1,9 @@
+import type { ExpectedColumn, SchemaValidation } from './dataset-profile.js';
+import type { DatasetVersionRecord } from './dataset-repository.js';
+import type { ExperimentRepository } from './experiment-repository.js';
+import type { ModelRecord, NewModelVersion, StoredModelVersion } from './model-repository.js';
+import type { RunEvent } from './openlineage.js';
+
 /** A model version as the registry records it. */
 export interface ModelVersionRecord {
   /** Registered model name, e.g. `iris-classifier`. */
@@ -27,4 +33,63 @@ export interface ModelVersionRecord {
 export interface RegistryApi {
   /** A version by number or by alias (`production`); `latest` means the highest number. Throws 404. */
   getModelVersion(model: string, ref: number | string): Promise<ModelVersionRecord>;
+  /** Registers a model name with its type/task; 409 when taken. */
+  createModel(model: NewModel): Promise<ModelRecord>;
+  /** Adds a version numbered by the registry; appends `ai.model.version.created`. */
+  createModelVersion(version: Omit<NewModelVersion, 'createdAt'>): Promise<StoredModelVersion>;
+  /**
+   * Points an alias at a version if the promotion rules pass (422 naming the failed rule if not);
+   * appends `ai.model.promoted` caused by `causationId` (e.g. the evaluation event) when given.
+   */
+  promote(request: PromotionRequest): Promise<PromotionResult>;
+  /** The newest version of any model of a type. */
+  latestModelOfType(type: string): Promise<StoredModelVersion>;
+  /** Stores a CSV as a content-addressed dataset version (the same bytes again: the same version). */
+  pushDataset(push: DatasetPush): Promise<{ version: DatasetVersionRecord; created: boolean }>;
+  /** A dataset version by sha256 (or a unique prefix) or `latest`. */
+  getDatasetVersion(dataset: string, ref: string): Promise<DatasetVersionRecord>;
+  /** Checks a dataset version against the columns a consumer expects. */
+  validateDataset(dataset: string, ref: string, expected: ExpectedColumn[]): Promise<SchemaValidation>;
+  /** The experiment-tracking store (experiments, runs, params, metrics). */
+  readonly experiments: ExperimentRepository;
+  /** Records an OpenLineage RunEvent. */
+  recordLineage(event: RunEvent): Promise<void>;
+}
+
+/** What registering a model takes. */
+export interface NewModel {
+  name: string;
+  type: string;
+  description?: string;
+  tags?: Record<string, string>;
+  createdBy: string;
+}
+
+/** A promotion: put `alias` on `version` of `model`, on behalf of `actor`. */
+export interface PromotionRequest {
+  model: string;
+  version: number;
+  alias: string;
+  actor: string;
+  /** The id of the event (usually `ai.evaluation.completed`) that triggered this promotion. */
+  causationId?: string;
+}
+
+/** What a promotion did. */
+export interface PromotionResult {
+  model: string;
+  version: number;
+  alias: string;
+  previousVersion: number | null;
+  /** False when the alias already pointed at this version (no event is appended). */
+  changed: boolean;
+  eventId?: string;
+}
+
+/** A CSV pushed as a dataset version. */
+export interface DatasetPush {
+  name: string;
+  data: Uint8Array;
+  description?: string;
+  actor: string;
 }

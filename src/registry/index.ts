@@ -1,4 +1,39 @@
-import { placeholderModule } from '../core/module.js';
+import { readSection } from '../core/config.js';
+import type { ModuleDefinition } from '../core/module.js';
+import type { RegistryApi } from './api.js';
+import { RegistryConfig } from './config.js';
+import { RegistryService } from './registry-service.js';
+import { registryRoutes } from './routes.js';
 
-/** The registry module. */
-export const registryModule = placeholderModule('registry', [], 'the model and dataset registry');
+export type { ModelVersionRecord, RegistryApi } from './api.js';
+export { RegistryConfig } from './config.js';
+
+declare module '../core/module.js' {
+  interface ModuleApis {
+    registry: RegistryApi;
+  }
+}
+
+/** The registry module: models, versions and aliases; datasets; experiments and runs; lineage. */
+export const registryModule: ModuleDefinition = {
+  name: 'registry',
+  deps: [],
+  migrations: new URL('./migrations', import.meta.url).pathname,
+  async init(ctx) {
+    const config = readSection(RegistryConfig, ctx.config.registry, '/registry');
+    const service = new RegistryService({
+      db: ctx.db,
+      events: ctx.events,
+      artifacts: ctx.artifacts,
+      clock: ctx.clock,
+      logger: ctx.logger,
+      config,
+    });
+    await ctx.http.register(registryRoutes(service, config), { prefix: '/api/v1' });
+    return {
+      api: service,
+      ready: () => ({ status: 'ready' }),
+      stop: async () => {},
+    };
+  },
+};

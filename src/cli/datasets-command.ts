@@ -1,0 +1,115 @@
+import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import type { Command } from 'commander';
+import { request } from 'undici';
+import { AimeshError } from '../core/errors.js';
+import { callApi } from './client.js';
+import { printTable } from './table-output.js';
+
+interface PushResult {
+  created: boolean;
+  version: { dataset: string; version: string; rowCount: number; columns: { name: string; type: string }[] };
+}
+
+/** Uploads CSV bytes as the body (callApi speaks JSON only); errors carry the server's code. */
+async function uploadCsv(name: string, data: Uint8Array, description?: string): Promise<PushResult> {
+  const base = process.env.AIMESH_URL ?? 'http://127.0.0.1:8080';
+  const headers: Record<string, string> = { 'content-type': 'text/csv' };
+  if (process.env.AIMESH_API_KEY) headers['x-api-key'] = process.env.AIMESH_API_KEY;
+  if (process.env.AIMESH_ADMIN_TOKEN) headers.authorization = `Bearer ${process.env.AIMESH_ADMIN_TOKEN}`;
+  if (process.env.AIMESH_ACTOR) headers['x-aimesh-actor'] = process.env.AIMESH_ACTOR;
+  const query = description ? `?description=${encodeURIComponent(description)}` : '';
+  let response: Awaited<ReturnType<typeof request>>;
+  try {
+    response = await request(new URL(`/api/v1/datasets/${encodeURIComponent(name)}/versions${query}`, base), {
+      method: 'POST',
+      headers,
+      body: data,
+    });
+  } catch (error) {
+    throw new AimeshError('unreachable', 503, `cannot reach aimesh at ${base}: ${(error as Error).message}`);
+  }
+  const body = (await response.body.json()) as PushResult & { error?: { code: string; message: string } };
+  if (response.statusCode >= 400) {
+    throw new AimeshError(
+      body.error?.code ?? 'error',
+      response.statusCode,
+      body.error?.message ?? 'upload failed',
+    );
+  }
+  return body;
+}
+
+function describePush(pushed: PushResult): string {
+  const v = pushed.version;
+  const columns = v.columns.map((c) => `${c.name}:${c.type}`).join(', ');
+  return `${pushed.created ? 'stored' : 'already stored'} ${v.dataset}@${v.version} (${v.rowCount} rows; ${columns})`;
+}
+
+/** `aimesh datasets push|ls|show`: content-addressed datasets from the command line. */
+export function registerDatasetsCommands(program: Command): void {
+  const datasets = program
+    .command('datasets')
+    .description('datasets: CSV versions addressed by their sha256');
+  datasets
+    .command('push')
+    .description('store a CSV file as a dataset version, or a built-in sample (--sample iris|penguins|cars)')
+    .argument('[file]', 'CSV file')
+    .option('--name <name>', 'dataset name (default: the file name without .csv, or the sample name)')
+    .option('--sample <sample>', 'push a built-in sample data set instead of a file')
+    .option('--description <text>', 'what the dataset is')
+    .action(
+      async (file: string | undefined, opts: { name?: string; sample?: string; description?: string }) => {
+        if (opts.sample) {
+          console.log(
+            describePush(
+              await callApi<PushResult>(
+                'POST',
+                `/api/v1/datasets/samples/${encodeURIComponent(opts.sample)}`,
+              ),
+            ),
+          );
+          return;
+        }
+        if (!file) throw new AimeshError('missing_file', 400, 'give a CSV file to push, or --sample <name>');
+        const name = opts.name ?? basename(file).replace(/\.csv$/i, '');
+        console.log(
+          describePush(await uploadCsv(name, new Uint8Array(await readFile(file)), opts.description)),
+        );
+      },
+    );
+  datasets
+    .command('ls')
+    .description('list datasets, or the versions of one dataset')
+    .argument('[name]', 'a dataset: list its versions')
+    .option('--limit <n>', 'items per page', '50')
+    .option('--offset <n>', 'items to skip', '0')
+    .action(async (name: string | undefined, opts: { limit: string; offset: string }) => {
+      const page = `limit=${encodeURIComponent(opts.limit)}&offset=${encodeURIComponent(opts.offset)}`;
+      if (name) {
+        const listed = await callApi<{ items: Record<string, unknown>[] }>(
+          'GET',
+          `/api/v1/datasets/${encodeURIComponent(name)}/versions?${page}`,
+        );
+        printTable(listed.items, ['version', 'rowCount', 'sizeBytes', 'createdBy', 'createdAt']);
+        return;
+      }
+      const listed = await callApi<{ items: Record<string, unknown>[] }>('GET', `/api/v1/datasets?${page}`);
+      printTable(listed.items, ['name', 'versions', 'latestVersion', 'description']);
+    });
+  datasets
+    .command('show')
+    .description('show a dataset version: columns, types and statistics')
+    .argument('<name>', 'dataset name')
+    .argument('[version]', 'sha256, a prefix of 8+ characters, or latest', 'latest')
+    .action(async (name: string, version: string) => {
+      const v = await callApi<{
+        version: string;
+        rowCount: number;
+        uri: string;
+        columns: Record<string, unknown>[];
+      }>('GET', `/api/v1/datasets/${encodeURIComponent(name)}/versions/${encodeURIComponent(version)}`);
+      console.log(`${name}@${v.version}  ${v.rowCount} rows  ${v.uri}`);
+      printTable(v.columns, ['name', 'type', 'missing', 'distinct', 'min', 'max', 'mean', 'std']);
+    });
+}

@@ -1,0 +1,282 @@
+import { createHash } from 'node:crypto';
+import type { Clock } from '../core/clock.js';
+import { badRequest, unprocessable } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import type { EventStore, NewEvent } from '../events/event-store.js';
+import type { ArtifactStore } from '../ports/artifact-store.js';
+import type { Database, Sql } from '../ports/database.js';
+import type { DatasetPush, NewModel, PromotionRequest, PromotionResult, RegistryApi } from './api.js';
+import type { RegistryConfig } from './config.js';
+import { readCsv } from './csv-reader.js';
+import { type ExpectedColumn, profileTable, validateColumns } from './dataset-profile.js';
+import { DatasetRepository } from './dataset-repository.js';
+import { ExperimentRepository } from './experiment-repository.js';
+import { LineageRepository } from './lineage-repository.js';
+import { ModelRepository, type NewModelVersion } from './model-repository.js';
+import { nodeOf, type RunEvent } from './openlineage.js';
+import { checkPromotion } from './promotion.js';
+
+/** The `source` of every event the registry appends. */
+export const REGISTRY_SOURCE = '/aimesh/registry';
+
+// Names end up in URLs, artifact keys and lineage node ids: keep them plain.
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+/** Throws 400 unless `name` is a usable registry name. */
+export function checkName(kind: string, name: string): void {
+  if (!NAME.test(name)) {
+    throw badRequest(
+      'invalid_name',
+      `${kind} name "${name}" must be 1-128 letters, digits, ".", "_" or "-", starting with a letter or digit`,
+    );
+  }
+}
+
+export interface RegistryServiceOptions {
+  db: Database;
+  events: EventStore;
+  artifacts: ArtifactStore;
+  clock: Clock;
+  logger: Logger;
+  config: RegistryConfig;
+}
+
+/** The registry's behaviour over its repositories: what the routes and other modules call. */
+export class RegistryService implements RegistryApi {
+  readonly datasets: DatasetRepository;
+  readonly experiments: ExperimentRepository;
+  readonly models: ModelRepository;
+  readonly lineage: LineageRepository;
+  readonly artifacts: ArtifactStore;
+  readonly db: Database;
+  readonly clock: Clock;
+
+  constructor(private readonly options: RegistryServiceOptions) {
+    this.artifacts = options.artifacts;
+    this.db = options.db;
+    this.clock = options.clock;
+    this.datasets = new DatasetRepository(options.db);
+    this.experiments = new ExperimentRepository(options.db);
+    this.models = new ModelRepository(options.db);
+    this.lineage = new LineageRepository(options.db);
+  }
+
+  private now(): Date {
+    return new Date(this.options.clock.now());
+  }
+
+  /**
+   * Appends after the write has committed. The event store takes its own transaction and lock,
+   * so it cannot join ours; a failed append is logged and rethrown so the caller sees it.
+   */
+  async emit(event: Omit<NewEvent, 'source'>): Promise<string> {
+    try {
+      const [result] = await this.options.events.append({ source: REGISTRY_SOURCE, ...event });
+      return result.id;
+    } catch (error) {
+      this.options.logger.error(
+        { err: error, type: event.type },
+        'registry event append failed after the write',
+      );
+      throw error;
+    }
+  }
+
+  /** The experiment store bound to a transaction. */
+  experimentsIn(tx: Sql): ExperimentRepository {
+    return new ExperimentRepository(tx);
+  }
+
+  getModelVersion(model: string, ref: number | string) {
+    return this.models.getVersion(model, ref);
+  }
+
+  createModel(model: NewModel) {
+    checkName('model', model.name);
+    return this.models.createModel({ ...model, createdAt: this.now() });
+  }
+
+  async createModelVersion(input: Omit<NewModelVersion, 'createdAt'>) {
+    const createdAt = this.now();
+    const version = await this.options.db.transaction(async (tx) => {
+      const created = await new ModelRepository(tx).createVersion({ ...input, createdAt });
+      // Registering a trained model closes the lineage loop: dataset → run → model version.
+      if (input.runId) {
+        const run = `run:${input.runId}`;
+        const edges: [string, string][] = [[run, `model:${created.model}@${created.version}`]];
+        if (input.dataset && input.datasetVersion)
+          edges.push([`dataset:${input.dataset}@${input.datasetVersion}`, run]);
+        await new LineageRepository(tx).addEdges(edges, input.runId, createdAt);
+      }
+      return created;
+    });
+    await this.emit({
+      type: 'ai.model.version.created',
+      subject: `${version.model}@${version.version}`,
+      data: {
+        model: version.model,
+        version: version.version,
+        format: version.format,
+        artifactUri: version.artifactUri,
+        actor: input.createdBy,
+      },
+    });
+    return version;
+  }
+
+  async promote(request: PromotionRequest): Promise<PromotionResult> {
+    checkName('alias', request.alias);
+    if (request.alias === 'latest' || /^\d+$/.test(request.alias)) {
+      throw badRequest(
+        'invalid_alias',
+        `"${request.alias}" cannot be an alias: it reads as a version reference`,
+      );
+    }
+    const at = this.now();
+    const result = await this.options.db.transaction(async (tx) => {
+      const models = new ModelRepository(tx);
+      // Serialises promotions of one model, so "improves on the holder" compares with the real holder.
+      await tx.query('SELECT 1 FROM registry_models WHERE name = $1 FOR UPDATE', [request.model]);
+      const candidate = await models.getVersion(request.model, request.version);
+      const holderVersion = (await models.getModel(request.model)).aliases[request.alias];
+      if (holderVersion === candidate.version) {
+        return {
+          model: request.model,
+          version: candidate.version,
+          alias: request.alias,
+          previousVersion: holderVersion,
+          changed: false,
+        };
+      }
+      const holder =
+        holderVersion === undefined ? undefined : await models.getVersion(request.model, holderVersion);
+      const failures = checkPromotion(this.options.config.promotion.rules, request.alias, candidate, holder);
+      if (failures.length > 0) {
+        throw unprocessable(
+          'promotion_refused',
+          `promotion of ${request.model}@${candidate.version} to ${request.alias} refused: ${failures
+            .map((f) => `rule "${f.rule}" failed (${f.reason})`)
+            .join('; ')}`,
+          failures,
+        );
+      }
+      const previousVersion = await models.setAlias(
+        request.model,
+        request.alias,
+        candidate.version,
+        request.actor,
+        at,
+      );
+      return {
+        model: request.model,
+        version: candidate.version,
+        alias: request.alias,
+        previousVersion,
+        changed: true,
+      };
+    });
+    if (!result.changed) return result;
+    const eventId = await this.emit({
+      type: 'ai.model.promoted',
+      subject: `${result.model}@${result.version}`,
+      causationid: request.causationId,
+      data: {
+        model: result.model,
+        version: result.version,
+        alias: result.alias,
+        previousVersion: result.previousVersion,
+        actor: request.actor,
+      },
+    });
+    return { ...result, eventId };
+  }
+
+  latestModelOfType(type: string) {
+    return this.models.latestOfType(type);
+  }
+
+  async pushDataset(push: DatasetPush) {
+    checkName('dataset', push.name);
+    // `GET /api/v1/datasets/samples` lists the built-in samples, so no dataset may take the name.
+    if (push.name === 'samples') throw badRequest('invalid_name', 'dataset name "samples" is reserved');
+    const table = readCsv(push.data, this.options.config.datasets);
+    const version = createHash('sha256').update(push.data).digest('hex');
+    const columns = profileTable(table);
+    // Content-addressed: the same bytes always land on the same key, so a re-push rewrites nothing new.
+    const key = `datasets/${version}.csv`;
+    const uri = (await this.options.artifacts.exists(key))
+      ? this.options.artifacts.uri(key)
+      : await this.options.artifacts.put(key, push.data);
+    const stored = await this.datasets.addVersion({
+      dataset: push.name,
+      version,
+      uri,
+      sizeBytes: push.data.byteLength,
+      rowCount: table.rows.length,
+      columns,
+      description: push.description,
+      createdBy: push.actor,
+      createdAt: this.now(),
+    });
+    if (stored.created) {
+      await this.emit({
+        type: 'ai.dataset.version.created',
+        subject: `${push.name}@${version}`,
+        data: { dataset: push.name, version, rowCount: table.rows.length, uri, actor: push.actor },
+      });
+    }
+    return stored;
+  }
+
+  getDatasetVersion(dataset: string, ref: string) {
+    return this.datasets.getVersion(dataset, ref);
+  }
+
+  async validateDataset(dataset: string, ref: string, expected: ExpectedColumn[]) {
+    const version = await this.datasets.getVersion(dataset, ref);
+    return validateColumns(version.columns, expected);
+  }
+
+  async recordLineage(event: RunEvent) {
+    const time = new Date(event.eventTime);
+    if (Number.isNaN(time.getTime()))
+      throw badRequest('invalid_lineage_event', `eventTime ${event.eventTime} is not a valid time`);
+    await this.options.db.transaction((tx) =>
+      new LineageRepository(tx).recordRun({
+        runId: event.run.runId,
+        jobNamespace: event.job.namespace,
+        jobName: event.job.name,
+        state: event.eventType,
+        eventTime: time.toISOString(),
+        facets: event.run.facets ?? {},
+        inputs: (event.inputs ?? []).map(nodeOf),
+        outputs: (event.outputs ?? []).map(nodeOf),
+      }),
+    );
+  }
+
+  /** Two versions of a model side by side: each metric and param, and what changed. */
+  async compare(model: string, a: number | string, b: number | string) {
+    const [left, right] = await Promise.all([
+      this.models.getVersion(model, a),
+      this.models.getVersion(model, b),
+    ]);
+    const metricKeys = [...new Set([...Object.keys(left.metrics), ...Object.keys(right.metrics)])].sort();
+    const paramKeys = [...new Set([...Object.keys(left.params), ...Object.keys(right.params)])].sort();
+    return {
+      model,
+      a: left.version,
+      b: right.version,
+      metrics: metricKeys.map((key) => {
+        const x = left.metrics[key] ?? null;
+        const y = right.metrics[key] ?? null;
+        return { key, a: x, b: y, delta: x !== null && y !== null ? y - x : null };
+      }),
+      params: paramKeys.map((key) => {
+        const x = left.params[key] ?? null;
+        const y = right.params[key] ?? null;
+        return { key, a: x, b: y, changed: JSON.stringify(x) !== JSON.stringify(y) };
+      }),
+    };
+  }
+}

@@ -1,0 +1,82 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ModuleDefinition } from '../../src/core/module.js';
+import type { RunningAimesh } from '../../src/core/runtime.js';
+import { eventsModule } from '../../src/events/index.js';
+import { type RegistryApi, registryModule } from '../../src/registry/index.js';
+import { startTestAimesh } from '../support/aimesh.js';
+
+describe('the registry module API as other modules use it', () => {
+  let aimesh: RunningAimesh;
+  let registry: RegistryApi;
+
+  beforeAll(async () => {
+    // A module that depends on the registry, as inference and the pipeline do.
+    const consumer: ModuleDefinition = {
+      name: 'consumer',
+      deps: ['registry'],
+      init: async (ctx) => {
+        registry = ctx.use('registry');
+        return { ready: () => ({ status: 'ready' }), stop: async () => {} };
+      },
+    };
+    aimesh = await startTestAimesh({ table: [eventsModule, registryModule, consumer] });
+  });
+  afterAll(() => aimesh?.stop());
+
+  it('resolves a version by number, alias and latest, and answers 404 for unknown ones', async () => {
+    await registry.createModel({ name: 'sentiment', type: 'sentiment', createdBy: 'pipeline' });
+    const first = await registry.createModelVersion({
+      model: 'sentiment',
+      format: 'onnx',
+      artifactUri: 'artifact://models/sentiment/1/model.onnx',
+      artifacts: [{ format: 'tfjs', uri: 'artifact://models/sentiment/1/tfjs/' }],
+      metrics: { accuracy: 0.97 },
+      createdBy: 'pipeline',
+    });
+    await registry.createModelVersion({
+      model: 'sentiment',
+      format: 'onnx',
+      artifactUri: 'artifact://x',
+      createdBy: 'pipeline',
+    });
+    await registry.promote({
+      model: 'sentiment',
+      version: first.version,
+      alias: 'production',
+      actor: 'pipeline',
+    });
+    const production = await registry.getModelVersion('sentiment', 'production');
+    expect(production).toMatchObject({
+      model: 'sentiment',
+      version: 1,
+      type: 'sentiment',
+      format: 'onnx',
+      artifactUri: 'artifact://models/sentiment/1/model.onnx',
+      artifacts: [{ format: 'tfjs', uri: 'artifact://models/sentiment/1/tfjs/' }],
+      metrics: { accuracy: 0.97 },
+      aliases: ['production'],
+      status: 'ready',
+    });
+    expect((await registry.getModelVersion('sentiment', 'latest')).version).toBe(2);
+    expect((await registry.getModelVersion('sentiment', 2)).version).toBe(2);
+    await expect(registry.getModelVersion('sentiment', 'staging')).rejects.toMatchObject({ status: 404 });
+    await expect(registry.getModelVersion('nope', 1)).rejects.toMatchObject({ status: 404 });
+  });
+
+  it('pushes and validates a dataset for the data-preparation stage', async () => {
+    const pushed = await registry.pushDataset({
+      name: 'tiny',
+      data: new TextEncoder().encode('x,label\n1,a\n2,b\n'),
+      actor: 'pipeline',
+    });
+    expect(pushed.version).toMatchObject({
+      rowCount: 2,
+      uri: `artifact://datasets/${pushed.version.version}.csv`,
+    });
+    const check = await registry.validateDataset('tiny', pushed.version.version, [
+      { name: 'x', type: 'number', nullable: false },
+      { name: 'label', type: 'string' },
+    ]);
+    expect(check).toEqual({ valid: true, problems: [] });
+  });
+});
