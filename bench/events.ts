@@ -74,7 +74,7 @@ function rawInsert(db: Database) {
         'ai.inference.completed',
         JSON.stringify(e.data),
       ];
-      row.forEach((v, k) => cols[k].push(v));
+      for (let k = 0; k < row.length; k++) cols[k].push(row[k]);
     }
     await db.query(
       `INSERT INTO aimesh_events (id, type, source, subject, time, target, correlation_id, causation_id,
