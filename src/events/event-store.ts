@@ -187,34 +187,36 @@ export class EventStore {
       cols.topic.push(e.topic);
       cols.data.push(JSON.stringify(e.data ?? null));
     }
-    const inserted = await this.db.transaction(async (tx) => {
-      await tx.query('SELECT pg_advisory_xact_lock($1)', [APPEND_LOCK_KEY]);
-      const result = await tx.query<{ id: string; position: number }>(
-        `INSERT INTO aimesh_events (id, type, source, subject, time, target, correlation_id, causation_id,
-           traceparent, schema_version, topic, data)
-         SELECT id, type, source, subject, time, target, correlation_id, causation_id, traceparent,
-           schema_version, topic, data::jsonb
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::text[],
-           $8::text[], $9::text[], $10::int[], $11::text[], $12::text[])
-           WITH ORDINALITY AS t(id, type, source, subject, time, target, correlation_id, causation_id,
-           traceparent, schema_version, topic, data, n)
-         ORDER BY n
-         ON CONFLICT (id) DO NOTHING
-         RETURNING id, position`,
-        Object.values(cols),
-      );
-      const positions = new Map(result.rows.map((r) => [r.id, r.position]));
+    // One statement, so one implicit transaction and one round trip. The lock row is joined in
+    // and the ORDER BY sorts every row before the first insert, so the lock is taken before any
+    // position is drawn and held until the commit.
+    const result = await this.db.query<{ id: string; position: number }>(
+      `WITH append_lock AS MATERIALIZED (SELECT pg_advisory_xact_lock($13))
+       INSERT INTO aimesh_events (id, type, source, subject, time, target, correlation_id, causation_id,
+         traceparent, schema_version, topic, data)
+       SELECT id, type, source, subject, time, target, correlation_id, causation_id, traceparent,
+         schema_version, topic, data::jsonb
+       FROM append_lock, unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[],
+         $7::text[], $8::text[], $9::text[], $10::int[], $11::text[], $12::text[])
+         WITH ORDINALITY AS t(id, type, source, subject, time, target, correlation_id, causation_id,
+         traceparent, schema_version, topic, data, n)
+       ORDER BY n
+       ON CONFLICT (id) DO NOTHING
+       RETURNING id, position`,
+      [...Object.values(cols), APPEND_LOCK_KEY],
+    );
+    const positions = new Map(result.rows.map((r) => [r.id, r.position]));
+    const existing = new Map<string, number>();
+    if (positions.size < cols.id.length) {
+      // Duplicates: ON CONFLICT waited for their first writer to commit, so they are readable now.
       const missing = cols.id.filter((id) => !positions.has(id));
-      const existing = new Map<string, number>();
-      if (missing.length > 0) {
-        const found = await tx.query<{ id: string; position: number }>(
-          'SELECT id, position FROM aimesh_events WHERE id = ANY($1::text[])',
-          [missing],
-        );
-        for (const r of found.rows) existing.set(r.id, r.position);
-      }
-      return { positions, existing };
-    });
+      const found = await this.db.query<{ id: string; position: number }>(
+        'SELECT id, position FROM aimesh_events WHERE id = ANY($1::text[])',
+        [missing],
+      );
+      for (const r of found.rows) existing.set(r.id, r.position);
+    }
+    const inserted = { positions, existing };
     this.appended?.inc(inserted.positions.size);
     if (inserted.positions.size > 0) for (const listener of this.listeners) listener();
     const seen = new Set<string>();
