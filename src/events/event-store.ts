@@ -321,11 +321,8 @@ export class EventStore {
       throw badRequest('invalid_event', `${where} must be a JSON object`);
     }
     const raw = input as unknown as Record<string, unknown>;
-    const envelope = checkEnvelope(
-      typeof raw.type === 'string' ? { ...raw, type: this.catalogue.canonical(raw.type) } : raw,
-      where,
-      this.envelopeDefaults,
-    );
+    const envelope = checkEnvelope(raw, where, this.envelopeDefaults);
+    envelope.type = this.catalogue.canonical(envelope.type);
     const current = this.catalogue.currentVersion(envelope.type);
     const named = this.catalogue.versionOf(envelope.dataschema);
     if (envelope.dataschema && named === undefined) {
@@ -342,7 +339,7 @@ export class EventStore {
         `${where} (${envelope.type} v${version}): ${problems.join('; ')}`,
       );
     }
-    return { ...envelope, version, topic: this.catalogue.topic(envelope.type), data: input.data };
+    return Object.assign(envelope, { version, topic: this.catalogue.topic(envelope.type), data: input.data });
   }
 
   private toEvent(row: Row): StoredEvent {
