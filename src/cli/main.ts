@@ -18,7 +18,8 @@ Examples:
   aimesh start                                  # the whole platform on http://127.0.0.1:8080
   aimesh start --target gateway,inference       # only some modules
   aimesh migrate --config examples/distributed.yaml
-  aimesh events tail --type ai.inference.completed`,
+  aimesh events tail --type ai.inference.completed
+  aimesh events ls --type ai.training.started --limit 20`,
   );
 
 registerStartCommand(program);

@@ -1,4 +1,3 @@
-import { CloudEvent, ValidationError } from 'cloudevents';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Clock } from '../core/clock.js';
 import { badRequest } from '../core/errors.js';
@@ -6,6 +5,7 @@ import { newId } from '../core/ids.js';
 import type { Logger } from '../core/logger.js';
 import type { Database } from '../ports/database.js';
 import type { EventCatalogue } from './catalogue.js';
+import { checkEnvelope, type EnvelopeDefaults } from './cloud-event-envelope.js';
 
 /** What a producer hands the store; id and time are filled in when absent. */
 export interface NewEvent {
@@ -95,9 +95,6 @@ interface Row {
 // "position > last" can then never skip a row that commits late (the outbox gap problem).
 const APPEND_LOCK_KEY = 7_346_121_002;
 
-/** Extension attributes we carry, CloudEvents-style (lower-case alphanumerics). */
-const EXTENSIONS = ['target', 'correlationid', 'causationid', 'traceparent'] as const;
-
 /**
  * The event store: append-only CloudEvents in Postgres (embedded or server), validated on
  * append, upcast on read. It is also the outbox the relay publishes from.
@@ -108,6 +105,7 @@ export class EventStore {
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly listeners = new Set<() => void>();
+  private readonly envelopeDefaults: EnvelopeDefaults;
   private buffer: NewEvent[] = [];
   private flushing: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -122,6 +120,7 @@ export class EventStore {
     this.catalogue = options.catalogue;
     this.clock = options.clock;
     this.logger = options.logger;
+    this.envelopeDefaults = { id: () => newId(this.clock.now()), now: () => this.clock.now() };
     this.maxBuffered = options.maxBuffered ?? 10_000;
     this.batchSize = options.batchSize ?? 500;
     this.flushIntervalMs = options.flushIntervalMs ?? 20;
@@ -188,34 +187,36 @@ export class EventStore {
       cols.topic.push(e.topic);
       cols.data.push(JSON.stringify(e.data ?? null));
     }
-    const inserted = await this.db.transaction(async (tx) => {
-      await tx.query('SELECT pg_advisory_xact_lock($1)', [APPEND_LOCK_KEY]);
-      const result = await tx.query<{ id: string; position: number }>(
-        `INSERT INTO aimesh_events (id, type, source, subject, time, target, correlation_id, causation_id,
-           traceparent, schema_version, topic, data)
-         SELECT id, type, source, subject, time, target, correlation_id, causation_id, traceparent,
-           schema_version, topic, data::jsonb
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::text[],
-           $8::text[], $9::text[], $10::int[], $11::text[], $12::text[])
-           WITH ORDINALITY AS t(id, type, source, subject, time, target, correlation_id, causation_id,
-           traceparent, schema_version, topic, data, n)
-         ORDER BY n
-         ON CONFLICT (id) DO NOTHING
-         RETURNING id, position`,
-        Object.values(cols),
-      );
-      const positions = new Map(result.rows.map((r) => [r.id, r.position]));
+    // One statement, so one implicit transaction and one round trip. The lock row is joined in
+    // and the ORDER BY sorts every row before the first insert, so the lock is taken before any
+    // position is drawn and held until the commit.
+    const result = await this.db.query<{ id: string; position: number }>(
+      `WITH append_lock AS MATERIALIZED (SELECT pg_advisory_xact_lock($13))
+       INSERT INTO aimesh_events (id, type, source, subject, time, target, correlation_id, causation_id,
+         traceparent, schema_version, topic, data)
+       SELECT id, type, source, subject, time, target, correlation_id, causation_id, traceparent,
+         schema_version, topic, data::jsonb
+       FROM append_lock, unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[],
+         $7::text[], $8::text[], $9::text[], $10::int[], $11::text[], $12::text[])
+         WITH ORDINALITY AS t(id, type, source, subject, time, target, correlation_id, causation_id,
+         traceparent, schema_version, topic, data, n)
+       ORDER BY n
+       ON CONFLICT (id) DO NOTHING
+       RETURNING id, position`,
+      [...Object.values(cols), APPEND_LOCK_KEY],
+    );
+    const positions = new Map(result.rows.map((r) => [r.id, r.position]));
+    const existing = new Map<string, number>();
+    if (positions.size < cols.id.length) {
+      // Duplicates: ON CONFLICT waited for their first writer to commit, so they are readable now.
       const missing = cols.id.filter((id) => !positions.has(id));
-      const existing = new Map<string, number>();
-      if (missing.length > 0) {
-        const found = await tx.query<{ id: string; position: number }>(
-          'SELECT id, position FROM aimesh_events WHERE id = ANY($1::text[])',
-          [missing],
-        );
-        for (const r of found.rows) existing.set(r.id, r.position);
-      }
-      return { positions, existing };
-    });
+      const found = await this.db.query<{ id: string; position: number }>(
+        'SELECT id, position FROM aimesh_events WHERE id = ANY($1::text[])',
+        [missing],
+      );
+      for (const r of found.rows) existing.set(r.id, r.position);
+    }
+    const inserted = { positions, existing };
     this.appended?.inc(inserted.positions.size);
     if (inserted.positions.size > 0) for (const listener of this.listeners) listener();
     const seen = new Set<string>();
@@ -319,60 +320,26 @@ export class EventStore {
     if (typeof input !== 'object' || input === null || Array.isArray(input)) {
       throw badRequest('invalid_event', `${where} must be a JSON object`);
     }
-    const type = typeof input.type === 'string' ? this.catalogue.canonical(input.type) : input.type;
-    let cloud: CloudEvent<unknown>;
-    try {
-      cloud = new CloudEvent(
-        {
-          ...pick(input),
-          type,
-          id: input.id ?? newId(this.clock.now()),
-          time:
-            input.time === undefined ? new Date(this.clock.now()).toISOString() : toIso(input.time, where),
-          datacontenttype: 'application/json',
-        },
-        true,
-      );
-    } catch (error) {
-      if (error instanceof ValidationError) {
-        const detail = (error.errors ?? [])
-          .map((e) =>
-            typeof e === 'string'
-              ? e
-              : `${(e as { instancePath?: string }).instancePath || '/'} ${(e as { message?: string }).message}`,
-          )
-          .join('; ');
-        throw badRequest('invalid_event', `${where} is not a valid CloudEvent: ${detail || error.message}`);
-      }
-      throw badRequest('invalid_event', `${where} is not a valid CloudEvent: ${(error as Error).message}`);
-    }
-    const current = this.catalogue.currentVersion(cloud.type);
-    const named = this.catalogue.versionOf(cloud.dataschema);
-    if (cloud.dataschema && named === undefined) {
+    const raw = input as unknown as Record<string, unknown>;
+    const envelope = checkEnvelope(raw, where, this.envelopeDefaults);
+    envelope.type = this.catalogue.canonical(envelope.type);
+    const current = this.catalogue.currentVersion(envelope.type);
+    const named = this.catalogue.versionOf(envelope.dataschema);
+    if (envelope.dataschema && named === undefined) {
       throw badRequest(
         'invalid_event',
-        `${where}.dataschema must be urn:aimesh:event:<type>:v<n>, got ${cloud.dataschema}`,
+        `${where}.dataschema must be urn:aimesh:event:<type>:v<n>, got ${envelope.dataschema}`,
       );
     }
     const version = named ?? current;
-    const problems = this.catalogue.validate(cloud.type, version, cloud.data ?? {});
+    const problems = this.catalogue.validate(envelope.type, version, input.data ?? {});
     if (problems.length > 0) {
-      throw badRequest('invalid_event_data', `${where} (${cloud.type} v${version}): ${problems.join('; ')}`);
+      throw badRequest(
+        'invalid_event_data',
+        `${where} (${envelope.type} v${version}): ${problems.join('; ')}`,
+      );
     }
-    return {
-      id: cloud.id,
-      type: cloud.type,
-      source: cloud.source,
-      subject: cloud.subject,
-      time: cloud.time!,
-      target: input.target,
-      correlationid: input.correlationid,
-      causationid: input.causationid,
-      traceparent: input.traceparent,
-      version,
-      topic: this.catalogue.topic(cloud.type),
-      data: cloud.data,
-    };
+    return Object.assign(envelope, { version, topic: this.catalogue.topic(envelope.type), data: input.data });
   }
 
   private toEvent(row: Row): StoredEvent {
@@ -395,29 +362,6 @@ export class EventStore {
     if (row.traceparent !== null) event.traceparent = row.traceparent;
     return event;
   }
-}
-
-function pick(input: NewEvent): Record<string, unknown> {
-  const out: Record<string, unknown> = { source: input.source, subject: input.subject, data: input.data };
-  if (input.dataschema !== undefined) out.dataschema = input.dataschema;
-  for (const key of EXTENSIONS) {
-    const value = input[key];
-    if (value === undefined) continue;
-    if (typeof value !== 'string' || value.length === 0 || value.length > 512) {
-      throw badRequest('invalid_event', `${key} must be a non-empty string of at most 512 characters`);
-    }
-    out[key] = value;
-  }
-  return out;
-}
-
-function toIso(value: string | Date, where: string): string {
-  const date = value instanceof Date ? value : new Date(value);
-  if (typeof value !== 'string' && !(value instanceof Date))
-    throw badRequest('invalid_event', `${where}.time must be an RFC 3339 string`);
-  if (Number.isNaN(date.getTime()))
-    throw badRequest('invalid_event', `${where}.time is not a valid RFC 3339 time: ${String(value)}`);
-  return date.toISOString();
 }
 
 function toDate(value: string | Date, name: string): Date {

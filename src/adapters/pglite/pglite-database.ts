@@ -1,13 +1,18 @@
 import { mkdirSync } from 'node:fs';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import type { Database, QueryResult, Sql } from '../../ports/database.js';
+import { isFreshDataDir, pgliteTemplate } from './pglite-template.js';
 
 const INT8_OID = 20;
 
 /** Opens embedded Postgres (PGlite) in `dataDir`, or in memory for `memory://`. */
 export async function openPgliteDatabase(dataDir: string): Promise<Database> {
+  const template = isFreshDataDir(dataDir) ? pgliteTemplate() : undefined;
   if (!dataDir.startsWith('memory://')) mkdirSync(dataDir, { recursive: true });
-  const db = await PGlite.create(dataDir, { parsers: { [INT8_OID]: (v: string) => Number(v) } });
+  const db = await PGlite.create(dataDir, {
+    parsers: { [INT8_OID]: (v: string) => Number(v) },
+    ...(template ? { loadDataDir: template } : {}),
+  });
   const run = async <Row>(
     target: PGlite | Transaction,
     text: string,
