@@ -161,6 +161,43 @@ export function registryRepositoryContract(
       });
     });
 
+    it('pages newest-first searches identically whether the page lies among the newest runs or not', async () => {
+      const experiments = new ExperimentRepository(db);
+      await experiments.createExperiment({
+        id: 'e4',
+        name: 'window',
+        description: '',
+        tags: {},
+        createdBy: 'a',
+        createdAt: at(1),
+      });
+      // 120 runs; only the 3 oldest and the newest have high accuracy.
+      for (let i = 0; i < 120; i++) {
+        const high = i < 3 || i === 119;
+        await experiments.createRun({
+          id: `w${String(i).padStart(3, '0')}`,
+          experimentId: 'e4',
+          createdBy: 'a',
+          startTime: at(100 + i),
+        });
+        await experiments.logBatch(
+          `w${String(i).padStart(3, '0')}`,
+          { metrics: [{ key: 'accuracy', value: high ? 0.99 : 0.5 }] },
+          at(300),
+        );
+      }
+      const search = (limit: number, offset: number) =>
+        experiments.searchRuns({
+          experimentIds: ['e4'],
+          filter: 'metrics.accuracy > 0.9',
+          page: { limit, offset },
+        });
+      expect((await search(1, 0)).map((r) => r.id)).toEqual(['w119']);
+      expect((await search(2, 0)).map((r) => r.id)).toEqual(['w119', 'w002']);
+      expect((await search(2, 2)).map((r) => r.id)).toEqual(['w001', 'w000']);
+      expect(await search(2, 4)).toEqual([]);
+    });
+
     it('numbers 50 parallel version creations 1..50 without gaps or repeats', async () => {
       const models = new ModelRepository(db);
       await models.createModel({
