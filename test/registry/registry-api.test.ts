@@ -252,6 +252,8 @@ describe('registry HTTP API', () => {
       expect(refused.body.error.code).toBe('promotion_refused');
       expect(refused.body.error.message).toContain('rule "accuracy > 0.95" failed');
       expect(refused.body.error.message).toContain('accuracy 0.95');
+      const metrics = await request(`${aimesh.url}/metrics`);
+      expect(await metrics.body.text()).toContain('aimesh_registry_promotions_total{outcome="refused"} 1');
     });
 
     it('promotes accuracy 0.951, storing the event with causation to the evaluation', async () => {
