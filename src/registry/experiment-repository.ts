@@ -129,6 +129,20 @@ export class ExperimentRepository {
     return toExperiment(rows[0]);
   }
 
+  /** Changes an experiment's description, status (`active`, `archived`) or tags (merged); throws 404. */
+  async updateExperiment(
+    idOrName: string,
+    change: { description?: string; status?: string; tags?: Record<string, string> },
+  ): Promise<ExperimentRecord> {
+    const { id } = await this.getExperiment(idOrName);
+    await this.sql.query(
+      `UPDATE registry_experiments SET description = COALESCE($2, description), status = COALESCE($3, status),
+         tags = tags || $4::jsonb WHERE id = $1`,
+      [id, change.description ?? null, change.status ?? null, JSON.stringify(change.tags ?? {})],
+    );
+    return this.getExperiment(id);
+  }
+
   /** Experiments, newest first. */
   async listExperiments(page: Page): Promise<ExperimentRecord[]> {
     const { rows } = await this.sql.query<ExperimentRow>(
@@ -151,6 +165,12 @@ export class ExperimentRepository {
     artifactUri?: string;
   }): Promise<RunRecord> {
     const experiment = await this.getExperiment(run.experimentId);
+    if (experiment.status === 'archived') {
+      throw conflict(
+        'experiment_archived',
+        `experiment ${experiment.name} is archived; set it active to add runs`,
+      );
+    }
     await this.sql.query(
       `INSERT INTO registry_runs (id, experiment_id, name, status, created_by, start_time, artifact_uri, tags, dataset_versions)
        VALUES ($1, $2, $3, 'RUNNING', $4, $5, $6, $7, $8)`,

@@ -22,6 +22,11 @@ const CreateExperiment = Type.Object({
   description: Type.Optional(Type.String({ maxLength: 5000 })),
   tags: Type.Optional(Tags),
 });
+const UpdateExperiment = Type.Object({
+  description: Type.Optional(Type.String({ maxLength: 5000 })),
+  status: Type.Optional(Type.Union([Type.Literal('active'), Type.Literal('archived')])),
+  tags: Type.Optional(Tags),
+});
 const CreateRun = Type.Object({
   name: Type.Optional(Type.String({ maxLength: 250 })),
   params: Type.Optional(Params),
@@ -104,6 +109,22 @@ export function experimentRoutes(service: RegistryService): FastifyPluginAsync {
       '/experiments/:id',
       { schema: { tags, summary: 'An experiment by id or name', params: IdParams } },
       async (request) => service.experiments.getExperiment((request.params as { id: string }).id),
+    );
+    app.patch(
+      '/experiments/:id',
+      {
+        schema: {
+          tags,
+          summary: "Set an experiment's description, status or tags",
+          params: IdParams,
+          body: UpdateExperiment,
+        },
+      },
+      async (request) =>
+        service.experiments.updateExperiment(
+          (request.params as { id: string }).id,
+          request.body as typeof UpdateExperiment.static,
+        ),
     );
     app.post(
       '/experiments/:id/runs',

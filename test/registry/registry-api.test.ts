@@ -209,6 +209,17 @@ describe('registry HTTP API', () => {
       expect(events.map((e) => (e.data as { runId: string }).runId)).toEqual([runId]);
     });
 
+    it('archives an experiment and keeps its tags merged', async () => {
+      const archived = await api('PATCH', '/api/v1/experiments/iris-grid', {
+        status: 'archived',
+        tags: { owner: 'ana' },
+      });
+      expect(archived.body).toMatchObject({ status: 'archived', tags: { team: 'ml', owner: 'ana' } });
+      expect((await api('PATCH', '/api/v1/experiments/iris-grid', { status: 'gone' })).status).toBe(400);
+      const refused = await api('POST', '/api/v1/experiments/iris-grid/runs', {});
+      expect(refused).toMatchObject({ status: 409, body: { error: { code: 'experiment_archived' } } });
+    });
+
     it('answers 404 for unknown experiments and runs', async () => {
       expect((await api('POST', '/api/v1/experiments/nope/runs', {})).body.error.code).toBe(
         'experiment_not_found',
