@@ -42,6 +42,23 @@ describe('registry HTTP API', () => {
   });
   afterAll(() => aimesh?.stop());
 
+  it('documents every registry route in the OpenAPI description', async () => {
+    const docs = await api('GET', '/docs/json');
+    expect(docs.status).toBe(200);
+    const paths = Object.keys(docs.body.paths);
+    for (const path of [
+      '/api/v1/datasets/{name}/versions',
+      '/api/v1/experiments/{id}/runs',
+      '/api/v1/runs/search',
+      '/api/v1/runs/{runId}/log-batch',
+      '/api/v1/models/{name}/aliases/{alias}',
+      '/api/v1/model-versions/latest',
+      '/api/v1/lineage/runs/{runId}',
+    ]) {
+      expect(paths).toContain(path);
+    }
+  });
+
   describe('datasets', () => {
     it('stores a CSV content-addressed with its schema, row count and stats; the same bytes again are the same version', async () => {
       const first = await api('POST', '/api/v1/datasets/iris/versions', iris);
