@@ -2,6 +2,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { newId } from '../core/ids.js';
 import { RUN_STATUSES, type RunBatch } from './experiment-repository.js';
+import { LineageRepository } from './lineage-repository.js';
 import { type Page, PageQuery, paged } from './page.js';
 import { checkName, type RegistryService } from './registry-service.js';
 import { actorOf } from './request-actor.js';
@@ -131,15 +132,22 @@ export function experimentRoutes(service: RegistryService): FastifyPluginAsync {
       { schema: { tags, summary: 'Start a run', params: IdParams, body: CreateRun } },
       async (request, reply) => {
         const body = request.body as typeof CreateRun.static;
-        const run = await service.db.transaction((tx) =>
-          service.experimentsIn(tx).createRun({
+        const run = await service.db.transaction(async (tx) => {
+          const created = await service.experimentsIn(tx).createRun({
             id: newId(service.clock.now()),
             experimentId: (request.params as { id: string }).id,
             createdBy: actorOf(request),
             startTime: now(),
             ...body,
-          }),
-        );
+          });
+          // The data a run reads is its lineage input; a model registered from the run is its output.
+          const inputs = created.datasetVersions.map((d): [string, string] => [
+            `dataset:${d.dataset}@${d.version}`,
+            `run:${created.id}`,
+          ]);
+          if (inputs.length > 0) await new LineageRepository(tx).addEdges(inputs, created.id, now());
+          return created;
+        });
         return reply.status(201).send(run);
       },
     );

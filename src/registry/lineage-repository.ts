@@ -21,6 +21,9 @@ export interface LineageRun {
 /** Deepest walk allowed; lineage graphs of a pipeline are shallow, and this bounds the query. */
 export const MAX_LINEAGE_DEPTH = 20;
 
+/** Most edges one walk returns; a graph wider than this is cut off (in a stable order). */
+export const MAX_WALK_EDGES = 10_000;
+
 /** Lineage nodes and edges in SQL; runs on either database adapter. */
 export class LineageRepository {
   constructor(private readonly sql: Sql) {}
@@ -111,7 +114,7 @@ export class LineageRepository {
        SELECT DISTINCT e.source, e.target, e.run_id FROM registry_lineage_edges e
        JOIN reach r ON e.${from} = r.node AND r.hops < $2
        WHERE e.target NOT LIKE 'job:%'
-       ORDER BY e.source, e.target`,
+       ORDER BY e.source, e.target LIMIT ${MAX_WALK_EDGES}`,
       [node, depth],
     );
     return rows.map((r) => ({ source: r.source, target: r.target, runId: r.run_id }));

@@ -364,6 +364,21 @@ describe('registry HTTP API', () => {
       expect(emitted.body).toMatchObject({ ...event, eventTime: '2026-01-01T00:00:00.000Z' });
     });
 
+    it('links a tracked run to the data it read and the model registered from it', async () => {
+      await api('POST', '/api/v1/experiments', { name: 'lineage-exp' });
+      const run = await api('POST', '/api/v1/experiments/lineage-exp/runs', {
+        datasetVersions: [{ dataset: 'iris', version: 'def' }],
+      });
+      const v = await version(0.99, { runId: run.body.id });
+      const up = await api('GET', `/api/v1/lineage?node=iris-classifier@${v}&depth=3`);
+      expect(
+        up.body.upstream.map((e: { source: string; target: string }) => `${e.source} -> ${e.target}`),
+      ).toEqual([
+        `dataset:iris@def -> run:${run.body.id}`,
+        `run:${run.body.id} -> model:iris-classifier@${v}`,
+      ]);
+    });
+
     it('refuses bad lineage input and unknown names with clear 4xx', async () => {
       expect((await api('POST', '/api/v1/lineage', { eventType: 'DONE' })).status).toBe(400);
       expect((await api('GET', '/api/v1/lineage?node=nonsense')).body.error.code).toBe('invalid_node');
