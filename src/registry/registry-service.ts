@@ -33,6 +33,7 @@ export function checkName(kind: string, name: string): void {
   }
 }
 
+/** What the registry service is built from: the process ports and its config section. */
 export interface RegistryServiceOptions {
   db: Database;
   events: EventStore;
