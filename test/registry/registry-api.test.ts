@@ -228,6 +228,8 @@ describe('registry HTTP API: experiments, models, promotion, lineage', () => {
       );
       const emitted = await api('GET', '/api/v1/lineage/runs/train-9');
       expect(emitted.body).toMatchObject({ ...event, eventTime: '2026-01-01T00:00:00.000Z' });
+      const listed = await api('GET', '/api/v1/lineage/runs?limit=10');
+      expect(listed.body.items).toEqual([emitted.body]);
     });
 
     it('links a tracked run to the data it read and the model registered from it', async () => {
