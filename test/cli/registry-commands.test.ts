@@ -4,6 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningAimesh } from '../../src/core/runtime.js';
 import { startTestAimesh } from '../support/aimesh.js';
 
+// Starting PGlite and migrating every module takes tens of seconds on a loaded machine.
+const START_TIMEOUT_MS = 120_000;
+
 const run = promisify(execFile);
 const bin = new URL('../../bin/aimesh.js', import.meta.url).pathname;
 const irisCsv = new URL('../../src/registry/samples/iris.csv', import.meta.url).pathname;
@@ -28,7 +31,7 @@ describe('aimesh datasets / models / lineage commands', () => {
 
   beforeAll(async () => {
     aimesh = await startTestAimesh({ targets: ['registry'] });
-  });
+  }, START_TIMEOUT_MS);
   afterAll(() => aimesh?.stop());
 
   it(

@@ -6,6 +6,9 @@ import { ExperimentRepository } from '../../src/registry/experiment-repository.j
 import { LineageRepository } from '../../src/registry/lineage-repository.js';
 import { ModelRepository } from '../../src/registry/model-repository.js';
 
+// Starting PGlite and migrating every module takes tens of seconds on a loaded machine.
+const START_TIMEOUT_MS = 120_000;
+
 const registryMigrations = new URL('../../src/registry/migrations', import.meta.url).pathname;
 const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s));
 const page = { limit: 50, offset: 0 };
@@ -23,7 +26,7 @@ export function registryRepositoryContract(
     beforeAll(async () => {
       ({ db, cleanup } = await open());
       await migrate(db, [{ module: 'registry', dir: registryMigrations }]);
-    });
+    }, START_TIMEOUT_MS);
     afterAll(async () => {
       await db?.close();
       await cleanup?.();

@@ -6,6 +6,9 @@ import type { RunningAimesh } from '../../src/core/runtime.js';
 import { startTestAimesh } from '../support/aimesh.js';
 import { call } from './registry-call.js';
 
+// Starting PGlite and migrating every module takes tens of seconds on a loaded machine.
+const START_TIMEOUT_MS = 120_000;
+
 const iris = readFileSync(new URL('../../src/registry/samples/iris.csv', import.meta.url));
 
 describe('registry HTTP API: datasets', () => {
@@ -18,7 +21,7 @@ describe('registry HTTP API: datasets', () => {
       config: { registry: { datasets: { maxBytes: 256 * 1024 } } },
     });
     api = (method, path, body) => call(aimesh.url, method, path, body);
-  });
+  }, START_TIMEOUT_MS);
   afterAll(() => aimesh?.stop());
 
   it('documents every registry route in the OpenAPI description', async () => {

@@ -4,6 +4,9 @@ import type { RunningAimesh } from '../../src/core/runtime.js';
 import { startTestAimesh } from '../support/aimesh.js';
 import { call } from './registry-call.js';
 
+// Starting PGlite and migrating every module takes tens of seconds on a loaded machine.
+const START_TIMEOUT_MS = 120_000;
+
 describe('registry HTTP API: experiments, models, promotion, lineage', () => {
   let aimesh: RunningAimesh;
   let api: (method: string, path: string, body?: unknown) => ReturnType<typeof call>;
@@ -13,7 +16,7 @@ describe('registry HTTP API: experiments, models, promotion, lineage', () => {
       targets: ['registry'],
     });
     api = (method, path, body) => call(aimesh.url, method, path, body);
-  });
+  }, START_TIMEOUT_MS);
   afterAll(() => aimesh?.stop());
 
   describe('experiments and runs', () => {
@@ -280,7 +283,7 @@ describe('registry promotion with an improvement rule', () => {
         },
       },
     });
-  });
+  }, START_TIMEOUT_MS);
   afterAll(() => aimesh?.stop());
 
   it('promotes only a version that beats the alias holder by more than the margin', async () => {

@@ -4,6 +4,9 @@ import { startTestAimesh } from '../support/aimesh.js';
 import { createTestDatabase, serviceAvailable } from '../support/services.js';
 import { call } from './registry-call.js';
 
+// Starting PGlite and migrating every module takes tens of seconds on a loaded machine.
+const START_TIMEOUT_MS = 120_000;
+
 const postgres = await serviceAvailable('postgres');
 
 describe.skipIf(!postgres)('registry on the PostgreSQL server, through HTTP', () => {
@@ -18,7 +21,7 @@ describe.skipIf(!postgres)('registry on the PostgreSQL server, through HTTP', ()
       targets: ['registry'],
       config: { database: { adapter: 'postgres', url: database.url, poolSize: 8 } },
     });
-  });
+  }, START_TIMEOUT_MS);
   afterAll(async () => {
     await aimesh?.stop();
     await drop?.();
