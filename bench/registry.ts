@@ -132,9 +132,7 @@ try {
       (await experiments.searchRuns({ experimentIds: ['bench'], filter: 'metrics.accuracy > 0.999', page }))
         .length,
   );
-  // The target is the typical answer time (median); p95 is reported beside it, and on a shared
-  // machine it mostly measures the neighbours.
-  const worst = Math.max(search.p50, searchByMetric.p50, selective.p50);
+  const worst = Math.max(search.p95, searchByMetric.p95, selective.p95);
   report(
     'registry',
     {
@@ -147,7 +145,7 @@ try {
       searchByAccuracyMs: searchByMetric,
       searchSelectiveMs: selective,
     },
-    `run search with a metric filter over ${RUNS} runs: p50 < ${TARGET_MS} ms (each query shape)`,
+    `run search with a metric filter over ${RUNS} runs: p95 < ${TARGET_MS} ms (each query shape)`,
     worst < TARGET_MS,
   );
 } finally {

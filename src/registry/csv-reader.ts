@@ -36,7 +36,6 @@ export function readCsv(data: Uint8Array, limits: CsvLimits): CsvTable {
     );
   }
   const records = parseRecords(text, limits);
-  while (records.length > 0 && isBlank(records[records.length - 1])) records.pop();
   if (records.length === 0) throw badRequest('empty_dataset', 'the CSV has no header row');
   const header = records[0].map((h) => h.trim());
   if (header.length > limits.maxColumns) {
@@ -65,10 +64,6 @@ export function readCsv(data: Uint8Array, limits: CsvLimits): CsvTable {
   return { header, rows };
 }
 
-function isBlank(record: string[]): boolean {
-  return record.length === 1 && record[0] === '';
-}
-
 function badByteOffset(data: Uint8Array): number {
   // Binary search for the shortest prefix that no longer decodes.
   const decoder = new TextDecoder('utf-8', { fatal: true });
@@ -91,8 +86,13 @@ function parseRecords(text: string, limits: CsvLimits): string[][] {
   let record: string[] = [];
   let field = '';
   let quoted = false;
+  // Whether the current line had any character at all: wholly empty lines are skipped (a
+  // trailing newline, blank lines), while `""` is a record with one empty field.
+  let touched = false;
   let i = text.charCodeAt(0) === 0xfeff ? 1 : 0;
   const endRecord = () => {
+    if (!touched) return;
+    touched = false;
     record.push(field);
     field = '';
     // A bound on the header width before a wide file is held in memory as rows.
@@ -113,6 +113,7 @@ function parseRecords(text: string, limits: CsvLimits): string[][] {
   };
   while (i < text.length) {
     const c = text[i];
+    if (c !== '\n' && c !== '\r') touched = true;
     if (quoted) {
       if (c === '"') {
         if (text[i + 1] === '"') {
@@ -136,6 +137,6 @@ function parseRecords(text: string, limits: CsvLimits): string[][] {
     i++;
   }
   if (quoted) throw badRequest('invalid_csv', 'the CSV ends inside a quoted field (a " is not closed)');
-  if (field !== '' || record.length > 0) endRecord();
+  endRecord();
   return records;
 }

@@ -1,7 +1,7 @@
 import { badRequest, conflict, notFound } from '../core/errors.js';
 import type { Sql } from '../ports/database.js';
 import type { Page } from './page.js';
-import { type RunSearch, runSearchQuery } from './run-search-sql.js';
+import { type RunSearch, runSearchQuery, windowable } from './run-search-sql.js';
 
 /** An experiment: a named group of runs. */
 export interface ExperimentRecord {
@@ -52,6 +52,10 @@ export interface RunBatch {
 }
 
 export type { RunSearch } from './run-search-sql.js';
+
+// The window holds 50 runs per wanted row: a filter matching 2 % of runs still fills the page.
+const WINDOW_FACTOR = 50;
+const MAX_WINDOW = 20_000;
 
 /** Run statuses, as MLflow names them. */
 export const RUN_STATUSES = ['RUNNING', 'SCHEDULED', 'FINISHED', 'FAILED', 'KILLED'] as const;
@@ -125,6 +129,20 @@ export class ExperimentRepository {
     return toExperiment(rows[0]);
   }
 
+  /** Changes an experiment's description, status (`active`, `archived`) or tags (merged); throws 404. */
+  async updateExperiment(
+    idOrName: string,
+    change: { description?: string; status?: string; tags?: Record<string, string> },
+  ): Promise<ExperimentRecord> {
+    const { id } = await this.getExperiment(idOrName);
+    await this.sql.query(
+      `UPDATE registry_experiments SET description = COALESCE($2, description), status = COALESCE($3, status),
+         tags = tags || $4::jsonb WHERE id = $1`,
+      [id, change.description ?? null, change.status ?? null, JSON.stringify(change.tags ?? {})],
+    );
+    return this.getExperiment(id);
+  }
+
   /** Experiments, newest first. */
   async listExperiments(page: Page): Promise<ExperimentRecord[]> {
     const { rows } = await this.sql.query<ExperimentRow>(
@@ -147,6 +165,12 @@ export class ExperimentRepository {
     artifactUri?: string;
   }): Promise<RunRecord> {
     const experiment = await this.getExperiment(run.experimentId);
+    if (experiment.status === 'archived') {
+      throw conflict(
+        'experiment_archived',
+        `experiment ${experiment.name} is archived; set it active to add runs`,
+      );
+    }
     await this.sql.query(
       `INSERT INTO registry_runs (id, experiment_id, name, status, created_by, start_time, artifact_uri, tags, dataset_versions)
        VALUES ($1, $2, $3, 'RUNNING', $4, $5, $6, $7, $8)`,
@@ -294,6 +318,16 @@ export class ExperimentRepository {
 
   /** Runs of the given experiments matching the filter, ordered and paged (newest first by default). */
   async searchRuns(search: RunSearch): Promise<RunRecord[]> {
+    if (windowable(search)) {
+      // Newest first with a broad filter: the page is usually among the newest few thousand
+      // runs, and probing those in index order is far cheaper than joining every match. A full
+      // page from the window is exactly the full search's page (the window is a prefix of the
+      // order); anything less falls through to the full search.
+      const wanted = search.page.offset + search.page.limit;
+      const window = runSearchQuery(search, Math.min(MAX_WINDOW, wanted * WINDOW_FACTOR));
+      const found = await this.sql.query<RunRow>(window.text, window.params);
+      if (found.rows.length === search.page.limit) return this.hydrate(found.rows);
+    }
     const query = runSearchQuery(search);
     const { rows } = await this.sql.query<RunRow>(query.text, query.params);
     return this.hydrate(rows);

@@ -2,6 +2,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { newId } from '../core/ids.js';
 import { RUN_STATUSES, type RunBatch } from './experiment-repository.js';
+import { LineageRepository } from './lineage-repository.js';
 import { type Page, PageQuery, paged } from './page.js';
 import { checkName, type RegistryService } from './registry-service.js';
 import { actorOf } from './request-actor.js';
@@ -20,6 +21,11 @@ const Status = Type.Union(RUN_STATUSES.map((s) => Type.Literal(s)));
 const CreateExperiment = Type.Object({
   name: Type.String({ minLength: 1, maxLength: 128 }),
   description: Type.Optional(Type.String({ maxLength: 5000 })),
+  tags: Type.Optional(Tags),
+});
+const UpdateExperiment = Type.Object({
+  description: Type.Optional(Type.String({ maxLength: 5000 })),
+  status: Type.Optional(Type.Union([Type.Literal('active'), Type.Literal('archived')])),
   tags: Type.Optional(Tags),
 });
 const CreateRun = Type.Object({
@@ -105,20 +111,43 @@ export function experimentRoutes(service: RegistryService): FastifyPluginAsync {
       { schema: { tags, summary: 'An experiment by id or name', params: IdParams } },
       async (request) => service.experiments.getExperiment((request.params as { id: string }).id),
     );
+    app.patch(
+      '/experiments/:id',
+      {
+        schema: {
+          tags,
+          summary: "Set an experiment's description, status or tags",
+          params: IdParams,
+          body: UpdateExperiment,
+        },
+      },
+      async (request) =>
+        service.experiments.updateExperiment(
+          (request.params as { id: string }).id,
+          request.body as typeof UpdateExperiment.static,
+        ),
+    );
     app.post(
       '/experiments/:id/runs',
       { schema: { tags, summary: 'Start a run', params: IdParams, body: CreateRun } },
       async (request, reply) => {
         const body = request.body as typeof CreateRun.static;
-        const run = await service.db.transaction((tx) =>
-          service.experimentsIn(tx).createRun({
+        const run = await service.db.transaction(async (tx) => {
+          const created = await service.experimentsIn(tx).createRun({
             id: newId(service.clock.now()),
             experimentId: (request.params as { id: string }).id,
             createdBy: actorOf(request),
             startTime: now(),
             ...body,
-          }),
-        );
+          });
+          // The data a run reads is its lineage input; a model registered from the run is its output.
+          const inputs = created.datasetVersions.map((d): [string, string] => [
+            `dataset:${d.dataset}@${d.version}`,
+            `run:${created.id}`,
+          ]);
+          if (inputs.length > 0) await new LineageRepository(tx).addEdges(inputs, created.id, now());
+          return created;
+        });
         return reply.status(201).send(run);
       },
     );

@@ -27,6 +27,7 @@ export const registryModule: ModuleDefinition = {
       artifacts: ctx.artifacts,
       clock: ctx.clock,
       logger: ctx.logger,
+      metrics: ctx.metrics,
       config,
     });
     await ctx.http.register(registryRoutes(service, config), { prefix: '/api/v1' });

@@ -1,5 +1,6 @@
 import { badRequest } from '../core/errors.js';
 import type { Sql } from '../ports/database.js';
+import type { Page } from './page.js';
 
 /** A lineage edge: `source` was an input of `target` (a dataset into a run, a run into its output). */
 export interface LineageEdge {
@@ -20,6 +21,21 @@ export interface LineageRun {
 
 /** Deepest walk allowed; lineage graphs of a pipeline are shallow, and this bounds the query. */
 export const MAX_LINEAGE_DEPTH = 20;
+
+/** A run with the nodes it read and wrote. */
+export type RecordedRun = LineageRun & { inputs: string[]; outputs: string[] };
+
+interface RunRow {
+  run_id: string;
+  job_namespace: string;
+  job_name: string;
+  state: string;
+  event_time: Date;
+  facets: Record<string, unknown>;
+}
+
+/** Most edges one walk returns; a graph wider than this is cut off (in a stable order). */
+export const MAX_WALK_EDGES = 10_000;
 
 /** Lineage nodes and edges in SQL; runs on either database adapter. */
 export class LineageRepository {
@@ -61,22 +77,28 @@ export class LineageRepository {
   }
 
   /** A lineage run by id, or undefined. */
-  async getRun(runId: string): Promise<(LineageRun & { inputs: string[]; outputs: string[] }) | undefined> {
-    const { rows } = await this.sql.query<{
-      run_id: string;
-      job_namespace: string;
-      job_name: string;
-      state: string;
-      event_time: Date;
-      facets: Record<string, unknown>;
-    }>('SELECT * FROM registry_lineage_runs WHERE run_id = $1', [runId]);
-    if (rows.length === 0) return undefined;
-    const node = `run:${runId}`;
+  async getRun(runId: string): Promise<RecordedRun | undefined> {
+    const { rows } = await this.sql.query<RunRow>('SELECT * FROM registry_lineage_runs WHERE run_id = $1', [
+      runId,
+    ]);
+    return rows.length === 0 ? undefined : this.withEdges(rows[0]);
+  }
+
+  /** Recorded runs, most recent event first. */
+  async listRuns(page: Page): Promise<RecordedRun[]> {
+    const { rows } = await this.sql.query<RunRow>(
+      'SELECT * FROM registry_lineage_runs ORDER BY event_time DESC, run_id LIMIT $1 OFFSET $2',
+      [page.limit, page.offset],
+    );
+    return Promise.all(rows.map((r) => this.withEdges(r)));
+  }
+
+  private async withEdges(r: RunRow): Promise<RecordedRun> {
+    const node = `run:${r.run_id}`;
     const edges = await this.sql.query<{ source: string; target: string }>(
       'SELECT source, target FROM registry_lineage_edges WHERE (target = $1 OR source = $1) ORDER BY source, target',
       [node],
     );
-    const r = rows[0];
     return {
       runId: r.run_id,
       jobNamespace: r.job_namespace,
@@ -111,7 +133,7 @@ export class LineageRepository {
        SELECT DISTINCT e.source, e.target, e.run_id FROM registry_lineage_edges e
        JOIN reach r ON e.${from} = r.node AND r.hops < $2
        WHERE e.target NOT LIKE 'job:%'
-       ORDER BY e.source, e.target`,
+       ORDER BY e.source, e.target LIMIT ${MAX_WALK_EDGES}`,
       [node, depth],
     );
     return rows.map((r) => ({ source: r.source, target: r.target, runId: r.run_id }));

@@ -3,6 +3,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { notFound } from '../core/errors.js';
 import { MAX_LINEAGE_DEPTH } from './lineage-repository.js';
 import { parseNode, RunEvent, toRunEvent } from './openlineage.js';
+import { type Page, PageQuery, paged } from './page.js';
 import type { RegistryService } from './registry-service.js';
 
 const tags = ['lineage'];
@@ -38,6 +39,20 @@ export function lineageRoutes(service: RegistryService): FastifyPluginAsync {
         const downstream =
           q.direction !== 'upstream' ? await service.lineage.walk(node, 'downstream', q.depth) : [];
         return { node, depth: q.depth, upstream, downstream };
+      },
+    );
+    app.get(
+      '/runs',
+      {
+        schema: {
+          tags,
+          summary: 'Recorded runs as OpenLineage RunEvents, most recent first',
+          querystring: Type.Object(PageQuery),
+        },
+      },
+      async (request) => {
+        const page = request.query as Page;
+        return paged((await service.lineage.listRuns(page)).map(toRunEvent), page);
       },
     );
     app.get(

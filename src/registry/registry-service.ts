@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { Counter, type Registry } from 'prom-client';
 import type { Clock } from '../core/clock.js';
 import { badRequest, unprocessable } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
@@ -32,6 +33,7 @@ export function checkName(kind: string, name: string): void {
   }
 }
 
+/** What the registry service is built from: the process ports and its config section. */
 export interface RegistryServiceOptions {
   db: Database;
   events: EventStore;
@@ -39,6 +41,7 @@ export interface RegistryServiceOptions {
   clock: Clock;
   logger: Logger;
   config: RegistryConfig;
+  metrics: Registry;
 }
 
 /** The registry's behaviour over its repositories: what the routes and other modules call. */
@@ -50,8 +53,29 @@ export class RegistryService implements RegistryApi {
   readonly artifacts: ArtifactStore;
   readonly db: Database;
   readonly clock: Clock;
+  private readonly promotions: Counter<'outcome'>;
+  private readonly datasetPushes: Counter<'outcome'>;
+  private readonly appendFailures: Counter;
 
   constructor(private readonly options: RegistryServiceOptions) {
+    const registers = [options.metrics];
+    this.promotions = new Counter({
+      name: 'aimesh_registry_promotions_total',
+      help: 'Alias promotions by outcome (accepted, refused, unchanged).',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.datasetPushes = new Counter({
+      name: 'aimesh_registry_dataset_pushes_total',
+      help: 'Dataset pushes by outcome (created, existing).',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.appendFailures = new Counter({
+      name: 'aimesh_registry_event_append_failures_total',
+      help: 'Registry events that failed to append after their write committed.',
+      registers,
+    });
     this.artifacts = options.artifacts;
     this.db = options.db;
     this.clock = options.clock;
@@ -74,6 +98,7 @@ export class RegistryService implements RegistryApi {
       const [result] = await this.options.events.append({ source: REGISTRY_SOURCE, ...event });
       return result.id;
     } catch (error) {
+      this.appendFailures.inc();
       this.options.logger.error(
         { err: error, type: event.type },
         'registry event append failed after the write',
@@ -152,6 +177,7 @@ export class RegistryService implements RegistryApi {
         holderVersion === undefined ? undefined : await models.getVersion(request.model, holderVersion);
       const failures = checkPromotion(this.options.config.promotion.rules, request.alias, candidate, holder);
       if (failures.length > 0) {
+        this.promotions.inc({ outcome: 'refused' });
         throw unprocessable(
           'promotion_refused',
           `promotion of ${request.model}@${candidate.version} to ${request.alias} refused: ${failures
@@ -175,6 +201,7 @@ export class RegistryService implements RegistryApi {
         changed: true,
       };
     });
+    this.promotions.inc({ outcome: result.changed ? 'accepted' : 'unchanged' });
     if (!result.changed) return result;
     const eventId = await this.emit({
       type: 'ai.model.promoted',
@@ -218,6 +245,7 @@ export class RegistryService implements RegistryApi {
       createdBy: push.actor,
       createdAt: this.now(),
     });
+    this.datasetPushes.inc({ outcome: stored.created ? 'created' : 'existing' });
     if (stored.created) {
       await this.emit({
         type: 'ai.dataset.version.created',

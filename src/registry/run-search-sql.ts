@@ -56,13 +56,20 @@ function conjoin(nodes: FilterNode[]): FilterNode | undefined {
   );
 }
 
+/** True when a search can try the newest-runs window first: one experiment, a filter, newest first. */
+export function windowable(search: RunSearch): boolean {
+  return (
+    search.experimentIds.length === 1 && Boolean(search.filter?.trim()) && (search.orderBy ?? []).length === 0
+  );
+}
+
 /**
  * The SQL of a run search (ids of matching runs, ordered and paged). When the first order key
  * is a metric the filter also bounds (`metrics.accuracy > 0.9` ordered by accuracy), that
  * comparison moves onto an inner join, so Postgres can walk the (key, value) index in order and
  * stop after one page instead of sorting every match.
  */
-export function runSearchQuery(search: RunSearch): { text: string; params: unknown[] } {
+export function runSearchQuery(search: RunSearch, window?: number): { text: string; params: unknown[] } {
   const orders = (search.orderBy ?? []).map(parseOrder);
   const filter = search.filter?.trim() ? parseFilter(search.filter) : undefined;
   let rest = conjuncts(filter);
@@ -110,8 +117,14 @@ export function runSearchQuery(search: RunSearch): { text: string; params: unkno
   order.push('r.start_time DESC', 'r.id DESC');
   const limit = bind(search.page.limit);
   const offset = bind(search.page.offset);
+  // A window reads only the newest `window` runs of one experiment, in index order.
+  const from =
+    window === undefined
+      ? 'registry_runs r'
+      : `(SELECT * FROM registry_runs WHERE experiment_id = ($1::text[])[1]
+          ORDER BY start_time DESC, id DESC LIMIT ${bind(window)}) r`;
   return {
-    text: `SELECT r.* FROM registry_runs r ${joins.join(' ')} WHERE ${where.join(' AND ')}
+    text: `SELECT r.* FROM ${from} ${joins.join(' ')} WHERE ${where.join(' AND ')}
       ORDER BY ${order.join(', ')} LIMIT ${limit} OFFSET ${offset}`,
     params,
   };

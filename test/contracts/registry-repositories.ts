@@ -6,6 +6,9 @@ import { ExperimentRepository } from '../../src/registry/experiment-repository.j
 import { LineageRepository } from '../../src/registry/lineage-repository.js';
 import { ModelRepository } from '../../src/registry/model-repository.js';
 
+// Starting PGlite and migrating every module takes tens of seconds on a loaded machine.
+const START_TIMEOUT_MS = 120_000;
+
 const registryMigrations = new URL('../../src/registry/migrations', import.meta.url).pathname;
 const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s));
 const page = { limit: 50, offset: 0 };
@@ -23,7 +26,7 @@ export function registryRepositoryContract(
     beforeAll(async () => {
       ({ db, cleanup } = await open());
       await migrate(db, [{ module: 'registry', dir: registryMigrations }]);
-    });
+    }, START_TIMEOUT_MS);
     afterAll(async () => {
       await db?.close();
       await cleanup?.();
@@ -159,6 +162,43 @@ export function registryRepositoryContract(
         status: 400,
         code: 'invalid_filter',
       });
+    });
+
+    it('pages newest-first searches identically whether the page lies among the newest runs or not', async () => {
+      const experiments = new ExperimentRepository(db);
+      await experiments.createExperiment({
+        id: 'e4',
+        name: 'window',
+        description: '',
+        tags: {},
+        createdBy: 'a',
+        createdAt: at(1),
+      });
+      // 120 runs; only the 3 oldest and the newest have high accuracy.
+      for (let i = 0; i < 120; i++) {
+        const high = i < 3 || i === 119;
+        await experiments.createRun({
+          id: `w${String(i).padStart(3, '0')}`,
+          experimentId: 'e4',
+          createdBy: 'a',
+          startTime: at(100 + i),
+        });
+        await experiments.logBatch(
+          `w${String(i).padStart(3, '0')}`,
+          { metrics: [{ key: 'accuracy', value: high ? 0.99 : 0.5 }] },
+          at(300),
+        );
+      }
+      const search = (limit: number, offset: number) =>
+        experiments.searchRuns({
+          experimentIds: ['e4'],
+          filter: 'metrics.accuracy > 0.9',
+          page: { limit, offset },
+        });
+      expect((await search(1, 0)).map((r) => r.id)).toEqual(['w119']);
+      expect((await search(2, 0)).map((r) => r.id)).toEqual(['w119', 'w002']);
+      expect((await search(2, 2)).map((r) => r.id)).toEqual(['w001', 'w000']);
+      expect(await search(2, 4)).toEqual([]);
     });
 
     it('numbers 50 parallel version creations 1..50 without gaps or repeats', async () => {

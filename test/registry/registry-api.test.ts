@@ -1,137 +1,23 @@
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningAimesh } from '../../src/core/runtime.js';
 import { startTestAimesh } from '../support/aimesh.js';
+import { call } from './registry-call.js';
 
-const iris = readFileSync(new URL('../../src/registry/samples/iris.csv', import.meta.url));
+// Starting PGlite and migrating every module takes tens of seconds on a loaded machine.
+const START_TIMEOUT_MS = 120_000;
 
-async function call(
-  base: string,
-  method: string,
-  path: string,
-  body?: unknown,
-  headers: Record<string, string> = {},
-) {
-  const isRaw = typeof body === 'string' || body instanceof Uint8Array;
-  const response = await request(`${base}${path}`, {
-    method: method as 'GET',
-    headers: {
-      'x-aimesh-actor': 'ana',
-      ...(body === undefined ? {} : { 'content-type': isRaw ? 'text/csv' : 'application/json' }),
-      ...headers,
-    },
-    body: body === undefined ? undefined : isRaw ? (body as string | Uint8Array) : JSON.stringify(body),
-  });
-  const text = await response.body.text();
-  // biome-ignore lint/suspicious/noExplicitAny: test responses are inspected field by field
-  return { status: response.statusCode, body: (text ? JSON.parse(text) : undefined) as any };
-}
-
-describe('registry HTTP API', () => {
+describe('registry HTTP API: experiments, models, promotion, lineage', () => {
   let aimesh: RunningAimesh;
   let api: (method: string, path: string, body?: unknown) => ReturnType<typeof call>;
 
   beforeAll(async () => {
     aimesh = await startTestAimesh({
       targets: ['registry'],
-      config: { registry: { datasets: { maxBytes: 256 * 1024 } } },
     });
     api = (method, path, body) => call(aimesh.url, method, path, body);
-  });
+  }, START_TIMEOUT_MS);
   afterAll(() => aimesh?.stop());
-
-  describe('datasets', () => {
-    it('stores a CSV content-addressed with its schema, row count and stats; the same bytes again are the same version', async () => {
-      const first = await api('POST', '/api/v1/datasets/iris/versions', iris);
-      expect(first.status).toBe(201);
-      expect(first.body.created).toBe(true);
-      const v = first.body.version;
-      expect(v.version).toBe(createHash('sha256').update(iris).digest('hex'));
-      expect(v.uri).toBe(`artifact://datasets/${v.version}.csv`);
-      expect(v.rowCount).toBe(150);
-      expect(v.columns.map((c: { name: string; type: string }) => `${c.name}:${c.type}`)).toEqual([
-        'sepalLength:number',
-        'sepalWidth:number',
-        'petalLength:number',
-        'petalWidth:number',
-        'species:string',
-      ]);
-      const species = v.columns[4];
-      expect(species.distinct).toBe(3);
-      expect(v.columns[0].min).toBe(4.3);
-      expect(v.columns[0].max).toBe(7.9);
-      const again = await api('POST', '/api/v1/datasets/iris/versions', iris);
-      expect(again.status).toBe(200);
-      expect(again.body).toMatchObject({ created: false, version: { version: v.version } });
-      const content = await request(`${aimesh.url}/api/v1/datasets/iris/versions/latest/content`);
-      expect(Buffer.from(await content.body.arrayBuffer()).equals(iris)).toBe(true);
-      const listed = await api('GET', '/api/v1/datasets?limit=10');
-      expect(listed.body.items).toEqual([
-        expect.objectContaining({ name: 'iris', versions: 1, latestVersion: v.version }),
-      ]);
-    });
-
-    it('validates a version against expected columns and says what does not match', async () => {
-      const ok = await api('POST', '/api/v1/datasets/iris/versions/latest/validate', {
-        columns: [
-          { name: 'sepalLength', type: 'number', nullable: false },
-          { name: 'species', type: 'string' },
-        ],
-      });
-      expect(ok.body).toEqual({ valid: true, problems: [] });
-      const bad = await api('POST', '/api/v1/datasets/iris/versions/latest/validate', {
-        columns: [
-          { name: 'species', type: 'number' },
-          { name: 'colour', type: 'string' },
-        ],
-      });
-      expect(bad.body.valid).toBe(false);
-      expect(bad.body.problems).toEqual([
-        'column "species" is string, expected number',
-        'column "colour" is missing',
-      ]);
-    });
-
-    it('pushes a built-in sample by name', async () => {
-      const pushed = await api('POST', '/api/v1/datasets/samples/penguins');
-      expect(pushed.status).toBe(201);
-      expect(pushed.body.version).toMatchObject({ dataset: 'penguins', rowCount: 344 });
-      const missing = await api('POST', '/api/v1/datasets/samples/mnist');
-      expect(missing).toMatchObject({ status: 404, body: { error: { code: 'sample_not_found' } } });
-    });
-
-    it.each([
-      ['an empty file', '', 400, 'empty_dataset'],
-      ['a header without rows', 'a,b\n', 400, 'empty_dataset'],
-      [
-        'bytes that are not UTF-8',
-        Buffer.from([0x61, 0x2c, 0x62, 0x0a, 0xff, 0xfe, 0x2c, 0x31, 0x0a]),
-        400,
-        'invalid_encoding',
-      ],
-      [
-        '10,000 columns',
-        `${Array.from({ length: 10_000 }, (_, i) => `c${i}`).join(',')}\n${'1,'.repeat(9_999)}1\n`,
-        400,
-        'too_many_columns',
-      ],
-      ['ragged rows', 'a,b\n1,2\n3\n', 400, 'ragged_rows'],
-      ['an unclosed quote', 'a,b\n"1,2\n', 400, 'invalid_csv'],
-      ['a file over the size limit', `a\n${'1\n'.repeat(160_000)}`, 413, 'payload_too_large'],
-    ])('refuses %s with a clear 4xx', async (_what, body, status, code) => {
-      const response = await api('POST', '/api/v1/datasets/bad/versions', body);
-      expect(response.status).toBe(status);
-      expect(response.body.error.code).toBe(code);
-      expect(response.body.error.message.length).toBeGreaterThan(10);
-    });
-
-    it('answers 404 for unknown datasets and versions', async () => {
-      expect((await api('GET', '/api/v1/datasets/nope')).body.error.code).toBe('dataset_not_found');
-      expect((await api('GET', `/api/v1/datasets/iris/versions/${'0'.repeat(64)}`)).status).toBe(404);
-    });
-  });
 
   describe('experiments and runs', () => {
     let runId: string;
@@ -209,6 +95,17 @@ describe('registry HTTP API', () => {
       expect(events.map((e) => (e.data as { runId: string }).runId)).toEqual([runId]);
     });
 
+    it('archives an experiment and keeps its tags merged', async () => {
+      const archived = await api('PATCH', '/api/v1/experiments/iris-grid', {
+        status: 'archived',
+        tags: { owner: 'ana' },
+      });
+      expect(archived.body).toMatchObject({ status: 'archived', tags: { team: 'ml', owner: 'ana' } });
+      expect((await api('PATCH', '/api/v1/experiments/iris-grid', { status: 'gone' })).status).toBe(400);
+      const refused = await api('POST', '/api/v1/experiments/iris-grid/runs', {});
+      expect(refused).toMatchObject({ status: 409, body: { error: { code: 'experiment_archived' } } });
+    });
+
     it('answers 404 for unknown experiments and runs', async () => {
       expect((await api('POST', '/api/v1/experiments/nope/runs', {})).body.error.code).toBe(
         'experiment_not_found',
@@ -252,6 +149,8 @@ describe('registry HTTP API', () => {
       expect(refused.body.error.code).toBe('promotion_refused');
       expect(refused.body.error.message).toContain('rule "accuracy > 0.95" failed');
       expect(refused.body.error.message).toContain('accuracy 0.95');
+      const metrics = await request(`${aimesh.url}/metrics`);
+      expect(await metrics.body.text()).toContain('aimesh_registry_promotions_total{outcome="refused"} 1');
     });
 
     it('promotes accuracy 0.951, storing the event with causation to the evaluation', async () => {
@@ -332,6 +231,23 @@ describe('registry HTTP API', () => {
       );
       const emitted = await api('GET', '/api/v1/lineage/runs/train-9');
       expect(emitted.body).toMatchObject({ ...event, eventTime: '2026-01-01T00:00:00.000Z' });
+      const listed = await api('GET', '/api/v1/lineage/runs?limit=10');
+      expect(listed.body.items).toEqual([emitted.body]);
+    });
+
+    it('links a tracked run to the data it read and the model registered from it', async () => {
+      await api('POST', '/api/v1/experiments', { name: 'lineage-exp' });
+      const run = await api('POST', '/api/v1/experiments/lineage-exp/runs', {
+        datasetVersions: [{ dataset: 'iris', version: 'def' }],
+      });
+      const v = await version(0.99, { runId: run.body.id });
+      const up = await api('GET', `/api/v1/lineage?node=iris-classifier@${v}&depth=3`);
+      expect(
+        up.body.upstream.map((e: { source: string; target: string }) => `${e.source} -> ${e.target}`),
+      ).toEqual([
+        `dataset:iris@def -> run:${run.body.id}`,
+        `run:${run.body.id} -> model:iris-classifier@${v}`,
+      ]);
     });
 
     it('refuses bad lineage input and unknown names with clear 4xx', async () => {
@@ -367,7 +283,7 @@ describe('registry promotion with an improvement rule', () => {
         },
       },
     });
-  });
+  }, START_TIMEOUT_MS);
   afterAll(() => aimesh?.stop());
 
   it('promotes only a version that beats the alias holder by more than the margin', async () => {

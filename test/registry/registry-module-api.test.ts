@@ -5,6 +5,9 @@ import { eventsModule } from '../../src/events/index.js';
 import { type RegistryApi, registryModule } from '../../src/registry/index.js';
 import { startTestAimesh } from '../support/aimesh.js';
 
+// Starting PGlite and migrating every module takes tens of seconds on a loaded machine.
+const START_TIMEOUT_MS = 120_000;
+
 describe('the registry module API as other modules use it', () => {
   let aimesh: RunningAimesh;
   let registry: RegistryApi;
@@ -20,7 +23,7 @@ describe('the registry module API as other modules use it', () => {
       },
     };
     aimesh = await startTestAimesh({ table: [eventsModule, registryModule, consumer] });
-  });
+  }, START_TIMEOUT_MS);
   afterAll(() => aimesh?.stop());
 
   it('resolves a version by number, alias and latest, and answers 404 for unknown ones', async () => {
