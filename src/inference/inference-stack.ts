@@ -1,0 +1,46 @@
+import { onnxRuntime } from '../adapters/onnx/onnx-runtime.js';
+import { openAiRuntime, v2RemoteRuntime } from '../adapters/remote/remote-runtime.js';
+import { tfjsRuntime } from '../adapters/tfjs/tfjs-runtime.js';
+import type { ModuleContext } from '../core/module.js';
+import type { ModelRuntime } from '../ports/model-runtime.js';
+import type { RegistryApi } from '../registry/api.js';
+import type { InferenceConfig } from './config.js';
+import { InferenceMetrics } from './inference-metrics.js';
+import { InferenceService } from './inference-service.js';
+import { ModelLoader } from './model-loader.js';
+import { ModelManager } from './model-manager.js';
+import { ResultCache } from './result-cache.js';
+
+/** Every runtime this server can load, by format name. */
+export const runtimes: Record<string, ModelRuntime> = {
+  tfjs: tfjsRuntime,
+  onnx: onnxRuntime,
+  v2: v2RemoteRuntime,
+  openai: openAiRuntime,
+};
+
+/** The wired parts of the model server, before any listener. */
+export function createInferenceStack(input: {
+  ctx: ModuleContext;
+  config: InferenceConfig;
+  registry: RegistryApi | undefined;
+  onChange(): void;
+}) {
+  const { ctx, config } = input;
+  const metrics = new InferenceMetrics(ctx.metrics);
+  const cache = new ResultCache(config.cache.maxEntries, metrics);
+  const models = new ModelManager({
+    runtimes,
+    metrics,
+    cache,
+    clock: ctx.clock,
+    random: ctx.random,
+    logger: ctx.logger,
+    defaults: config.batching,
+    maxVersionsPerModel: config.maxVersionsPerModel,
+    onChange: input.onChange,
+  });
+  const loader = new ModelLoader(config, models, ctx.artifacts, input.registry, ctx.logger);
+  const service = new InferenceService(models, cache, metrics, ctx.events, ctx.clock);
+  return { metrics, cache, models, loader, service };
+}
