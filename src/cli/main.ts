@@ -1,6 +1,8 @@
 import { Command, CommanderError } from 'commander';
 import { isAimeshError } from '../core/errors.js';
+import { registerInferCommand } from './infer-command.js';
 import { registerMigrateCommand } from './migrate-command.js';
+import { registerServeCommand } from './serve-command.js';
 import { registerStartCommand } from './start-command.js';
 
 const program = new Command('aimesh')
@@ -19,6 +21,8 @@ Examples:
 
 registerStartCommand(program);
 registerMigrateCommand(program);
+registerServeCommand(program);
+registerInferCommand(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -63,6 +63,11 @@ export const InferenceConfig = Type.Object(
           'Model repository: <dir>/<model>/<version>/model.onnx | model.json, optional <dir>/<model>/config.json.',
       }),
     ),
+    modelFiles: Type.Array(Type.String(), {
+      default: [],
+      description:
+        'Single model files (.onnx, or a TF.js model.json) served as version 1, named after the file.',
+    }),
     models: Type.Array(
       Type.Object({
         model: Type.String({ minLength: 1 }),
@@ -76,6 +81,21 @@ export const InferenceConfig = Type.Object(
       },
     ),
     batching: BatchingConfig,
+    onnx: Type.Object(
+      {
+        intraOpThreads: Type.Integer({
+          minimum: 0,
+          default: 0,
+          description: 'Threads per ONNX Runtime run (0 = one per core).',
+        }),
+        spinning: Type.Boolean({
+          default: false,
+          description:
+            'Let idle ONNX Runtime threads spin (faster on dedicated cores, slower on shared ones).',
+        }),
+      },
+      { default: {} },
+    ),
     preferOnnx: Type.Boolean({
       default: true,
       description: 'Serve the ONNX file when a version has both ONNX and TF.js.',

@@ -1,4 +1,4 @@
-import { onnxRuntime } from '../adapters/onnx/onnx-runtime.js';
+import { createOnnxRuntime } from '../adapters/onnx/onnx-runtime.js';
 import { openAiRuntime, v2RemoteRuntime } from '../adapters/remote/remote-runtime.js';
 import { tfjsRuntime } from '../adapters/tfjs/tfjs-runtime.js';
 import type { ModuleContext } from '../core/module.js';
@@ -12,12 +12,14 @@ import { ModelManager } from './model-manager.js';
 import { ResultCache } from './result-cache.js';
 
 /** Every runtime this server can load, by format name. */
-export const runtimes: Record<string, ModelRuntime> = {
-  tfjs: tfjsRuntime,
-  onnx: onnxRuntime,
-  v2: v2RemoteRuntime,
-  openai: openAiRuntime,
-};
+function runtimes(config: InferenceConfig): Record<string, ModelRuntime> {
+  return {
+    tfjs: tfjsRuntime,
+    onnx: createOnnxRuntime({ intraOpThreads: config.onnx.intraOpThreads, spinning: config.onnx.spinning }),
+    v2: v2RemoteRuntime,
+    openai: openAiRuntime,
+  };
+}
 
 /** The wired parts of the model server, before any listener. */
 export function createInferenceStack(input: {
@@ -30,7 +32,7 @@ export function createInferenceStack(input: {
   const metrics = new InferenceMetrics(ctx.metrics);
   const cache = new ResultCache(config.cache.maxEntries, metrics);
   const models = new ModelManager({
-    runtimes,
+    runtimes: runtimes(config),
     metrics,
     cache,
     clock: ctx.clock,

@@ -45,6 +45,14 @@ export class ModelLoader {
         this.fail(`dir:${this.config.modelsDir}`, error);
       }
     }
+    for (const file of this.config.modelFiles) {
+      try {
+        await this.loadFile(file);
+        this.failures.delete(`file:${file}`);
+      } catch (error) {
+        this.fail(`file:${file}`, error);
+      }
+    }
     for (const { model, ref } of this.config.models) {
       const key = `registry:${model}@${ref}`;
       try {

@@ -3,7 +3,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningAimesh } from '../../src/core/runtime.js';
 import { call, startInference, tempModelsDir } from '../support/inference.js';
-import { denseModel, metricValue, onnxFiles, predict, writeModelConfig, writeVersion } from '../support/models.js';
+import {
+  denseModel,
+  metricValue,
+  onnxFiles,
+  predict,
+  writeModelConfig,
+  writeVersion,
+} from '../support/models.js';
 import { startSlowV2Server } from '../support/slow-v2-server.js';
 
 const model = denseModel(4, [
