@@ -79,7 +79,10 @@ export const RedisConfig = Type.Object(
 
 export const ArtifactsConfig = Type.Object(
   {
-    dir: Type.String({ default: './data/artifacts', description: 'Directory (local or a shared volume) for model files and datasets.' }),
+    dir: Type.String({
+      default: './data/artifacts',
+      description: 'Directory (local or a shared volume) for model files and datasets.',
+    }),
   },
   { default: {} },
 );

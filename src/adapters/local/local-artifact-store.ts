@@ -8,12 +8,16 @@ const SCHEME = 'artifact://';
 /** An ArtifactStore in a local (or mounted, shared) directory. Writes are atomic (temp file + rename). */
 export function createLocalArtifactStore(root: string): ArtifactStore {
   const base = resolve(root);
-  const keyOf = (uriOrKey: string) => (uriOrKey.startsWith(SCHEME) ? uriOrKey.slice(SCHEME.length) : uriOrKey);
+  const keyOf = (uriOrKey: string) =>
+    uriOrKey.startsWith(SCHEME) ? uriOrKey.slice(SCHEME.length) : uriOrKey;
   const pathOf = (uriOrKey: string) => {
     const key = keyOf(uriOrKey);
     const path = resolve(base, key);
     if (key.length === 0 || key.includes('\0') || !path.startsWith(base + sep)) {
-      throw badRequest('invalid_artifact_key', `artifact key ${JSON.stringify(key)} must be a relative path inside the store`);
+      throw badRequest(
+        'invalid_artifact_key',
+        `artifact key ${JSON.stringify(key)} must be a relative path inside the store`,
+      );
     }
     return path;
   };
@@ -33,7 +37,8 @@ export function createLocalArtifactStore(root: string): ArtifactStore {
       try {
         return new Uint8Array(await readFile(pathOf(uriOrKey)));
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw notFound('artifact_not_found', `no artifact at ${uri(uriOrKey)}`);
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT')
+          throw notFound('artifact_not_found', `no artifact at ${uri(uriOrKey)}`);
         throw error;
       }
     },
