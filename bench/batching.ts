@@ -18,7 +18,7 @@ const CONCURRENCY = 64;
 const MAX_BATCH = 64;
 const QUEUE_DELAY_MICROS = 2_000;
 const WARMUP_MS = 500;
-const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 3_000);
+const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 2_500);
 
 const shapes = {
   small: {

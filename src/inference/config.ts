@@ -89,9 +89,9 @@ export const InferenceConfig = Type.Object(
           description: 'Threads per ONNX Runtime run (0 = one per core).',
         }),
         spinning: Type.Boolean({
-          default: false,
+          default: true,
           description:
-            'Let idle ONNX Runtime threads spin (faster on dedicated cores, slower on shared ones).',
+            'Let idle ONNX Runtime threads spin (its default; off gives CPU back to other processes).',
         }),
       },
       { default: {} },

@@ -50,8 +50,8 @@ export interface OnnxRuntimeOptions {
   /** Threads one run may use; 0 = ONNX Runtime's default (one per core). */
   intraOpThreads?: number;
   /**
-   * Whether idle pool threads spin waiting for work. Spinning lowers latency on a dedicated
-   * machine but steals the CPU the HTTP thread needs when cores are shared, so it is off by default.
+   * Whether idle pool threads spin waiting for work (ONNX Runtime's default: on). Turning it
+   * off gives CPU back to other processes; with it on, batched throughput measured 2–4× higher here.
    */
   spinning?: boolean;
 }
@@ -62,7 +62,7 @@ export function createOnnxRuntime(options: OnnxRuntimeOptions = {}): ModelRuntim
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
     ...(options.intraOpThreads ? { intraOpNumThreads: options.intraOpThreads } : {}),
-    extra: { session: { intra_op: { allow_spinning: options.spinning ? '1' : '0' } } },
+    extra: { session: { intra_op: { allow_spinning: options.spinning === false ? '0' : '1' } } },
   };
   return {
     format: 'onnx',
@@ -71,10 +71,7 @@ export function createOnnxRuntime(options: OnnxRuntimeOptions = {}): ModelRuntim
       const bytes = await source.read(source.entry);
       let session: ort.InferenceSession;
       try {
-        session = await ort.InferenceSession.create(bytes, {
-          executionMode: 'sequential',
-          graphOptimizationLevel: 'all',
-        });
+        session = await ort.InferenceSession.create(bytes, sessionOptions);
       } catch (error) {
         throw unprocessable(
           'invalid_model',
@@ -106,5 +103,5 @@ export function createOnnxRuntime(options: OnnxRuntimeOptions = {}): ModelRuntim
   };
 }
 
-/** ONNX Runtime with its default threading (spinning off). */
+/** ONNX Runtime with its default threading. */
 export const onnxRuntime: ModelRuntime = createOnnxRuntime();
