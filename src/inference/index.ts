@@ -73,7 +73,7 @@ async function startInference(ctx: ModuleContext): Promise<ModuleInstance> {
   let stopDeadline = 0;
   const drainDeadline = () => (stopDeadline > 0 ? stopDeadline : ctx.clock.now() + config.batching.timeoutMs);
   const server = await createHttpServer({ logger: ctx.logger, bodyLimitBytes: config.server.bodyLimitBytes });
-  const ready = () => loader.failures.size === 0;
+  const ready = () => loader.failures.size === 0 && !service.isDraining;
   await server.register((app) => v2Routes(app, { service, models, ready }), { prefix: '/v2' });
   await server.register((app) => repositoryRoutes(app, { service, models, loader, drainDeadline }), {
     prefix: '/v2/repository',
@@ -138,7 +138,9 @@ async function startInference(ctx: ModuleContext): Promise<ModuleInstance> {
         ? { status: 'ready' }
         : {
             status: 'starting',
-            detail: `not loaded yet: ${[...loader.failures].map(([k, e]) => `${k} (${e})`).join('; ')}`,
+            detail: service.isDraining
+              ? 'stopping'
+              : `not loaded yet: ${[...loader.failures].map(([k, e]) => `${k} (${e})`).join('; ')}`,
           },
     async stop(deadline) {
       stopDeadline = deadline;

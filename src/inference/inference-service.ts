@@ -32,6 +32,7 @@ export interface InferenceResponse {
 }
 
 const SOURCE = 'aimesh/inference';
+const UNRESOLVED = '(unresolved)';
 
 /**
  * Runs requests: resolves the version, checks the inputs against its metadata, consults the
@@ -53,9 +54,15 @@ export class InferenceService {
     this.draining = true;
   }
 
+  /** True once `drain` was called. */
+  get isDraining(): boolean {
+    return this.draining;
+  }
+
   async infer(request: InferenceRequest): Promise<InferenceResponse> {
     const started = this.clock.now();
-    let label = { model: request.model, version: request.version ?? 'default' };
+    // Metric labels name only loaded versions: request-supplied names would grow them without bound.
+    let label = { model: UNRESOLVED, version: UNRESOLVED };
     try {
       if (this.draining)
         throw new AimeshError(
@@ -119,8 +126,8 @@ export class InferenceService {
         source: SOURCE,
         data: {
           error: (error as Error).message,
-          modelId: label.model,
-          modelVersion: label.version,
+          modelId: label.model === UNRESOLVED ? String(request.model).slice(0, 256) : label.model,
+          modelVersion: label.version === UNRESOLVED ? request.version?.slice(0, 64) : label.version,
           status,
           requestId: request.requestId,
         },
