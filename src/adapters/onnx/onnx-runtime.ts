@@ -1,4 +1,4 @@
-import ort from 'onnxruntime-node';
+import type ort from 'onnxruntime-node';
 import { badRequest, unprocessable } from '../../core/errors.js';
 import type {
   Datatype,
@@ -68,6 +68,8 @@ export function createOnnxRuntime(options: OnnxRuntimeOptions = {}): ModelRuntim
     format: 'onnx',
     platform: 'onnxruntime_onnx',
     async load(source): Promise<LoadedModel> {
+      // Loaded on first use, so processes without ONNX models never map the native library.
+      const { default: ort } = await import('onnxruntime-node');
       const bytes = await source.read(source.entry);
       let session: ort.InferenceSession;
       try {

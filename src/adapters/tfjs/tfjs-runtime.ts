@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import { badRequest } from '../../core/errors.js';
 import type {
   LoadedModel,
@@ -19,8 +19,15 @@ interface ModelJson {
   convertedBy?: string | null;
 }
 
+/**
+ * TF.js loads on first use: importing it registers its CPU backend and prints a banner,
+ * which processes that never serve a TF.js model should not pay for.
+ */
+const loadTf = () => import('@tensorflow/tfjs');
+
 /** Reads a TF.js layers model (model.json + shards) through `source`, without touching the file system. */
 export async function loadLayersModel(source: ModelSource): Promise<tf.LayersModel> {
+  const tf = await loadTf();
   let json: ModelJson;
   try {
     json = JSON.parse(new TextDecoder().decode(await source.read(source.entry))) as ModelJson;
@@ -58,6 +65,7 @@ export async function loadLayersModel(source: ModelSource): Promise<tf.LayersMod
 
 /** Serialises a layers model to `model.json` + `weights.bin`, the layout TF.js's file loader reads. */
 export async function saveLayersModel(model: tf.LayersModel): Promise<ModelFiles> {
+  const tf = await loadTf();
   let files: ModelFiles = {};
   await model.save(
     tf.io.withSaveHandler(async (artifacts) => {
@@ -87,8 +95,11 @@ export function tensorNames(model: tf.LayersModel): { inputs: string[]; outputs:
   return { inputs: names(model.inputs, 'input'), outputs: names(model.outputs, 'output') };
 }
 
-/** Wraps a layers model as a LoadedModel; FP32 in and out, the first dimension is the batch. */
-export function servingLayersModel(model: tf.LayersModel): LoadedModel {
+/** Wraps a layers model (and the TF.js module that runs it) as a LoadedModel; FP32 in and out, the first dimension is the batch. */
+export function servingLayersModel(
+  model: tf.LayersModel,
+  tf: typeof import('@tensorflow/tfjs'),
+): LoadedModel {
   const names = tensorNames(model);
   const spec = (shape: (number | null)[], name: string): TensorSpec => ({
     name,
@@ -135,6 +146,6 @@ export const tfjsRuntime: ModelRuntime = {
   format: 'tfjs',
   platform: 'tensorflowjs_layers',
   async load(source) {
-    return servingLayersModel(await loadLayersModel(source));
+    return servingLayersModel(await loadLayersModel(source), await loadTf());
   },
 };
