@@ -7,8 +7,9 @@ import { eventsModule } from '../../src/events/index.js';
 import { INFERENCE_SERVICE, inferenceModule } from '../../src/inference/index.js';
 import type { ModelVersionRecord, RegistryApi } from '../../src/registry/api.js';
 import { startTestAimesh, testConfig } from '../support/aimesh.js';
-import { call } from '../support/inference.js';
-import { denseModel, onnxFiles, tfjsFiles } from '../support/models.js';
+import { call, tempModelsDir } from '../support/inference.js';
+import { denseModel, onnxFiles, tfjsFiles, writeModelConfig } from '../support/models.js';
+import { startSlowV2Server } from '../support/slow-v2-server.js';
 
 /**
  * The discovery and registry modules are built separately; these stand-ins implement their
@@ -91,9 +92,13 @@ describe('inference with discovery and the registry', () => {
   let aimesh: RunningAimesh;
   let url: string;
   const discovery = discoveryStandIn();
+  let slow: Awaited<ReturnType<typeof startSlowV2Server>>;
 
   beforeAll(async () => {
     const config = testConfig();
+    slow = await startSlowV2Server(500);
+    const dir = tempModelsDir();
+    writeModelConfig(dir, 'slow', { remote: { url: slow.url } });
     const artifacts = createLocalArtifactStore(config.artifacts.dir);
     const v2 = denseModel(3, [[2, 'softmax']], 2);
     const v3 = denseModel(3, [[2, 'softmax']], 3);
@@ -115,6 +120,7 @@ describe('inference with discovery and the registry', () => {
         artifacts: config.artifacts,
         inference: {
           server: { port: 0 },
+          modelsDir: dir,
           models: [
             { model: 'churn', ref: 'production' },
             { model: 'ghost', ref: 1 },
@@ -125,7 +131,10 @@ describe('inference with discovery and the registry', () => {
     });
     url = ((await call(aimesh.url, 'GET', '/api/v1/inference/models')).body as { url: string }).url;
   });
-  afterAll(() => aimesh?.stop());
+  afterAll(async () => {
+    await aimesh?.stop();
+    await slow?.close();
+  });
 
   it('registers its listener as model-inference with its models in the metadata', () => {
     const registered = discovery.log.find((e) => e.op === 'register')?.instance;
@@ -134,7 +143,10 @@ describe('inference with discovery and the registry', () => {
       url,
       metadata: {
         zone: 'local',
-        models: [{ id: 'churn', version: '2', type: 'classification', default: true }],
+        models: [
+          { id: 'churn', version: '2', type: 'classification', default: true },
+          { id: 'slow', version: '1', default: true },
+        ],
       },
     });
   });
@@ -191,8 +203,16 @@ describe('inference with discovery and the registry', () => {
     expect((await call(url, 'GET', '/v2/models/other')).status).toBe(404);
   });
 
-  it('deregisters on a graceful stop', async () => {
-    await aimesh.stop();
+  it('on a graceful stop finishes in-flight requests, then deregisters', async () => {
+    const inFlight = call(url, 'POST', '/v2/models/slow/infer', {
+      inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 1], data: [4] }],
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    const stopping = aimesh.stop();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(discovery.log.at(-1)?.op).not.toBe('deregister');
+    expect(await inFlight).toMatchObject({ status: 200, body: { outputs: [{ data: [4] }] } });
+    await stopping;
     expect(discovery.log.at(-1)?.op).toBe('deregister');
   });
 });

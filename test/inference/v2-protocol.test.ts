@@ -6,6 +6,7 @@ import {
   bytesEchoOnnx,
   denseModel,
   int64DoublerOnnx,
+  mixedTypesOnnx,
   onnxFiles,
   predict,
   tfjsFiles,
@@ -38,6 +39,7 @@ describe('Open Inference Protocol (V2) on the inference listener', () => {
     writeVersion(dir, 'iris-both', 1, { ...(await tfjsFiles(model)), ...(await onnxFiles(model)) });
     writeVersion(dir, 'doubler', 1, { 'model.onnx': int64DoublerOnnx() });
     writeVersion(dir, 'echo', 1, { 'model.onnx': bytesEchoOnnx() });
+    writeVersion(dir, 'mixed', 1, { 'model.onnx': mixedTypesOnnx() });
     expected = await predict(model, rows);
     ({ aimesh, url } = await startInference({ modelsDir: dir }));
   });
@@ -122,6 +124,33 @@ describe('Open Inference Protocol (V2) on the inference listener', () => {
       datatype: 'BYTES',
       shape: [2],
       data: ['héllo', 'world'],
+    });
+  });
+
+  it('runs BOOL, FP64, INT32 and UINT8 tensors and checks their ranges', async () => {
+    const inputs = [
+      { name: 'b', datatype: 'BOOL', shape: [1, 2], data: [true, false] },
+      { name: 'd', datatype: 'FP64', shape: [1, 2], data: [1e300, -0.5] },
+      { name: 'i', datatype: 'INT32', shape: [1, 2], data: [-2147483648, 7] },
+      { name: 'u', datatype: 'UINT8', shape: [1, 2], data: [0, 255] },
+    ];
+    const res = await call(url, 'POST', '/v2/models/mixed/infer', { inputs });
+    expect(res.status).toBe(200);
+    const byName = Object.fromEntries(
+      (res.body as { outputs: { name: string; data: unknown[] }[] }).outputs.map((o) => [o.name, o.data]),
+    );
+    expect(byName).toEqual({
+      b_out: [true, false],
+      d_out: [1e300, -0.5],
+      i_out: [-2147483648, 7],
+      u_out: [0, 255],
+    });
+    const outOfRange = await call(url, 'POST', '/v2/models/mixed/infer', {
+      inputs: inputs.map((t) => (t.name === 'u' ? { ...t, data: [0, 256] } : t)),
+    });
+    expect(outOfRange).toMatchObject({
+      status: 400,
+      body: { error: expect.stringMatching(/not a valid UINT8/) },
     });
   });
 

@@ -99,3 +99,18 @@ export function metricValue(text: string, name: string, labels: Record<string, s
   }
   return 0;
 }
+
+/** An ONNX model passing BOOL, FP64, INT32 and UINT8 [batch, 2] inputs through unchanged (`b`→`b_out`, ...). */
+export function mixedTypesOnnx(): Uint8Array {
+  const types = { b: OnnxType.BOOL, d: OnnxType.DOUBLE, i: OnnxType.INT32, u: OnnxType.UINT8 };
+  return encodeOnnxModel({
+    name: 'mixed',
+    inputs: Object.entries(types).map(([name, elemType]) => ({ name, elemType, dims: ['batch', 2] })),
+    outputs: Object.entries(types).map(([name, elemType]) => ({
+      name: `${name}_out`,
+      elemType,
+      dims: ['batch', 2],
+    })),
+    nodes: Object.keys(types).map((name) => ({ op: 'Identity', inputs: [name], outputs: [`${name}_out`] })),
+  });
+}
