@@ -34,6 +34,9 @@ export const BatchingConfig = Type.Object(
 );
 export type BatchingConfig = Static<typeof BatchingConfig>;
 
+/** The inference listener's port when none is configured (Triton's HTTP port is 8000; ours sits next to 8080). */
+export const DEFAULT_INFERENCE_PORT = 8081;
+
 /** The `inference:` section. */
 export const InferenceConfig = Type.Object(
   {
@@ -43,12 +46,14 @@ export const InferenceConfig = Type.Object(
           default: '127.0.0.1',
           description: 'Address of the inference listener (data plane).',
         }),
-        port: Type.Integer({
-          minimum: 0,
-          maximum: 65_535,
-          default: 8081,
-          description: 'Port of the inference listener (0 = any free port).',
-        }),
+        port: Type.Optional(
+          Type.Integer({
+            minimum: 0,
+            maximum: 65_535,
+            description:
+              'Port of the inference listener (0 = any free port); default 8081, or 0 when server.port is 0.',
+          }),
+        ),
         bodyLimitBytes: Type.Integer({
           minimum: 1024,
           default: 16 * 1024 * 1024,

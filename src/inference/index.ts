@@ -2,7 +2,7 @@ import { readSection } from '../core/config.js';
 import type { ModuleContext, ModuleDefinition, ModuleInstance } from '../core/module.js';
 import type { DiscoveryApi, Registration } from '../discovery/api.js';
 import type { RegistryApi } from '../registry/api.js';
-import { InferenceConfig } from './config.js';
+import { DEFAULT_INFERENCE_PORT, InferenceConfig } from './config.js';
 import { discoveryMetadata, startInferenceListener } from './inference-server.js';
 import type { InferenceRequest, InferenceResponse } from './inference-service.js';
 import { createInferenceStack } from './inference-stack.js';
@@ -35,6 +35,8 @@ export const inferenceModule: ModuleDefinition = {
 
 async function startInference(ctx: ModuleContext): Promise<ModuleInstance> {
   const config = readSection(InferenceConfig, ctx.config.inference, '/inference');
+  // A process whose main listener takes any free port (tests, embedded tools) does the same here.
+  config.server.port ??= ctx.config.server.port === 0 ? 0 : DEFAULT_INFERENCE_PORT;
   // Discovery and registry may run elsewhere (or not yet): both APIs are optional here.
   const use = ctx.use as unknown as (name: string) => unknown;
   const discovery = use('discovery') as DiscoveryApi | undefined;

@@ -44,9 +44,9 @@ export async function startInferenceListener(
     { schema: { tags: ['health'], summary: 'Prometheus metrics' } },
     async (_request, reply) => reply.type(deps.metrics.contentType).send(await deps.metrics.metrics()),
   );
-  await server.listen({ host: config.server.host, port: config.server.port });
+  await server.listen({ host: config.server.host, port: config.server.port ?? 0 });
   const address = server.server.address();
-  const port = typeof address === 'object' && address ? address.port : config.server.port;
+  const port = typeof address === 'object' && address ? address.port : (config.server.port ?? 0);
   const host = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
   return { server, url: `http://${host}:${port}` };
 }
