@@ -4,6 +4,8 @@ import { callApi } from './client.js';
 
 /** `aimesh infer <model> --input '[...]'`: one inference call against a running server. */
 export function registerInferCommand(program: Command): void {
+  // `aimesh --version` is the program's; with positional options, `infer … --version 2` is ours.
+  program.enablePositionalOptions();
   program
     .command('infer <model>')
     .description('run a model on inputs through POST /api/v1/ai/inference of a running server')

@@ -1,4 +1,4 @@
-import type ort from 'onnxruntime-node';
+import type * as ort from 'onnxruntime-node';
 import { badRequest, unprocessable } from '../../core/errors.js';
 import type {
   Datatype,
@@ -69,11 +69,12 @@ export function createOnnxRuntime(options: OnnxRuntimeOptions = {}): ModelRuntim
     platform: 'onnxruntime_onnx',
     async load(source): Promise<LoadedModel> {
       // Loaded on first use, so processes without ONNX models never map the native library.
-      const { default: ort } = await import('onnxruntime-node');
+      // Named exports: the package is CommonJS flagged __esModule, so `default` differs between loaders.
+      const { InferenceSession, Tensor } = await import('onnxruntime-node');
       const bytes = await source.read(source.entry);
       let session: ort.InferenceSession;
       try {
-        session = await ort.InferenceSession.create(bytes, sessionOptions);
+        session = await InferenceSession.create(bytes, sessionOptions);
       } catch (error) {
         throw unprocessable(
           'invalid_model',
@@ -88,7 +89,7 @@ export function createOnnxRuntime(options: OnnxRuntimeOptions = {}): ModelRuntim
         outputs,
         async run(batch: Tensor[]): Promise<Tensor[]> {
           const feeds: Record<string, ort.Tensor> = {};
-          for (const t of batch) feeds[t.name] = new ort.Tensor(toOrt[t.datatype], t.data as never, t.shape);
+          for (const t of batch) feeds[t.name] = new Tensor(toOrt[t.datatype], t.data as never, t.shape);
           for (const s of inputs)
             if (!feeds[s.name]) throw badRequest('missing_input', `input "${s.name}" is required`);
           const results = await session.run(feeds);
