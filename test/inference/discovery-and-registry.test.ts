@@ -12,9 +12,9 @@ import { denseModel, onnxFiles, tfjsFiles, writeModelConfig } from '../support/m
 import { startSlowV2Server } from '../support/slow-v2-server.js';
 
 /**
- * The discovery and registry modules are built separately; these stand-ins implement their
- * agreed APIs (src/discovery/api.ts, src/registry/api.ts) in memory and record the calls, so
- * this suite pins down how the inference module uses them.
+ * In-memory stand-ins for the discovery and registry APIs (src/discovery/api.ts,
+ * src/registry/api.ts) that record the calls, so this suite pins down how the inference
+ * module uses those contracts without running the modules behind them.
  */
 function discoveryStandIn() {
   const log: { op: string; instance?: ServiceInstance; metadata?: Record<string, unknown> }[] = [];
