@@ -2,9 +2,11 @@ import { Command, CommanderError } from 'commander';
 import { isAimeshError } from '../core/errors.js';
 import { registerDatasetsCommands } from './datasets-command.js';
 import { registerEventsCommands } from './events-commands.js';
+import { registerInferCommand } from './infer-command.js';
 import { registerLineageCommand } from './lineage-command.js';
 import { registerMigrateCommand } from './migrate-command.js';
 import { registerModelsCommands } from './models-command.js';
+import { registerServeCommand } from './serve-command.js';
 import { registerStartCommand } from './start-command.js';
 
 const program = new Command('aimesh')
@@ -28,6 +30,8 @@ registerEventsCommands(program);
 registerModelsCommands(program);
 registerDatasetsCommands(program);
 registerLineageCommand(program);
+registerServeCommand(program);
+registerInferCommand(program);
 
 try {
   await program.parseAsync(process.argv);
