@@ -49,7 +49,7 @@ function discoveryStandIn() {
 }
 
 function registryStandIn(records: ModelVersionRecord[]) {
-  const api: RegistryApi = {
+  const api: Pick<RegistryApi, 'getModelVersion'> = {
     async getModelVersion(model, ref) {
       const mine = records.filter((r) => r.model === model);
       const found =
