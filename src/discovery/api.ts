@@ -26,7 +26,12 @@ export interface Registration {
  * by heartbeats; the rest of the process finds live instances by name and watches changes.
  */
 export interface DiscoveryApi {
-  register(input: { service: string; url: string; metadata?: Record<string, unknown>; ttlMs?: number }): Promise<Registration>;
+  register(input: {
+    service: string;
+    url: string;
+    metadata?: Record<string, unknown>;
+    ttlMs?: number;
+  }): Promise<Registration>;
   /** Live (unexpired) instances of a service, from the local view (no I/O). */
   instances(service: string): ServiceInstance[];
   /** Calls `listener` with the service's live instances whenever they change; returns an unsubscribe. */
