@@ -87,7 +87,7 @@ describe('OpenAI-compatible front, through the official openai client', () => {
     let releasedAfterFirst = false;
     for await (const chunk of stream) {
       const content = chunk.choices[0]?.delta?.content;
-      if (content !== undefined) pieces.push(content);
+      if (typeof content === 'string') pieces.push(content);
       if (pieces.length === 1 && !releasedAfterFirst) {
         // The upstream holds the rest back until now: the first chunk came through on its own.
         releasedAfterFirst = true;
