@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { isAimeshError } from '../core/errors.js';
+import { registerKeysCommands } from './keys-command.js';
 import { registerMigrateCommand } from './migrate-command.js';
 import { registerStartCommand } from './start-command.js';
 
@@ -19,6 +20,7 @@ Examples:
 
 registerStartCommand(program);
 registerMigrateCommand(program);
+registerKeysCommands(program);
 
 try {
   await program.parseAsync(process.argv);
