@@ -64,6 +64,8 @@ export interface OpenAiRoutesDeps {
  */
 export function openAiRoutes(deps: OpenAiRoutesDeps): FastifyPluginAsync {
   const catalogue = new OpenAiCatalogue(deps.config);
+  // Weak: an outcome is forgotten with its request, so this never grows.
+  const finished = new WeakSet<OpenAiCallOutcome>();
   const fallbacks = deps.metrics
     ? new Counter({
         name: 'aimesh_gateway_openai_fallbacks_total',
@@ -156,8 +158,8 @@ export function openAiRoutes(deps: OpenAiRoutesDeps): FastifyPluginAsync {
         // Tell any proxy in front of us not to buffer the stream either.
         reply.header('cache-control', 'no-cache');
         reply.header('x-accel-buffering', 'no');
-        response.body.once('end', () => finish(outcome, started));
-        response.body.once('error', () => finish(outcome, started));
+        // 'close' also fires when the caller goes away mid-stream; finish runs once either way.
+        response.body.once('close', () => finish(outcome, started));
         return reply.send(response.body);
       }
       if (!deps.quota && !deps.onCompleted) return reply.send(response.body);
@@ -176,6 +178,8 @@ export function openAiRoutes(deps: OpenAiRoutesDeps): FastifyPluginAsync {
   }
 
   function finish(outcome: OpenAiCallOutcome, started: number) {
+    if (finished.has(outcome)) return;
+    finished.add(outcome);
     outcome.latencyMs = deps.clock.now() - started;
     deps.onCompleted?.(outcome);
   }

@@ -1,5 +1,5 @@
 import OpenAI from 'openai';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { systemClock } from '../../../src/core/clock.js';
 import { readSection } from '../../../src/core/config.js';
 import { AuthConfig, createGatewayAuth, type GatewayAuth } from '../../../src/gateway/auth/index.js';
@@ -96,6 +96,9 @@ describe('OpenAI-compatible front, through the official openai client', () => {
     }
     expect(releasedAfterFirst).toBe(true);
     expect(pieces.join('')).toBe('echo: one two three');
+    await vi.waitFor(() =>
+      expect(gateway.outcomes.at(-1)).toMatchObject({ stream: true, servedModel: 'gpt-local', status: 200 }),
+    );
   });
 
   it('gets the first streamed chunk well before the upstream finishes', async () => {
