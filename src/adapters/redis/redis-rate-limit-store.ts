@@ -44,6 +44,8 @@ export interface RedisRateLimitStoreOptions {
   client?: Redis;
   /** Prefix of every key, e.g. `aimesh:rl:`. */
   keyPrefix: string;
+  /** Connection errors (the client reconnects by itself); checks made meanwhile fail on their own. */
+  onConnectionError?: (error: Error) => void;
 }
 
 /** Token buckets in Redis, shared by every gateway process that uses the same Redis and prefix. */
@@ -51,11 +53,13 @@ export function createRedisRateLimitStore(options: RedisRateLimitStoreOptions): 
   const owned = !options.client;
   const redis = (options.client ??
     new Redis(options.url ?? 'redis://127.0.0.1:6379', {
-      // Fail a check fast rather than queue it behind a reconnect: the caller decides what to do.
+      // A check must never hold a request up for long: while Redis is away, checks wait at most
+      // commandTimeout and then fail, and the caller decides (the gateway lets the call through).
       maxRetriesPerRequest: 1,
-      enableOfflineQueue: true,
-      lazyConnect: false,
+      commandTimeout: 250,
     })) as WithTake;
+  // Without a listener ioredis prints every failed reconnect; failed checks are counted by the caller.
+  if (owned) redis.on('error', (error: Error) => options.onConnectionError?.(error));
   // defineCommand sends EVALSHA and falls back to EVAL once when Redis does not know the script yet.
   if (typeof redis.aimeshTakeToken !== 'function') {
     redis.defineCommand('aimeshTakeToken', { lua: TAKE_SCRIPT, numberOfKeys: 1 });

@@ -1,9 +1,10 @@
 import type { Registry } from 'prom-client';
 import type { Clock } from '../../core/clock.js';
+import { ConfigError } from '../../core/config.js';
 import type { Database } from '../../ports/database.js';
 import { createAccessPolicy } from './access-policy.js';
 import { ApiKeyStore } from './api-key-store.js';
-import type { AuthConfig } from './config.js';
+import type { AuthConfig, JwtConfig } from './config.js';
 import { createCredentialAuthenticator } from './credential-authenticator.js';
 import { createJwtVerifier } from './jwt-verifier.js';
 import { apiKeyAdminRoutes } from './key-routes.js';
@@ -33,14 +34,32 @@ export function createGatewayAuth(deps: {
     cacheSize: config.apiKeys.cacheSize,
     metrics: deps.metrics,
   });
-  const jwt =
-    config.jwt && (config.jwt.secret || config.jwt.jwksUrl || config.jwt.jwksFile)
-      ? createJwtVerifier(config.jwt)
-      : undefined;
+  const jwt = config.jwt ? createJwtVerifier(checkedJwtConfig(config.jwt)) : undefined;
   return {
     keys,
     authenticator: createCredentialAuthenticator({ keys, jwt, clock: deps.clock }),
     access: createAccessPolicy(config.access),
     adminRoutes: apiKeyAdminRoutes({ keys, adminToken: config.adminToken }),
   };
+}
+
+/** A JWT section that could never verify a token is a mistake worth failing the start for. */
+function checkedJwtConfig(jwt: JwtConfig): JwtConfig {
+  const symmetric = jwt.algorithms.some((a) => a.startsWith('HS'));
+  const asymmetric = jwt.algorithms.some((a) => !a.startsWith('HS'));
+  if (symmetric && !jwt.secret) {
+    throw new ConfigError([
+      { path: '/gateway/auth/jwt/secret', expected: 'a secret for the HS* algorithms', got: undefined },
+    ]);
+  }
+  if (asymmetric && !jwt.jwksUrl && !jwt.jwksFile) {
+    throw new ConfigError([
+      {
+        path: '/gateway/auth/jwt/jwksUrl',
+        expected: 'a JWKS URL or file for the RS*/PS*/ES*/EdDSA algorithms',
+        got: undefined,
+      },
+    ]);
+  }
+  return jwt;
 }
