@@ -82,8 +82,10 @@ export function openAiRoutes(deps: OpenAiRoutesDeps): FastifyPluginAsync {
     app.get(
       '/models',
       { schema: { tags, security, summary: 'Models the caller may use' } },
-      async (request) => {
+      async (request, reply) => {
         const principal = await deps.authenticator.authenticate(request.headers);
+        if (deps.limiter)
+          enforceRateLimit(reply, await deps.limiter.check(rateLimitSubject(principal), request.url));
         const data = catalogue
           .list()
           .filter((m) => allowed(deps.access, principal, m))

@@ -128,6 +128,8 @@ describe('OpenAI-compatible front, through the official openai client', () => {
   it('lists only the models the caller may use', async () => {
     const ids: string[] = [];
     for await (const model of client.models.list()) ids.push(model.id);
+    const { response } = await client.models.list().withResponse();
+    expect(response.headers.get('ratelimit-limit')).toBe('100');
     expect(ids).toEqual(['gpt-local', 'gpt-flaky', 'gpt-down', 'embed-local']);
   });
 
