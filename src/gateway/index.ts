@@ -15,6 +15,7 @@ import { GatewayConfig } from './config.js';
 import { openAiRoutes } from './openai/openai-routes.js';
 import { Forwarder } from './proxy/forwarder.js';
 import { GatewayMetrics } from './proxy/gateway-metrics.js';
+import { RandomHexPool } from './proxy/trace-context.js';
 import { UpstreamClient } from './proxy/upstream-client.js';
 import { RateLimiter } from './rate-limit/rate-limiter.js';
 import { TokenQuota } from './rate-limit/token-quota.js';
@@ -183,6 +184,7 @@ export const gatewayModule: ModuleDefinition = {
         metrics,
         events: config.events ? ctx.events : undefined,
         logger: ctx.logger,
+        traceIds: new RandomHexPool(),
       }),
     );
     return {

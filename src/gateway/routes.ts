@@ -10,8 +10,8 @@ import { isRepeatable } from '../resilience/retry.js';
 import type { Authenticator, Principal } from './auth/principal.js';
 import { type Choice, type Forwarder, type ForwardResult, GatewayRefusal } from './proxy/forwarder.js';
 import type { GatewayMetrics } from './proxy/gateway-metrics.js';
-import { childTraceparent } from './proxy/trace-context.js';
-import { UpstreamError } from './proxy/upstream-client.js';
+import { childTraceparent, type RandomHexPool } from './proxy/trace-context.js';
+import { isHopByHopRequestHeader, UpstreamError } from './proxy/upstream-client.js';
 import { rateLimitedError, rateLimitHeaders } from './rate-limit/rate-limit-headers.js';
 import { type RateLimiter, rateLimitSubject } from './rate-limit/rate-limiter.js';
 import { type ModelChooser, modelRequest } from './routing/model-choice.js';
@@ -31,6 +31,8 @@ export interface PipelineDeps {
   metrics: GatewayMetrics;
   events?: EventStore;
   logger: Logger;
+  /** Span and trace ids for `traceparent`. */
+  traceIds: RandomHexPool;
 }
 
 const METHODS = ['DELETE', 'GET', 'HEAD', 'PATCH', 'POST', 'PUT', 'OPTIONS'] as const;
@@ -111,15 +113,15 @@ async function handle(
           target,
         )
       : [{ target }];
+    // A caller that goes away while the upstream works cancels the upstream call (and any retry wait).
     const controller = new AbortController();
-    const onClose = () => {
-      if (!reply.raw.writableFinished) controller.abort();
-    };
+    const onClose = () => controller.abort();
     reply.raw.once('close', onClose);
     const result = await deps.forwarder.forward({
       method: request.method,
       path: upstreamPath(route, request.url),
-      headers: upstreamHeaders(request, principal),
+      headers: upstreamHeaders(request, principal, deps.traceIds),
+      headersClean: true,
       body: raw && raw.length > 0 ? raw : undefined,
       repeatable: isRepeatable(request.method, headers),
       priority: parsePriority(headers['x-priority']),
@@ -127,6 +129,7 @@ async function handle(
       signal: controller.signal,
       choices,
     });
+    reply.raw.off('close', onClose);
     relay(deps, route, request, reply, result, principal, started, choices[0].model?.id);
   } catch (error) {
     fail(deps, route, request, reply, error, principal, choices, started);
@@ -142,19 +145,31 @@ function parseJson(raw: Buffer | undefined, contentType: string | undefined): un
   }
 }
 
+// The gateway terminates the caller's credentials (upstreams learn who called from X-Aimesh-User)
+// and decides the model itself.
+const NOT_FORWARDED = new Set([
+  'x-api-key',
+  'authorization',
+  'x-model-id',
+  'x-model-version',
+  'x-aimesh-user',
+]);
+
+/** The headers for the upstream, built in one pass (hop-by-hop ones dropped here, not again in the client). */
 function upstreamHeaders(
   request: FastifyRequest,
   principal: Principal | undefined,
+  traceIds: RandomHexPool,
 ): Record<string, string | string[] | undefined> {
-  const out: Record<string, string | string[] | undefined> = { ...request.headers };
-  // The gateway terminates the caller's credentials; upstreams learn who called from X-Aimesh-User.
-  out['x-api-key'] = undefined;
-  out.authorization = undefined;
-  out['x-model-id'] = undefined;
-  out['x-model-version'] = undefined;
+  const out: Record<string, string | string[] | undefined> = {};
+  const incoming = request.headers;
+  for (const name in incoming) {
+    if (NOT_FORWARDED.has(name) || isHopByHopRequestHeader(name)) continue;
+    out[name] = incoming[name];
+  }
   if (principal) out['x-aimesh-user'] = principal.id;
   out['x-request-id'] = request.id;
-  out.traceparent = childTraceparent(request.headers.traceparent);
+  out.traceparent = childTraceparent(incoming.traceparent, traceIds);
   const forwarded = request.headers['x-forwarded-for'];
   out['x-forwarded-for'] = forwarded ? `${forwarded}, ${request.ip}` : request.ip;
   if (request.headers.host) out['x-forwarded-host'] = request.headers.host;

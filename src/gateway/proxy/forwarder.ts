@@ -31,6 +31,8 @@ export interface ForwardRequest {
   /** Headers for the upstream; `x-model-id` / `x-model-version` are set per choice. */
   headers: Record<string, string | string[] | undefined>;
   body: Buffer | undefined;
+  /** The headers carry no hop-by-hop fields already. */
+  headersClean?: boolean;
   /** True when the call may be sent twice (idempotent method or Idempotency-Key). */
   repeatable: boolean;
   priority: Priority;
@@ -240,6 +242,7 @@ export class Forwarder {
         method: request.method,
         path: request.path,
         headers: request.headers,
+        headersClean: request.headersClean,
         body: request.body,
         signal: request.signal,
       });

@@ -15,8 +15,10 @@ export interface UpstreamRequest {
   method: string;
   /** Path and query, e.g. `/v2/models/x/infer?y=1`. */
   path: string;
-  /** Caller headers; hop-by-hop ones and `host` are dropped here. */
+  /** Caller headers; hop-by-hop ones and `host` are dropped here (unless `headersClean`). */
   headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>;
+  /** The caller already dropped hop-by-hop headers (saves a copy on the hot path). */
+  headersClean?: boolean;
   /** A buffer or string (repeatable) or a stream (sent once, never retried). */
   body?: Buffer | string | Readable | null;
   signal?: AbortSignal;
@@ -83,6 +85,11 @@ const HOP_BY_HOP = new Set([
   'expect',
   'content-length',
 ]);
+
+/** True for request fields that must not cross a proxy (RFC 9110 §7.6.1, plus those undici sets). */
+export function isHopByHopRequestHeader(name: string): boolean {
+  return HOP_BY_HOP.has(name);
+}
 
 /** Drops hop-by-hop fields so only end-to-end headers cross the proxy. */
 export function endToEndHeaders(
@@ -168,7 +175,10 @@ export class UpstreamClient {
       const response = await entry.pool.request({
         method: request.method as 'GET',
         path: entry.basePath === '' ? request.path : entry.basePath + request.path,
-        headers: endToEndHeaders(request.headers),
+        headers: (request.headersClean ? request.headers : endToEndHeaders(request.headers)) as Record<
+          string,
+          string
+        >,
         body: request.body ?? null,
         signal: request.signal,
         headersTimeout: request.headersTimeoutMs ?? this.readTimeoutMs,
