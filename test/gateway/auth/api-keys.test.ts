@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/core/clock.js';
 import { ApiKeyStore } from '../../../src/gateway/auth/index.js';
+import type { Database } from '../../../src/ports/database.js';
 import { gatewayDatabase, startAuthServer } from './auth-server.js';
 
 const ADMIN = 'admin-token-for-tests-0123456789';
@@ -18,12 +19,22 @@ const admin = (extra: Record<string, string> = {}) => ({
   ...extra,
 });
 
+let db: Database;
+beforeAll(async () => {
+  db = await gatewayDatabase();
+});
+afterAll(() => db?.close());
+
 describe('API keys', () => {
   const clock = new ManualClock(T0);
   let server: Awaited<ReturnType<typeof startAuthServer>>;
 
   beforeAll(async () => {
-    server = await startAuthServer({ config: { adminToken: ADMIN, apiKeys: { cacheTtlMs: 5_000 } }, clock });
+    server = await startAuthServer({
+      config: { adminToken: ADMIN, apiKeys: { cacheTtlMs: 5_000 } },
+      clock,
+      db,
+    });
   });
   afterAll(() => server?.stop());
 
@@ -131,7 +142,7 @@ describe('API keys', () => {
 
 describe('API keys without an admin token configured', () => {
   it('refuses the admin API with 403 admin_disabled', async () => {
-    const server = await startAuthServer({ config: {}, clock: new ManualClock(T0) });
+    const server = await startAuthServer({ config: {}, clock: new ManualClock(T0), db });
     try {
       const res = await call(`${server.url}/api/v1/admin/keys`, {
         headers: { authorization: 'Bearer something' },
@@ -145,34 +156,24 @@ describe('API keys without an admin token configured', () => {
 
 describe('API key cache', () => {
   it('lets another process see a revocation within the cache lifetime, and not before', async () => {
-    const db = await gatewayDatabase();
     const clock = new ManualClock(T0);
     const options = { db, clock, cacheTtlMs: 5_000, cacheSize: 100 };
     const processA = new ApiKeyStore(options);
     const processB = new ApiKeyStore(options);
-    try {
-      const created = await processA.create({ owner: 'dave' });
-      expect((await processB.find(created.key))?.revokedAt).toBeUndefined();
-      await processA.revoke(created.id);
-      await clock.advance(4_000);
-      expect((await processB.find(created.key))?.revokedAt).toBeUndefined();
-      await clock.advance(1_000);
-      expect((await processB.find(created.key))?.revokedAt).toBeInstanceOf(Date);
-    } finally {
-      await db.close();
-    }
+    const created = await processA.create({ owner: 'dave' });
+    expect((await processB.find(created.key))?.revokedAt).toBeUndefined();
+    await processA.revoke(created.id);
+    await clock.advance(4_000);
+    expect((await processB.find(created.key))?.revokedAt).toBeUndefined();
+    await clock.advance(1_000);
+    expect((await processB.find(created.key))?.revokedAt).toBeInstanceOf(Date);
   });
 
   it('keeps at most cacheSize lookups in memory and still answers for evicted keys', async () => {
-    const db = await gatewayDatabase();
     const store = new ApiKeyStore({ db, clock: new ManualClock(T0), cacheTtlMs: 60_000, cacheSize: 2 });
-    try {
-      const keys = await Promise.all(['a', 'b', 'c'].map((owner) => store.create({ owner })));
-      for (const k of keys) expect((await store.find(k.key))?.owner).toBe(k.owner);
-      expect((store as unknown as { cache: Map<string, unknown> }).cache.size).toBe(2);
-      expect((await store.find(keys[0].key))?.owner).toBe('a');
-    } finally {
-      await db.close();
-    }
+    const keys = await Promise.all(['a', 'b', 'c'].map((owner) => store.create({ owner })));
+    for (const k of keys) expect((await store.find(k.key))?.owner).toBe(k.owner);
+    expect((store as unknown as { cache: Map<string, unknown> }).cache.size).toBe(2);
+    expect((await store.find(keys[0].key))?.owner).toBe('a');
   });
 });

@@ -1,4 +1,5 @@
 import { openPgliteDatabase } from '../../../src/adapters/pglite/pglite-database.js';
+import { openPostgresDatabase } from '../../../src/adapters/postgres/postgres-database.js';
 import type { Clock } from '../../../src/core/clock.js';
 import { readSection } from '../../../src/core/config.js';
 import { createHttpServer, type HttpServer } from '../../../src/core/http.js';
@@ -6,12 +7,33 @@ import { createLogger } from '../../../src/core/logger.js';
 import { migrate } from '../../../src/core/migrations.js';
 import { AuthConfig, createGatewayAuth, type GatewayAuth } from '../../../src/gateway/auth/index.js';
 import type { Database } from '../../../src/ports/database.js';
+import { createTestDatabase, POSTGRES_URL, reachable } from '../../support/services.js';
 
 export const GATEWAY_MIGRATIONS = new URL('../../../src/gateway/migrations', import.meta.url).pathname;
 
-/** A database with the gateway's tables, in memory. */
+/**
+ * A fresh database with the gateway's tables: a new database on the Postgres server when there
+ * is one (created in milliseconds), else PGlite in memory (whose start costs seconds on a busy
+ * machine). Both pass the same Database contract; closing it also drops the server database.
+ */
 export async function gatewayDatabase(): Promise<Database> {
-  const db = await openPgliteDatabase('memory://');
+  let db: Database;
+  if (await reachable('127.0.0.1', Number(new URL(POSTGRES_URL).port) || 5432)) {
+    const test = await createTestDatabase();
+    const server = await openPostgresDatabase(test.url, 4);
+    db = {
+      kind: server.kind,
+      query: (text, params) => server.query(text, params),
+      exec: (script) => server.exec(script),
+      transaction: (fn) => server.transaction(fn),
+      async close() {
+        await server.close();
+        await test.drop();
+      },
+    };
+  } else {
+    db = await openPgliteDatabase('memory://');
+  }
   await migrate(db, [{ module: 'gateway', dir: GATEWAY_MIGRATIONS }]);
   return db;
 }
