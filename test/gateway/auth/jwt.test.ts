@@ -1,8 +1,13 @@
 import { createHmac } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { exportJWK, exportSPKI, generateKeyPair, type JWK, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../../src/core/clock.js';
+import { readSection } from '../../../src/core/config.js';
+import { AuthConfig, createJwtVerifier } from '../../../src/gateway/auth/index.js';
 import { startAuthServer } from './auth-server.js';
 
 const SECRET = 'a-shared-secret-of-at-least-32-characters!';
@@ -143,6 +148,34 @@ describe('JWT bearer tokens', () => {
     expect(await guarded('eyJ.not.a-jwt')).toMatchObject({
       status: 401,
       body: { error: { code: 'invalid_token' } },
+    });
+  });
+});
+
+describe('JWT keys from a JWKS file', () => {
+  it('verifies ES256 tokens against the keys in the file and rejects others', async () => {
+    const pair = await generateKeyPair('ES256', { extractable: true });
+    const dir = mkdtempSync(join(tmpdir(), 'aimesh-jwks-'));
+    const file = join(dir, 'jwks.json');
+    writeFileSync(
+      file,
+      JSON.stringify({ keys: [{ ...(await exportJWK(pair.publicKey)), kid: 'k1', alg: 'ES256' }] }),
+    );
+    const verifier = createJwtVerifier(
+      readSection(AuthConfig, { jwt: { algorithms: ['ES256'], jwksFile: file, audience: AUDIENCE } }).jwt!,
+    );
+    const sign = (key: CryptoKey) =>
+      new SignJWT({ sub: 'svc', aud: AUDIENCE, exp: nowSeconds() + 60 })
+        .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
+        .sign(key);
+    await expect(verifier.verify(await sign(pair.privateKey as CryptoKey))).resolves.toMatchObject({
+      id: 'svc',
+      via: 'jwt',
+    });
+    const other = await generateKeyPair('ES256');
+    await expect(verifier.verify(await sign(other.privateKey as CryptoKey))).rejects.toMatchObject({
+      status: 401,
+      code: 'invalid_token',
     });
   });
 });
