@@ -1,3 +1,4 @@
+import { pipeline } from 'node:stream';
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { Counter, type Registry } from 'prom-client';
@@ -11,6 +12,7 @@ import type { TokenQuota } from '../rate-limit/token-quota.js';
 import type { OpenAiConfig } from './config.js';
 import { OpenAiCatalogue } from './openai-catalogue.js';
 import { forwardWithFallbacks } from './openai-forwarder.js';
+import { SseUsageTap } from './sse-usage-tap.js';
 
 const ChatBody = Type.Object(
   {
@@ -64,6 +66,13 @@ export interface OpenAiRoutesDeps {
  */
 export function openAiRoutes(deps: OpenAiRoutesDeps): FastifyPluginAsync {
   const catalogue = new OpenAiCatalogue(deps.config);
+  const chargeErrors = deps.metrics
+    ? new Counter({
+        name: 'aimesh_gateway_quota_charge_errors_total',
+        help: 'Token usage that could not be charged to a quota because the store failed',
+        registers: [deps.metrics],
+      })
+    : undefined;
   // Weak: an outcome is forgotten with its request, so this never grows.
   const finished = new WeakSet<OpenAiCallOutcome>();
   const fallbacks = deps.metrics
@@ -139,7 +148,7 @@ export function openAiRoutes(deps: OpenAiRoutesDeps): FastifyPluginAsync {
       });
       const result = await forwardWithFallbacks(deps.client, chain, {
         path,
-        body,
+        body: deps.quota && body.stream === true ? withStreamUsage(body) : body,
         headers: forwardedHeaders(request),
         signal: abort.signal,
       });
@@ -160,15 +169,22 @@ export function openAiRoutes(deps: OpenAiRoutesDeps): FastifyPluginAsync {
         // Tell any proxy in front of us not to buffer the stream either.
         reply.header('cache-control', 'no-cache');
         reply.header('x-accel-buffering', 'no');
-        // 'close' also fires when the caller goes away mid-stream; finish runs once either way.
-        response.body.once('close', () => finish(outcome, started));
-        return reply.send(response.body);
+        if (!deps.quota && !deps.onCompleted) return reply.send(response.body);
+        const tap = new SseUsageTap();
+        // pipeline destroys the upstream body when the caller goes away, and the reverse.
+        pipeline(response.body, tap, () => {});
+        tap.once('close', () => {
+          outcome.totalTokens = tap.totalTokens;
+          if (deps.quota && tap.totalTokens) charge(deps.quota, subject, tap.totalTokens);
+          finish(outcome, started);
+        });
+        return reply.send(tap);
       }
       if (!deps.quota && !deps.onCompleted) return reply.send(response.body);
       // Small JSON answers: read once to learn the token usage, then send the same bytes.
       const bytes = await readAll(response.body);
       outcome.totalTokens = usageOf(bytes);
-      if (deps.quota && outcome.totalTokens) await deps.quota.charge(subject, outcome.totalTokens);
+      if (deps.quota && outcome.totalTokens) charge(deps.quota, subject, outcome.totalTokens);
       finish(outcome, started);
       return reply.send(bytes);
     } catch (error) {
@@ -177,6 +193,11 @@ export function openAiRoutes(deps: OpenAiRoutesDeps): FastifyPluginAsync {
       finish(outcome, started);
       throw error;
     }
+  }
+
+  /** Charges usage without holding the response; a store failure is counted, the call already happened. */
+  function charge(quota: TokenQuota, subject: string, tokens: number) {
+    quota.charge(subject, tokens).catch(() => chargeErrors?.inc());
   }
 
   function finish(outcome: OpenAiCallOutcome, started: number) {
@@ -214,6 +235,13 @@ function forwardedHeaders(request: FastifyRequest): Record<string, string> {
   const traceparent = request.headers.traceparent;
   if (typeof traceparent === 'string') out.traceparent = traceparent;
   return out;
+}
+
+/** Asks the upstream to report usage at the end of a stream, so streamed tokens count towards the quota. */
+function withStreamUsage(body: Record<string, unknown>): Record<string, unknown> {
+  const options =
+    typeof body.stream_options === 'object' && body.stream_options !== null ? body.stream_options : {};
+  return { ...body, stream_options: { ...options, include_usage: true } };
 }
 
 async function readAll(body: NodeJS.ReadableStream): Promise<Buffer> {

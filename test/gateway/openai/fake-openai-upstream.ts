@@ -65,6 +65,13 @@ export async function startFakeOpenAi(options: { failWith?: number } = {}) {
         await Promise.race([released, new Promise((r) => setTimeout(r, 2_000))]);
         for (const w of words.slice(1)) res.write(chunk(` ${w}`, null));
         res.write(chunk(undefined, 'stop'));
+        const streamOptions = body.stream_options as { include_usage?: boolean } | undefined;
+        if (streamOptions?.include_usage) {
+          const usage = { prompt_tokens: 10, completion_tokens: 15, total_tokens: 25 };
+          res.write(
+            `data: ${JSON.stringify({ id: 'chatcmpl-1', object: 'chat.completion.chunk', created: 1_700_000_000, model, choices: [], usage })}\n\n`,
+          );
+        }
         res.end('data: [DONE]\n\n');
         return;
       }

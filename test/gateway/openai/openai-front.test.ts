@@ -198,7 +198,19 @@ describe('OpenAI-compatible front, through the official openai client', () => {
     const ask = () =>
       quotaClient.chat.completions.create({ model: 'gpt-local', messages: [{ role: 'user', content: 'x' }] });
     await ask(); // 25 of 60
-    await ask(); // 50
+    const stream = await quotaClient.chat.completions.create({
+      model: 'gpt-local',
+      messages: [{ role: 'user', content: 'x' }],
+      stream: true,
+    });
+    let usage: number | undefined;
+    for await (const chunk of stream) {
+      if (chunk.choices[0]?.delta?.content === 'echo:') upstream.releaseStream();
+      usage = chunk.usage?.total_tokens ?? usage;
+    }
+    expect(usage).toBe(25); // streamed calls are charged too: 50
+    expect(upstream.seen.at(-1)?.body.stream_options).toEqual({ include_usage: true });
+    await vi.waitFor(() => expect(quotaGateway.outcomes.at(-1)?.totalTokens).toBe(25));
     await ask(); // 75: admitted with 10 left, overdraws
     const error = await ask().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OpenAI.RateLimitError);
