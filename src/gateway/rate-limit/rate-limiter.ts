@@ -11,9 +11,13 @@ interface CompiledRule {
   per: 'key' | 'route';
 }
 
-/** Whom a bucket belongs to: the API key when there is one, else the principal. */
-export function rateLimitSubject(principal: Principal | undefined): string {
-  if (!principal) return 'anonymous';
+/**
+ * Whom a bucket belongs to: the API key when there is one, else the principal, else (anonymous
+ * calls, when credentials are optional) the client address, so one noisy client cannot spend
+ * every anonymous caller's budget.
+ */
+export function rateLimitSubject(principal: Principal | undefined, clientIp?: string): string {
+  if (!principal) return clientIp ? `ip:${clientIp}` : 'anonymous';
   return principal.keyId ? `key:${principal.keyId}` : `user:${principal.id}`;
 }
 

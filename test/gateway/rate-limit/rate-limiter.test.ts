@@ -2,7 +2,7 @@ import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMemoryRateLimitStore } from '../../../src/adapters/memory/memory-rate-limit-store.js';
 import { ManualClock } from '../../../src/core/clock.js';
-import { compileRoutePattern, TokenQuota } from '../../../src/gateway/rate-limit/index.js';
+import { compileRoutePattern, rateLimitSubject, TokenQuota } from '../../../src/gateway/rate-limit/index.js';
 import type { RateLimitStore } from '../../../src/ports/rate-limit-store.js';
 import { startRateLimitedServer } from './rate-limit-server.js';
 
@@ -119,5 +119,14 @@ describe('Daily token quota', () => {
     await quota.assertAvailable('key:2');
     await clock.advance(86_400); // a thousandth of a day brings one token back
     await expect(quota.assertAvailable('key:1')).resolves.toBeUndefined();
+  });
+});
+
+describe('Rate-limit subjects', () => {
+  it('are the key, else the principal, else the client address', () => {
+    expect(rateLimitSubject({ id: 'u', keyId: 'k', via: 'api-key' }, '10.0.0.1')).toBe('key:k');
+    expect(rateLimitSubject({ id: 'u', via: 'jwt' }, '10.0.0.1')).toBe('user:u');
+    expect(rateLimitSubject(undefined, '10.0.0.1')).toBe('ip:10.0.0.1');
+    expect(rateLimitSubject(undefined)).toBe('anonymous');
   });
 });
