@@ -10,7 +10,7 @@ import { pickWeighted, type RouteTarget } from './route-table.js';
 export interface ModelRequest {
   /** `X-Model-Type` or the body's `modelType`. */
   type?: string;
-  /** `X-Model-Id`, the body's `model`, or the name in `/v2/models/<name>/...`. */
+  /** `X-Model-Id`, the body's `model` (when no header names type or model), or the name in `/v2/models/<name>/...`. */
   id?: string;
   /** `X-Model-Version`. */
   version?: string;
@@ -41,7 +41,9 @@ export function modelRequest(
   };
   let type = header('x-model-type');
   let id = header('x-model-id');
-  if (type === undefined || id === undefined) {
+  // The body is parsed only when the headers leave the model open: a caller that names the type
+  // in X-Model-Type costs no JSON parse.
+  if (type === undefined && id === undefined) {
     const parsed = body() as Record<string, unknown> | undefined;
     if (parsed && typeof parsed === 'object') {
       if (type === undefined && typeof parsed.modelType === 'string') type = parsed.modelType;
@@ -50,7 +52,13 @@ export function modelRequest(
   }
   if (id === undefined) {
     const m = V2_MODEL.exec(path);
-    if (m) id = decodeURIComponent(m[1]);
+    if (m) {
+      try {
+        id = decodeURIComponent(m[1]);
+      } catch {
+        throw badRequest('invalid_model', `model name in the path is not valid percent-encoding: ${m[1]}`);
+      }
+    }
   }
   if (id !== undefined && id.length > 256)
     throw badRequest('invalid_model', 'model id is longer than 256 characters');
