@@ -69,7 +69,7 @@ async function bareRole(upstream: string): Promise<void> {
   process.send?.({ port });
 }
 
-async function aimeshRole(upstream: string): Promise<void> {
+async function aimeshRole(upstream: string, events: boolean): Promise<void> {
   const { startTestAimesh } = await import('../test/support/aimesh.js');
   // The gateway target as it is deployed: against a PostgreSQL server, so event appends are I/O
   // rather than WASM work on the gateway's own thread. BENCH_DATABASE=pglite measures embedded mode.
@@ -87,6 +87,7 @@ async function aimeshRole(upstream: string): Promise<void> {
       database,
       gateway: {
         auth: { adminToken: ADMIN },
+        events,
         rateLimit: { rules: [{ route: '/api/v1/ai/**', requestsPerSecond: 10_000_000, burst: 10_000_000 }] },
         models: {
           catalogue: [
@@ -192,7 +193,9 @@ async function main(): Promise<void> {
   const upstreamUrl = `http://127.0.0.1:${upstream.message.port}`;
   const bare = await child('bare', [upstreamUrl]);
   const gateway = await child('aimesh', [upstreamUrl]);
-  const children = [upstream.proc, bare.proc, gateway.proc];
+  // The same chain without the per-call event, to show what the event costs.
+  const quiet = await child('aimesh-no-events', [upstreamUrl]);
+  const children = [upstream.proc, bare.proc, gateway.proc, quiet.proc];
   try {
     const path = '/api/v1/ai/models/sentiment/infer';
     const scenarios: [string, string, Record<string, string>, ChildProcess][] = [
@@ -204,6 +207,12 @@ async function main(): Promise<void> {
         { 'x-api-key': gateway.message.key!, 'x-model-type': 'sentiment' },
         gateway.proc,
       ],
+      [
+        'aimesh-no-events',
+        `http://127.0.0.1:${quiet.message.port}${path}`,
+        { 'x-api-key': quiet.message.key!, 'x-model-type': 'sentiment' },
+        quiet.proc,
+      ],
     ];
     const figures: Record<string, Figures> = {};
     for (const [name, url, headers, proc] of scenarios) {
@@ -214,7 +223,7 @@ async function main(): Promise<void> {
       f.cpuMicrosPerRequest = Math.round(cpu / Math.max(1, f.rps * DURATION_S));
       figures[name] = f;
       console.log(
-        `${name.padEnd(11)} ${String(f.rps).padStart(7)} req/s  p50 ${f.p50} ms  p99 ${f.p99} ms  cpu ${f.cpuMicrosPerRequest} µs/req  errors ${f.errors}  non-2xx ${f.non2xx}`,
+        `${name.padEnd(16)} ${String(f.rps).padStart(7)} req/s  p50 ${f.p50} ms  p99 ${f.p99} ms  cpu ${f.cpuMicrosPerRequest} µs/req  errors ${f.errors}  non-2xx ${f.non2xx}`,
       );
     }
     const ratio = figures.aimesh.rps / figures['bare-proxy'].rps;
@@ -242,5 +251,6 @@ async function main(): Promise<void> {
 
 if (role === 'upstream') await upstreamRole();
 else if (role === 'bare') await bareRole(process.argv.at(-1)!);
-else if (role === 'aimesh') await aimeshRole(process.argv.at(-1)!);
+else if (role === 'aimesh') await aimeshRole(process.argv.at(-1)!, true);
+else if (role === 'aimesh-no-events') await aimeshRole(process.argv.at(-1)!, false);
 else await main();
