@@ -1,7 +1,7 @@
 import { pipeline } from 'node:stream';
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import { Counter, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import type { Clock } from '../../core/clock.js';
 import { type AimeshError, badRequest, isAimeshError } from '../../core/errors.js';
 import type { AccessPolicy, Authenticator, Principal } from '../auth/principal.js';
@@ -12,6 +12,7 @@ import type { TokenQuota } from '../rate-limit/token-quota.js';
 import type { OpenAiConfig } from './config.js';
 import { OpenAiCatalogue } from './openai-catalogue.js';
 import { forwardWithFallbacks } from './openai-forwarder.js';
+import { OpenAiMetrics } from './openai-metrics.js';
 import { SseUsageTap } from './sse-usage-tap.js';
 
 const ChatBody = Type.Object(
@@ -66,23 +67,9 @@ export interface OpenAiRoutesDeps {
  */
 export function openAiRoutes(deps: OpenAiRoutesDeps): FastifyPluginAsync {
   const catalogue = new OpenAiCatalogue(deps.config);
-  const chargeErrors = deps.metrics
-    ? new Counter({
-        name: 'aimesh_gateway_quota_charge_errors_total',
-        help: 'Token usage that could not be charged to a quota because the store failed',
-        registers: [deps.metrics],
-      })
-    : undefined;
+  const metrics = deps.metrics ? new OpenAiMetrics(deps.metrics) : undefined;
   // Weak: an outcome is forgotten with its request, so this never grows.
   const finished = new WeakSet<OpenAiCallOutcome>();
-  const fallbacks = deps.metrics
-    ? new Counter({
-        name: 'aimesh_gateway_openai_fallbacks_total',
-        help: 'OpenAI-compatible calls served by a fallback model',
-        labelNames: ['requested', 'served'],
-        registers: [deps.metrics],
-      })
-    : undefined;
 
   return async (app) => {
     const tags = ['openai'];
@@ -161,7 +148,7 @@ export function openAiRoutes(deps: OpenAiRoutesDeps): FastifyPluginAsync {
       reply.header('x-request-id', request.id);
       if (route.model.id !== model.id) {
         reply.header('x-model-fallback', model.id);
-        fallbacks?.inc({ requested: model.id, served: route.model.id });
+        metrics?.fellBack(model.id, route.model.id);
       }
       const contentType = String(response.headers['content-type'] ?? 'application/json');
       reply.header('content-type', contentType);
@@ -197,13 +184,14 @@ export function openAiRoutes(deps: OpenAiRoutesDeps): FastifyPluginAsync {
 
   /** Charges usage without holding the response; a store failure is counted, the call already happened. */
   function charge(quota: TokenQuota, subject: string, tokens: number) {
-    quota.charge(subject, tokens).catch(() => chargeErrors?.inc());
+    quota.charge(subject, tokens).catch(() => metrics?.chargeFailed());
   }
 
   function finish(outcome: OpenAiCallOutcome, started: number) {
     if (finished.has(outcome)) return;
     finished.add(outcome);
     outcome.latencyMs = deps.clock.now() - started;
+    metrics?.completed(outcome);
     deps.onCompleted?.(outcome);
   }
 }

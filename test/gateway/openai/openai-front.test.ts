@@ -147,6 +147,14 @@ describe('OpenAI-compatible front, through the official openai client', () => {
       servedModel: 'gpt-local',
       status: 200,
     });
+    const metrics = await gateway.metrics.metrics();
+    expect(metrics).toContain(
+      'aimesh_gateway_openai_fallbacks_total{requested="gpt-flaky",served="gpt-local"} 1',
+    );
+    expect(metrics).toMatch(
+      /aimesh_gateway_openai_requests_total\{model="gpt-local",status="200",stream="false"\} \d+/,
+    );
+    expect(metrics).toMatch(/aimesh_gateway_openai_tokens_total\{model="gpt-local"\} \d+/);
   });
 
   it('answers 502 upstream_unavailable when every model of the chain fails', async () => {
