@@ -2,6 +2,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningAimesh } from '../../../src/core/runtime.js';
 import { startTestAimesh } from '../../support/aimesh.js';
+import { createTestDatabase, serviceAvailable } from '../../support/services.js';
 import { startFakeOpenAi } from './fake-openai-upstream.js';
 
 const ADMIN = 'e2e-admin-token-0123456789abcdef';
@@ -10,12 +11,16 @@ describe('The official openai client against a running aimesh gateway', () => {
   let upstream: Awaited<ReturnType<typeof startFakeOpenAi>>;
   let aimesh: RunningAimesh;
   let client: OpenAI;
+  let database: { url: string; drop(): Promise<void> } | undefined;
 
   beforeAll(async () => {
     upstream = await startFakeOpenAi();
+    // A fresh Postgres database starts in milliseconds; embedded PGlite when there is no server.
+    if (await serviceAvailable('postgres')) database = await createTestDatabase();
     aimesh = await startTestAimesh({
       targets: ['gateway'],
       config: {
+        ...(database ? { database: { adapter: 'postgres', url: database.url, poolSize: 4 } } : {}),
         gateway: {
           auth: { adminToken: ADMIN, access: { rules: [{ user: 'app', allow: ['chat-*'] }] } },
           openai: {
@@ -40,6 +45,7 @@ describe('The official openai client against a running aimesh gateway', () => {
   afterAll(async () => {
     await aimesh?.stop();
     await upstream?.stop();
+    await database?.drop();
   });
 
   it('answers a chat completion', async () => {
