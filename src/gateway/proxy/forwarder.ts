@@ -131,7 +131,11 @@ export class Forwarder {
         request.headers['x-model-id'] = choice.model.id;
         request.headers['x-model-version'] = choice.model.version;
       }
-      while (attempts < o.retry.maxAttempts) {
+      // Bounded: a pick that is refused (breaker race, full bulkhead) marks the endpoint tried, but
+      // the fallback pick may offer it again, so the spins are capped as well as the attempts.
+      let spins = 0;
+      const maxSpins = endpoints.length + o.retry.maxAttempts;
+      while (attempts < o.retry.maxAttempts && spins++ < maxSpins) {
         const endpoint = this.pick(endpoints, tried, request.policy);
         if (!endpoint) {
           for (const e of endpoints) {
