@@ -7,7 +7,7 @@ import {
   type JWTPayload,
   jwtVerify,
 } from 'jose';
-import { unauthorized } from '../../core/errors.js';
+import { unauthorized, unavailable } from '../../core/errors.js';
 import type { JwtConfig } from './config.js';
 import type { Principal } from './principal.js';
 
@@ -58,6 +58,13 @@ export function createJwtVerifier(config: JwtConfig): JwtVerifier {
           requiredClaims: ['sub', 'exp'],
         }));
       } catch (error) {
+        // Our key source failing is not the caller's fault: say so, and let them retry.
+        if (keySourceFailed(error)) {
+          throw unavailable(
+            'auth_unavailable',
+            `cannot check the token: the key set is unreachable (${(error as Error).message})`,
+          );
+        }
         throw unauthorized('invalid_token', `the bearer token was rejected: ${reason(error)}`);
       }
       const team = payload[config.teamClaim];
@@ -68,6 +75,13 @@ export function createJwtVerifier(config: JwtConfig): JwtVerifier {
       };
     },
   };
+}
+
+function keySourceFailed(error: unknown): boolean {
+  const e = error as { code?: string; name?: string; message?: string };
+  // fetch reports a network failure as TypeError('fetch failed'); other TypeErrors are about the token.
+  const network = e?.name === 'TypeError' && e.message === 'fetch failed';
+  return network || e?.code === 'ERR_JWKS_TIMEOUT' || e?.code === 'ERR_JWKS_INVALID';
 }
 
 function reason(error: unknown): string {

@@ -179,3 +179,17 @@ describe('JWT keys from a JWKS file', () => {
     });
   });
 });
+
+describe('JWT keys from an unreachable JWKS URL', () => {
+  it('answers 503 auth_unavailable rather than blaming the caller', async () => {
+    const pair = await generateKeyPair('RS256');
+    const verifier = createJwtVerifier(
+      readSection(AuthConfig, { jwt: { algorithms: ['RS256'], jwksUrl: 'http://127.0.0.1:1/jwks.json' } })
+        .jwt!,
+    );
+    const jwt = await new SignJWT({ sub: 'x', exp: nowSeconds() + 60 })
+      .setProtectedHeader({ alg: 'RS256', kid: 'k' })
+      .sign(pair.privateKey);
+    await expect(verifier.verify(jwt)).rejects.toMatchObject({ status: 503, code: 'auth_unavailable' });
+  });
+});
