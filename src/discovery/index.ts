@@ -1,3 +1,4 @@
+import { Gauge } from 'prom-client';
 import { readSection } from '../core/config.js';
 import type { ModuleDefinition } from '../core/module.js';
 import type { DiscoveryApi, ServiceInstance } from './api.js';
@@ -36,6 +37,16 @@ export const discoveryModule: ModuleDefinition = {
       config,
     });
     await directory.start();
+    new Gauge({
+      name: 'aimesh_discovery_instances',
+      help: 'Live instances per service in this process’s view.',
+      labelNames: ['service'],
+      registers: [ctx.metrics],
+      collect() {
+        this.reset();
+        for (const [service, count] of directory.counts()) this.set({ service }, count);
+      },
+    });
     await ctx.http.register(discoveryRoutes(directory, config.token), { prefix: '/api/v1/discovery' });
     const api: DiscoveryModuleApi = {
       register: (input) => directory.register(input),

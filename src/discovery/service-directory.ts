@@ -71,6 +71,8 @@ export class ServiceDirectory implements DiscoveryApi {
   private readonly timers: NodeJS.Timeout[] = [];
   private subscription?: Subscription;
   private refreshes = 0;
+  private refreshing: Promise<void> | undefined;
+  private publishFailed = false;
   private readonly options: ServiceDirectoryOptions;
 
   constructor(options: ServiceDirectoryOptions) {
@@ -207,8 +209,22 @@ export class ServiceDirectory implements DiscoveryApi {
     };
   }
 
-  /** Re-reads the live instances from the database and reconciles the local view. */
-  async refresh(): Promise<void> {
+  /** Re-reads the live instances from the database and reconciles the local view (one re-read at a time). */
+  refresh(): Promise<void> {
+    this.refreshing ??= this.reread().finally(() => {
+      this.refreshing = undefined;
+    });
+    return this.refreshing;
+  }
+
+  /** Live instances per service in the local view (for the metrics gauge). */
+  counts(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const [service, list] of this.snapshots) out.set(service, list.length);
+    return out;
+  }
+
+  private async reread(): Promise<void> {
     const now = this.options.clock.now();
     const rows = await this.options.store.live(now, this.options.config.maxInstances);
     const seen = new Set<string>();
@@ -255,12 +271,17 @@ export class ServiceDirectory implements DiscoveryApi {
     this.apply(message);
     try {
       await this.options.bus.publish(this.options.config.subject, encoder.encode(JSON.stringify(message)));
+      this.publishFailed = false;
     } catch (error) {
-      // The periodic refresh still spreads the change; the bus only makes it fast.
-      this.options.logger.warn(
-        { err: error },
-        'discovery: could not publish a change; peers see it on refresh',
-      );
+      // The periodic refresh still spreads the change; the bus only makes it fast. Logged once
+      // per outage rather than once per heartbeat.
+      if (!this.publishFailed) {
+        this.options.logger.warn(
+          { err: error },
+          'discovery: could not publish a change; peers see it on refresh',
+        );
+      }
+      this.publishFailed = true;
     }
   }
 
