@@ -92,7 +92,7 @@ describe('the gateway pipeline against misbehaving loopback upstreams', () => {
               lenient,
             },
             retry: { baseDelayMs: 60, maxDelayMs: 1_000 },
-            timeouts: { connectMs: 500, readMs: 400 },
+            timeouts: { connectMs: 500, readMs: 1_500 },
             bulkhead: { maxConcurrent: 4, lowPriorityShare: 0.5 },
           },
           routes: [
@@ -225,13 +225,13 @@ describe('the gateway pipeline against misbehaving loopback upstreams', () => {
     const response = await call('/hang/h', { method: 'POST', body: 'x' });
     expect(response.status).toBe(504);
     expect((await response.json()).error.code).toBe('upstream_timeout');
-    expect(Date.now() - started).toBeLessThan(3_000);
+    expect(Date.now() - started).toBeLessThan(5_000);
   });
 
   it('sheds low-priority calls first when an upstream is saturated (503 + Retry-After)', async () => {
-    up.slow.behave({ kind: 'slow', delayMs: 400 });
+    up.slow.behave({ kind: 'slow', delayMs: 1_000 });
     const held = [call('/slow/a'), call('/slow/b')];
-    await sleep(100);
+    for (let i = 0; i < 50 && up.slow.seen.length < 2; i++) await sleep(20);
     const low = await call('/slow/c', { headers: { 'x-priority': 'low' } });
     expect(low.status).toBe(503);
     expect((await low.json()).error.code).toBe('upstream_saturated');
@@ -249,16 +249,17 @@ describe('the gateway pipeline against misbehaving loopback upstreams', () => {
     const statuses: number[] = [];
     for (let i = 0; i < 20; i++) statuses.push((await call('/svc/x')).status);
     expect(statuses.every((s) => s === 200)).toBe(true);
-    expect(up.bad.seen.length).toBeLessThanOrEqual(3);
+    // Two failures open its breaker; a busy machine may let a half-open trial or two through.
+    expect(up.bad.seen.length).toBeLessThanOrEqual(5);
     expect(up.good.seen.length).toBeGreaterThanOrEqual(20);
   });
 
   it('stops sending to an instance whose TTL expired', async () => {
-    await register('short-lived', up.expire.url, 300);
+    await register('short-lived', up.expire.url, 1_000);
     await sleep(30);
     expect((await call('/expire/a')).status).toBe(200);
     const seen = up.expire.seen.length;
-    await sleep(450);
+    await sleep(1_200);
     const after = await call('/expire/a');
     expect(after.status).toBe(503);
     expect((await after.json()).error.code).toBe('no_instances');
