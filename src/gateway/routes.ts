@@ -263,6 +263,7 @@ function record(
   const data = {
     modelId: model?.id ?? routeTargetName(route),
     modelVersion: model?.version,
+    cost: model?.cost,
     latencyMs: Math.round(latencyMs * 100) / 100,
     userId: principal?.id,
     keyId: principal?.keyId,

@@ -20,7 +20,8 @@ import {
 
 /** A model the call may be served by, in order of preference. */
 export interface Choice {
-  model?: { id: string; version: string; type: string };
+  /** The model, and its expected price per call when the catalogue knows it. */
+  model?: { id: string; version: string; type: string; cost?: number };
   target: RouteTarget;
 }
 

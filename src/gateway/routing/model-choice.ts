@@ -96,6 +96,7 @@ export class ModelChooser {
         const explicit = choices.length === 0 ? request.version : undefined;
         choices.push({
           model: {
+            cost: candidate.expectedCost,
             id: candidate.id,
             version: explicit ?? this.version(candidate.id, candidate.version),
             type: candidate.type,

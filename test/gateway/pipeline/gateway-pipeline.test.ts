@@ -283,13 +283,21 @@ describe('the gateway pipeline against misbehaving loopback upstreams', () => {
   it('chooses the cheapest qualifying model and says which, up and back', async () => {
     const response = await call('/ai/predict', {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-model-type': 'sentiment' },
+      headers: {
+        'content-type': 'application/json',
+        'x-model-type': 'sentiment',
+        'x-request-id': 'choice-1',
+      },
       body: '{"text":"good"}',
     });
     expect(response.status).toBe(200);
     expect(response.headers.get('x-model-id')).toBe('cheap');
     expect(response.headers.get('x-model-version')).toBe('3');
     expect(up.cheap.seen.at(-1)!.headers['x-model-id']).toBe('cheap');
+    await response.text();
+    await aimesh.events.flush();
+    const [event] = await aimesh.events.query({ correlationId: 'choice-1' });
+    expect(event.data).toMatchObject({ modelId: 'cheap', modelVersion: '3', cost: 1, status: 200 });
     const strict = await call('/ai/predict?minAccuracy=0.95', {
       method: 'POST',
       body: '{"modelType":"sentiment"}',
