@@ -127,6 +127,28 @@ function specify(name: string, open: () => Promise<{ db: Database; drop(): Promi
       expect(late.instances('svc')).toHaveLength(1);
     });
 
+    it('reaches a process on another bus through the shared table on its next refresh', async () => {
+      const otherBus = createMemoryBus();
+      const elsewhere = new ServiceDirectory({
+        store: new InstanceStore(db),
+        bus: otherBus,
+        clock,
+        logger: createLogger('silent'),
+        config,
+      });
+      await elsewhere.start();
+      try {
+        const d = await directory();
+        await d.register({ service: 'split', url: 'http://127.0.0.1:9007' });
+        expect(elsewhere.instances('split')).toEqual([]);
+        await elsewhere.refresh();
+        expect(elsewhere.instances('split').map((i) => i.url)).toEqual(['http://127.0.0.1:9007']);
+      } finally {
+        await elsewhere.stop();
+        await otherBus.close();
+      }
+    });
+
     it('deregisters its own instances on stop', async () => {
       const gateway = await directory();
       const inference = new ServiceDirectory({
