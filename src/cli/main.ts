@@ -3,6 +3,7 @@ import { isAimeshError } from '../core/errors.js';
 import { registerDatasetsCommands } from './datasets-command.js';
 import { registerEventsCommands } from './events-commands.js';
 import { registerInferCommand } from './infer-command.js';
+import { registerKeysCommands } from './keys-command.js';
 import { registerLineageCommand } from './lineage-command.js';
 import { registerMigrateCommand } from './migrate-command.js';
 import { registerModelsCommands } from './models-command.js';
@@ -32,6 +33,7 @@ registerDatasetsCommands(program);
 registerLineageCommand(program);
 registerServeCommand(program);
 registerInferCommand(program);
+registerKeysCommands(program);
 
 try {
   await program.parseAsync(process.argv);

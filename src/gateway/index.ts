@@ -1,4 +1,199 @@
-import { placeholderModule } from '../core/module.js';
+import { createMemoryRateLimitStore } from '../adapters/memory/memory-rate-limit-store.js';
+import { createRedisRateLimitStore } from '../adapters/redis/redis-rate-limit-store.js';
+import { readSection } from '../core/config.js';
+import type { ModuleContext, ModuleDefinition } from '../core/module.js';
+import type { RateLimitStore } from '../ports/rate-limit-store.js';
+import { BreakerRegistry } from '../resilience/breaker-registry.js';
+import type { BreakerPolicy } from '../resilience/circuit-breaker.js';
+import { RetryBudget } from '../resilience/retry.js';
+import { trafficAdminRoutes } from './admin-routes.js';
+import { createGatewayAuth } from './auth/gateway-auth.js';
+import type { AccessPolicy, Authenticator } from './auth/principal.js';
+import { EndpointStatsTable } from './balancing/endpoint-stats.js';
+import { createBalancer } from './balancing/load-balancer.js';
+import { GatewayConfig } from './config.js';
+import { openAiRoutes } from './openai/openai-routes.js';
+import { Forwarder } from './proxy/forwarder.js';
+import { GatewayMetrics } from './proxy/gateway-metrics.js';
+import { RandomHexPool } from './proxy/trace-context.js';
+import { UpstreamClient } from './proxy/upstream-client.js';
+import { RateLimiter } from './rate-limit/rate-limiter.js';
+import { TokenQuota } from './rate-limit/token-quota.js';
+import { gatewayRoutes } from './routes.js';
+import { ModelChooser } from './routing/model-choice.js';
+import { compileRoutes } from './routing/route-table.js';
+import { ModelSelector } from './selection/model-selector.js';
 
-/** The gateway module. */
-export const gatewayModule = placeholderModule('gateway', ['discovery'], 'the gateway');
+export { GatewayConfig } from './config.js';
+export type { UpstreamRequest, UpstreamResponse, UpstreamTarget } from './proxy/upstream-client.js';
+export { UpstreamClient, UpstreamError } from './proxy/upstream-client.js';
+
+/** What the gateway offers other modules in this process. */
+export interface GatewayApi {
+  /** The pooled upstream caller (shared by the traffic routes and the OpenAI-compatible front). */
+  client: UpstreamClient;
+  /** Breaker states, for views that show them. */
+  breakers: BreakerRegistry;
+}
+
+declare module '../core/module.js' {
+  interface ModuleApis {
+    gateway: GatewayApi;
+  }
+}
+
+// The seed's policies: Resilience4j's defaults, and a faster-tripping one for inference.
+const BUILT_IN_POLICIES: Record<string, BreakerPolicy> = {
+  default: {
+    failureRateThreshold: 0.5,
+    openMs: 30_000,
+    slidingWindowSize: 10,
+    minimumCalls: 5,
+    halfOpenCalls: 3,
+  },
+  inference: {
+    failureRateThreshold: 0.6,
+    openMs: 15_000,
+    slidingWindowSize: 5,
+    minimumCalls: 3,
+    halfOpenCalls: 3,
+  },
+};
+
+function openRateLimitStore(ctx: ModuleContext, config: GatewayConfig): RateLimitStore {
+  return config.rateLimit.store === 'redis'
+    ? createRedisRateLimitStore({ url: ctx.config.redis.url, keyPrefix: config.rateLimit.keyPrefix })
+    : createMemoryRateLimitStore({
+        clock: ctx.clock,
+        maxKeys: config.rateLimit.memoryMaxKeys,
+        metrics: ctx.metrics,
+      });
+}
+
+/**
+ * The gateway module: authenticate → rate limit → route → choose a model → pick an instance →
+ * breaker → retry → forward, plus the OpenAI-compatible front and the admin APIs.
+ */
+export const gatewayModule: ModuleDefinition = {
+  name: 'gateway',
+  deps: ['discovery'],
+  migrations: new URL('./migrations', import.meta.url).pathname,
+  async init(ctx) {
+    const config = readSection(GatewayConfig, ctx.config.gateway, '/gateway');
+    const routes = compileRoutes(config.routes);
+    const discovery = ctx.use('discovery');
+    const { resilience } = config;
+    const policies: Record<string, BreakerPolicy> = { ...BUILT_IN_POLICIES };
+    for (const [name, p] of Object.entries(resilience.policies)) policies[name] = { halfOpenCalls: 3, ...p };
+    const breakers = new BreakerRegistry(policies, ctx.clock, (name, from, to) =>
+      ctx.logger.warn({ breaker: name, from, to }, 'circuit breaker changed state'),
+    );
+    const client = new UpstreamClient({
+      connectTimeoutMs: resilience.timeouts.connectMs,
+      readTimeoutMs: resilience.timeouts.readMs,
+    });
+    const metrics = new GatewayMetrics(ctx.metrics, breakers);
+    const stats = new EndpointStatsTable();
+    const forwarder = new Forwarder({
+      client,
+      discovery,
+      breakers,
+      balancer: createBalancer(config.balancer, stats, ctx.random),
+      stats,
+      retry: resilience.retry,
+      budget: new RetryBudget(
+        {
+          ratio: resilience.retry.budgetRatio,
+          minPerSecond: resilience.retry.budgetMinPerSecond,
+          windowMs: 10_000,
+        },
+        ctx.clock,
+      ),
+      bulkhead: resilience.bulkhead,
+      clock: ctx.clock,
+      random: ctx.random,
+      onRetry: () => metrics.retried(),
+      onShed: () => metrics.wasShed(),
+    });
+    const auth = createGatewayAuth({
+      config: config.auth,
+      db: ctx.db,
+      clock: ctx.clock,
+      metrics: ctx.metrics,
+    });
+    const store = openRateLimitStore(ctx, config);
+    const rateLimiter = config.rateLimit.enabled
+      ? new RateLimiter(config.rateLimit, store, ctx.metrics)
+      : undefined;
+    const selector = new ModelSelector({ config: config.models, clock: ctx.clock });
+    const authenticator: Authenticator = auth.authenticator;
+    const access: AccessPolicy = auth.access;
+    const chooser = new ModelChooser({ selector, access, versions: config.versions, random: ctx.random });
+
+    await ctx.http.register(auth.adminRoutes, { prefix: '/api/v1/admin/keys' });
+    await ctx.http.register(trafficAdminRoutes({ discovery, breakers, adminToken: config.auth.adminToken }), {
+      prefix: '/api/v1/admin',
+    });
+    if (config.openai.enabled) {
+      await ctx.http.register(
+        openAiRoutes({
+          config: config.openai,
+          client,
+          authenticator,
+          access,
+          clock: ctx.clock,
+          limiter: rateLimiter,
+          quota:
+            config.rateLimit.dailyTokenQuota !== undefined
+              ? new TokenQuota(store, config.rateLimit.dailyTokenQuota)
+              : undefined,
+          metrics: ctx.metrics,
+          onCompleted: (outcome) => {
+            if (!config.events) return;
+            const ok = outcome.status < 400 && !outcome.error;
+            ctx.events.enqueue({
+              type: ok ? 'ai.inference.completed' : 'ai.inference.failed',
+              source: 'aimesh/gateway',
+              correlationid: outcome.requestId,
+              data: {
+                modelId: outcome.servedModel ?? outcome.requestedModel,
+                latencyMs: outcome.latencyMs,
+                userId: outcome.principal.id,
+                keyId: outcome.principal.keyId,
+                status: outcome.status,
+                upstream: outcome.upstream,
+                stream: outcome.stream,
+                totalTokens: outcome.totalTokens,
+                ...(ok ? {} : { error: outcome.error ?? `upstream answered ${outcome.status}` }),
+              },
+            });
+          },
+        }),
+        { prefix: '/v1' },
+      );
+    }
+    await ctx.http.register(
+      gatewayRoutes({
+        routes,
+        authenticator,
+        authRequired: config.auth.required,
+        rateLimiter,
+        chooser,
+        selector,
+        forwarder,
+        metrics,
+        events: config.events ? ctx.events : undefined,
+        logger: ctx.logger,
+        traceIds: new RandomHexPool(),
+      }),
+    );
+    return {
+      api: { client, breakers } satisfies GatewayApi,
+      ready: () => ({ status: 'ready' }),
+      async stop() {
+        await client.close();
+        await store.close();
+      },
+    };
+  },
+};

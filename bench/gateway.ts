@@ -1,0 +1,256 @@
+// Gateway overhead: a static upstream called directly, through a bare Node http + undici proxy,
+// and through the aimesh gateway with the full chain (key auth, rate limit, routing, model
+// selection, balancing, breaker, retry policy, event per call). Each server runs in its own
+// process so the load generator does not share a thread with what it measures.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pipeline } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+// @ts-expect-error autocannon ships no types
+import autocannon from 'autocannon';
+import { Pool } from 'undici';
+import { report } from './report.js';
+
+const CONNECTIONS = 32;
+const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 10);
+const WARMUP_S = 2;
+const ADMIN = 'bench-admin-token-0123456789';
+
+const role = process.argv.find((a) => a.startsWith('--role='))?.slice(7);
+// CPU time a server spends per request does not depend on what else the machine runs, so it is
+// reported next to req/s (which does, on a shared machine).
+if (role) process.on('message', (m) => m === 'cpu' && process.send?.({ cpu: process.cpuUsage() }));
+const listen = (server: ReturnType<typeof createServer>) =>
+  new Promise<number>((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)),
+  );
+
+async function upstreamRole(): Promise<void> {
+  const body = JSON.stringify({ outputs: [{ name: 'label', data: ['positive'] }] });
+  const port = await listen(
+    createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+        res.end(body);
+      });
+    }),
+  );
+  process.send?.({ port });
+}
+
+async function bareRole(upstream: string): Promise<void> {
+  const pool = new Pool(upstream, { connections: 128 });
+  const port = await listen(
+    createServer((req: IncomingMessage, res: ServerResponse) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', async () => {
+        try {
+          const { connection: _c, host: _h, ...headers } = req.headers;
+          const up = await pool.request({
+            method: req.method as 'POST',
+            path: req.url ?? '/',
+            headers: headers as Record<string, string>,
+            body: chunks.length ? Buffer.concat(chunks) : null,
+          });
+          const out: Record<string, string | string[]> = {};
+          for (const [k, v] of Object.entries(up.headers))
+            if (v !== undefined && k !== 'connection' && k !== 'keep-alive') out[k] = v;
+          res.writeHead(up.statusCode, out);
+          pipeline(up.body, res, () => {});
+        } catch {
+          res.writeHead(502).end();
+        }
+      });
+    }),
+  );
+  process.send?.({ port });
+}
+
+async function aimeshRole(upstream: string, events: boolean): Promise<void> {
+  const { startTestAimesh } = await import('../test/support/aimesh.js');
+  // The gateway target as it is deployed: against a PostgreSQL server, so event appends are I/O
+  // rather than WASM work on the gateway's own thread. BENCH_DATABASE=pglite measures embedded mode.
+  let database: Record<string, unknown> = {};
+  let drop = async () => {};
+  if (process.env.BENCH_DATABASE !== 'pglite') {
+    const { createTestDatabase } = await import('../test/support/services.js');
+    const created = await createTestDatabase();
+    database = { adapter: 'postgres', url: created.url };
+    drop = created.drop;
+  }
+  const aimesh = await startTestAimesh({
+    targets: ['gateway'],
+    config: {
+      database,
+      gateway: {
+        auth: { adminToken: ADMIN },
+        events,
+        rateLimit: { rules: [{ route: '/api/v1/ai/**', requestsPerSecond: 10_000_000, burst: 10_000_000 }] },
+        models: {
+          catalogue: [
+            {
+              id: 'sentiment-small',
+              version: '1',
+              type: 'sentiment',
+              upstream: 'model-inference',
+              costPerCall: 1,
+              accuracy: 0.9,
+            },
+            {
+              id: 'sentiment-large',
+              version: '1',
+              type: 'sentiment',
+              upstream: 'model-inference',
+              costPerCall: 3,
+              accuracy: 0.97,
+            },
+          ],
+        },
+      },
+    },
+  });
+  const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
+    fetch(`${aimesh.url}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify(body),
+    }).then((r) => r.json());
+  await post('/api/v1/discovery/instances', { service: 'model-inference', url: upstream, ttlMs: 600_000 });
+  const { key } = await post('/api/v1/admin/keys', { owner: 'bench' }, { authorization: `Bearer ${ADMIN}` });
+  process.send?.({ port: aimesh.port, key });
+  process.on('SIGTERM', () => {
+    void aimesh
+      .stop()
+      .then(drop)
+      .then(() => process.exit(0));
+  });
+}
+
+function cpuMicros(proc: ChildProcess): Promise<number> {
+  return new Promise((resolve) => {
+    const onMessage = (m: { cpu?: NodeJS.CpuUsage }) => {
+      if (!m.cpu) return;
+      proc.off('message', onMessage);
+      resolve(m.cpu.user + m.cpu.system);
+    };
+    proc.on('message', onMessage);
+    proc.send('cpu');
+  });
+}
+
+function child(
+  name: string,
+  args: string[],
+): Promise<{ proc: ChildProcess; message: { port: number; key?: string } }> {
+  const extra =
+    process.env.BENCH_CPU_PROF === name ? ['--cpu-prof', '--cpu-prof-dir=bench/results/profiles'] : [];
+  const proc = spawn(
+    process.execPath,
+    [...extra, '--import', 'tsx', fileURLToPath(import.meta.url), `--role=${name}`, ...args],
+    {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    },
+  );
+  return new Promise((resolve, reject) => {
+    proc.once('message', (message) => resolve({ proc, message: message as { port: number; key?: string } }));
+    proc.once('exit', (code) => reject(new Error(`${name} exited with ${code}`)));
+  });
+}
+
+interface Figures {
+  rps: number;
+  /** CPU time of the proxy process per request (µs); for `direct`, of the upstream. */
+  cpuMicrosPerRequest?: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  non2xx: number;
+}
+
+async function load(url: string, headers: Record<string, string>, seconds: number): Promise<Figures> {
+  const result = await autocannon({
+    url,
+    method: 'POST',
+    connections: CONNECTIONS,
+    duration: seconds,
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify({ inputs: [{ name: 'text', datatype: 'BYTES', shape: [1], data: ['good'] }] }),
+  });
+  return {
+    rps: Math.round(result.requests.average),
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors: result.errors + result.timeouts,
+    non2xx: result.non2xx,
+  };
+}
+
+async function main(): Promise<void> {
+  const upstream = await child('upstream', []);
+  const upstreamUrl = `http://127.0.0.1:${upstream.message.port}`;
+  const bare = await child('bare', [upstreamUrl]);
+  const gateway = await child('aimesh', [upstreamUrl]);
+  // The same chain without the per-call event, to show what the event costs.
+  const quiet = await child('aimesh-no-events', [upstreamUrl]);
+  const children = [upstream.proc, bare.proc, gateway.proc, quiet.proc];
+  try {
+    const path = '/api/v1/ai/models/sentiment/infer';
+    const scenarios: [string, string, Record<string, string>, ChildProcess][] = [
+      ['direct', `${upstreamUrl}${path}`, {}, upstream.proc],
+      ['bare-proxy', `http://127.0.0.1:${bare.message.port}${path}`, {}, bare.proc],
+      [
+        'aimesh',
+        `http://127.0.0.1:${gateway.message.port}${path}`,
+        { 'x-api-key': gateway.message.key!, 'x-model-type': 'sentiment' },
+        gateway.proc,
+      ],
+      [
+        'aimesh-no-events',
+        `http://127.0.0.1:${quiet.message.port}${path}`,
+        { 'x-api-key': quiet.message.key!, 'x-model-type': 'sentiment' },
+        quiet.proc,
+      ],
+    ];
+    const figures: Record<string, Figures> = {};
+    for (const [name, url, headers, proc] of scenarios) {
+      await load(url, headers, WARMUP_S);
+      const cpuBefore = await cpuMicros(proc);
+      const f = await load(url, headers, DURATION_S);
+      const cpu = (await cpuMicros(proc)) - cpuBefore;
+      f.cpuMicrosPerRequest = Math.round(cpu / Math.max(1, f.rps * DURATION_S));
+      figures[name] = f;
+      console.log(
+        `${name.padEnd(16)} ${String(f.rps).padStart(7)} req/s  p50 ${f.p50} ms  p99 ${f.p99} ms  cpu ${f.cpuMicrosPerRequest} µs/req  errors ${f.errors}  non-2xx ${f.non2xx}`,
+      );
+    }
+    const ratio = figures.aimesh.rps / figures['bare-proxy'].rps;
+    const summary = {
+      connections: CONNECTIONS,
+      durationSeconds: DURATION_S,
+      ...figures,
+      bareVsDirect: Number((figures['bare-proxy'].rps / figures.direct.rps).toFixed(3)),
+      aimeshVsBare: Number(ratio.toFixed(3)),
+      aimeshCpuVsBare: Number(
+        (figures['bare-proxy'].cpuMicrosPerRequest! / figures.aimesh.cpuMicrosPerRequest!).toFixed(3),
+      ),
+    };
+    console.log(`aimesh / bare proxy throughput: ${ratio.toFixed(3)}`);
+    report(
+      'gateway',
+      summary,
+      'aimesh >= 0.85x the bare Node http + undici proxy req/s at 32 connections',
+      ratio >= 0.85 && figures.aimesh.non2xx === 0,
+    );
+  } finally {
+    for (const proc of children) proc.kill('SIGTERM');
+  }
+}
+
+if (role === 'upstream') await upstreamRole();
+else if (role === 'bare') await bareRole(process.argv.at(-1)!);
+else if (role === 'aimesh') await aimeshRole(process.argv.at(-1)!, true);
+else if (role === 'aimesh-no-events') await aimeshRole(process.argv.at(-1)!, false);
+else await main();

@@ -1,0 +1,57 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Clock } from '../../core/clock.js';
+import { unauthorized } from '../../core/errors.js';
+import { bearerToken } from './admin-token.js';
+import { type ApiKeyStore, looksLikeApiKey } from './api-key-store.js';
+import type { JwtVerifier } from './jwt-verifier.js';
+import type { Authenticator, Principal } from './principal.js';
+
+/** What the authenticator needs: the key store, a JWT verifier when JWTs are configured, a clock. */
+export interface CredentialAuthenticatorOptions {
+  keys: ApiKeyStore;
+  jwt?: JwtVerifier;
+  clock: Clock;
+}
+
+/**
+ * Accepts an API key in `X-API-Key` or `Authorization: Bearer`, or a JWT in `Authorization: Bearer`
+ * (told apart by shape: keys start with `aim_`). Each failure is a 401 with its own code.
+ */
+export function createCredentialAuthenticator(options: CredentialAuthenticatorOptions): Authenticator {
+  return {
+    async authenticate(headers: IncomingHttpHeaders): Promise<Principal> {
+      const headerKey = headers['x-api-key'];
+      if (typeof headerKey === 'string' && headerKey.length > 0) return apiKey(headerKey);
+      if (Array.isArray(headerKey)) throw unauthorized('invalid_api_key', 'send one X-API-Key header');
+      const bearer = bearerToken(headers);
+      if (bearer) {
+        if (looksLikeApiKey(bearer)) return apiKey(bearer);
+        if (!options.jwt)
+          throw unauthorized('invalid_token', 'bearer tokens are not accepted here; use an API key');
+        return options.jwt.verify(bearer);
+      }
+      if (headers.authorization !== undefined)
+        throw unauthorized('invalid_credentials', 'Authorization must be "Bearer <API key or JWT>"');
+      throw unauthorized(
+        'missing_credentials',
+        'send an API key in X-API-Key or a bearer token in Authorization',
+      );
+    },
+  };
+
+  async function apiKey(key: string): Promise<Principal> {
+    // Bound the work an attacker can make us do per request.
+    if (key.length > 256 || !looksLikeApiKey(key))
+      throw unauthorized('invalid_api_key', 'the API key is not valid');
+    const record = await options.keys.find(key);
+    if (!record) throw unauthorized('invalid_api_key', 'the API key is not valid');
+    if (record.revokedAt) throw unauthorized('revoked_api_key', `API key ${record.prefix}… has been revoked`);
+    if (record.expiresAt && record.expiresAt.getTime() <= options.clock.now()) {
+      throw unauthorized(
+        'expired_api_key',
+        `API key ${record.prefix}… expired at ${record.expiresAt.toISOString()}`,
+      );
+    }
+    return { id: record.owner, team: record.team, keyId: record.id, via: 'api-key' };
+  }
+}

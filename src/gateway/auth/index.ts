@@ -1,0 +1,11 @@
+export { createAccessPolicy } from './access-policy.js';
+export { assertAdmin, bearerToken, secretsEqual } from './admin-token.js';
+export type { ApiKeyRecord, CreatedApiKey, NewApiKey } from './api-key-store.js';
+export { ApiKeyStore, hashApiKey } from './api-key-store.js';
+export { AccessRule, AuthConfig, JwtConfig } from './config.js';
+export { createCredentialAuthenticator } from './credential-authenticator.js';
+export { createGatewayAuth, type GatewayAuth } from './gateway-auth.js';
+export { createJwtVerifier, type JwtVerifier } from './jwt-verifier.js';
+export { parseExpiresIn } from './key-expiry.js';
+export { apiKeyAdminRoutes } from './key-routes.js';
+export type { AccessPolicy, Authenticator, Principal } from './principal.js';

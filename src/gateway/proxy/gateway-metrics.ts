@@ -1,0 +1,98 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { BreakerRegistry } from '../../resilience/breaker-registry.js';
+
+const STATE_VALUE = { closed: 0, 'half-open': 1, open: 2 } as const;
+const MAX_CHILDREN = 5_000;
+
+/**
+ * The gateway's Prometheus metrics. Label children are cached (bounded) so the hot path does
+ * one map lookup instead of prom-client's label hashing.
+ */
+export class GatewayMetrics {
+  private readonly requests: Counter<'route' | 'model' | 'upstream' | 'status'>;
+  private readonly duration: Histogram<'route' | 'model'>;
+  private readonly retries: Counter;
+  private readonly shed: Counter;
+  private readonly fallbacks: Counter<'model'>;
+  private readonly counted = new Map<string, { inc(): void }>();
+  private readonly timed = new Map<string, { observe(v: number): void }>();
+
+  constructor(registry: Registry, breakers: BreakerRegistry) {
+    const registers = [registry];
+    this.requests = new Counter({
+      name: 'aimesh_gateway_requests_total',
+      help: 'Calls through the gateway by route, model, upstream instance and status.',
+      labelNames: ['route', 'model', 'upstream', 'status'],
+      registers,
+    });
+    this.duration = new Histogram({
+      name: 'aimesh_gateway_request_duration_seconds',
+      help: 'Time from request to response headers, by route and model.',
+      labelNames: ['route', 'model'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.retries = new Counter({
+      name: 'aimesh_gateway_retries_total',
+      help: 'Upstream calls retried.',
+      registers,
+    });
+    this.shed = new Counter({
+      name: 'aimesh_gateway_shed_total',
+      help: 'Calls refused by a saturated bulkhead (low priority first).',
+      registers,
+    });
+    this.fallbacks = new Counter({
+      name: 'aimesh_gateway_model_fallbacks_total',
+      help: 'Calls served by a fallback model because the chosen one was unavailable, by the chosen model.',
+      labelNames: ['model'],
+      registers,
+    });
+    new Gauge({
+      name: 'aimesh_gateway_breaker_state',
+      help: 'Circuit breaker state per target: 0 closed, 1 half-open, 2 open.',
+      labelNames: ['breaker', 'policy'],
+      registers,
+      collect() {
+        this.reset();
+        for (const b of breakers.list())
+          this.set({ breaker: b.name, policy: b.policy }, STATE_VALUE[b.state]);
+      },
+    });
+  }
+
+  /** Counts one finished call and its time to headers. */
+  observe(route: string, model: string, upstream: string, status: number, seconds: number): void {
+    const key = `${route}\u0000${model}\u0000${upstream}\u0000${status}`;
+    let counter = this.counted.get(key);
+    if (!counter) {
+      if (this.counted.size >= MAX_CHILDREN) this.counted.clear();
+      counter = this.requests.labels(route, model, upstream, String(status));
+      this.counted.set(key, counter);
+    }
+    counter.inc();
+    const timedKey = `${route}\u0000${model}`;
+    let histogram = this.timed.get(timedKey);
+    if (!histogram) {
+      if (this.timed.size >= MAX_CHILDREN) this.timed.clear();
+      histogram = this.duration.labels(route, model);
+      this.timed.set(timedKey, histogram);
+    }
+    histogram.observe(seconds);
+  }
+
+  /** Counts a retry. */
+  retried(): void {
+    this.retries.inc();
+  }
+
+  /** Counts a shed call. */
+  wasShed(): void {
+    this.shed.inc();
+  }
+
+  /** Counts a call served by a fallback of `model`. */
+  fellBack(model: string): void {
+    this.fallbacks.inc({ model });
+  }
+}

@@ -1,0 +1,342 @@
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { isAimeshError } from '../core/errors.js';
+import { errorBody, toHttpError } from '../core/http.js';
+import type { Logger } from '../core/logger.js';
+import type { EventStore } from '../events/event-store.js';
+import { parsePriority } from '../resilience/bulkhead.js';
+import { isRepeatable } from '../resilience/retry.js';
+import type { Authenticator, Principal } from './auth/principal.js';
+import { type Choice, type Forwarder, type ForwardResult, GatewayRefusal } from './proxy/forwarder.js';
+import type { GatewayMetrics } from './proxy/gateway-metrics.js';
+import { childTraceparent, type RandomHexPool } from './proxy/trace-context.js';
+import { isHopByHopRequestHeader, UpstreamError } from './proxy/upstream-client.js';
+import { rateLimitedError, rateLimitHeaders } from './rate-limit/rate-limit-headers.js';
+import { type RateLimiter, rateLimitSubject } from './rate-limit/rate-limiter.js';
+import { type ModelChooser, modelRequest } from './routing/model-choice.js';
+import { type CompiledRoute, resolveTarget, upstreamPath } from './routing/route-table.js';
+import type { ModelSelector } from './selection/model-selector.js';
+
+/** What the traffic pipeline needs; every policy component is optional so each can be switched off. */
+export interface PipelineDeps {
+  routes: CompiledRoute[];
+  authenticator?: Authenticator;
+  /** When false, calls without credentials pass as anonymous. */
+  authRequired: boolean;
+  rateLimiter?: RateLimiter;
+  chooser: ModelChooser;
+  selector?: ModelSelector;
+  forwarder: Forwarder;
+  metrics: GatewayMetrics;
+  events?: EventStore;
+  logger: Logger;
+  /** Span and trace ids for `traceparent`. */
+  traceIds: RandomHexPool;
+}
+
+const METHODS = ['DELETE', 'GET', 'HEAD', 'PATCH', 'POST', 'PUT', 'OPTIONS'] as const;
+// Response fields that describe the upstream hop, not the message.
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'proxy-connection',
+  'upgrade',
+  'trailer',
+]);
+const UNPARSED = Symbol('unparsed');
+
+/** The traffic routes: one catch-all per configured path, each running the gateway pipeline. */
+export function gatewayRoutes(deps: PipelineDeps): FastifyPluginAsync {
+  return async (app) => {
+    // The body is forwarded as it came; it is parsed only when routing or selection must read it.
+    app.removeAllContentTypeParsers();
+    app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+    for (const route of deps.routes) {
+      const handler = (request: FastifyRequest, reply: FastifyReply) => handle(deps, route, request, reply);
+      const urls = route.subtree
+        ? [`${route.prefix}/*`, ...(route.prefix ? [route.prefix] : [])]
+        : [route.prefix];
+      for (const url of urls) {
+        app.route({
+          method: [...METHODS],
+          url,
+          exposeHeadRoute: false,
+          schema: { hide: true },
+          handler,
+        });
+      }
+    }
+  };
+}
+
+function hasCredentials(headers: IncomingHttpHeaders): boolean {
+  return headers['x-api-key'] !== undefined || headers.authorization !== undefined;
+}
+
+async function handle(
+  deps: PipelineDeps,
+  route: CompiledRoute,
+  request: FastifyRequest,
+  reply: FastifyReply,
+) {
+  const started = performance.now();
+  const headers = request.headers;
+  let principal: Principal | undefined;
+  let choices: Choice[] | undefined;
+  try {
+    if (deps.authenticator && (deps.authRequired || hasCredentials(headers))) {
+      principal = await deps.authenticator.authenticate(headers);
+    }
+    if (deps.rateLimiter) {
+      const decision = await deps.rateLimiter.check(
+        rateLimitSubject(principal),
+        request.url.split('?', 1)[0],
+      );
+      if (decision) {
+        reply.headers(rateLimitHeaders(decision));
+        if (!decision.allowed) throw rateLimitedError(decision);
+      }
+    }
+    const raw = request.body as Buffer | undefined;
+    let parsed: unknown = UNPARSED;
+    const body = () => {
+      if (parsed === UNPARSED) parsed = parseJson(raw, headers['content-type']);
+      return parsed;
+    };
+    const target = resolveTarget(route, headers, body);
+    choices = route.modelAware
+      ? deps.chooser.choose(
+          modelRequest(headers, request.url, body, request.query as Record<string, unknown>),
+          principal,
+          target,
+        )
+      : [{ target }];
+    // A caller that goes away while the upstream works cancels the upstream call (and any retry wait).
+    const controller = new AbortController();
+    const onClose = () => controller.abort();
+    reply.raw.once('close', onClose);
+    const result = await deps.forwarder.forward({
+      method: request.method,
+      path: upstreamPath(route, request.url),
+      headers: upstreamHeaders(request, principal, deps.traceIds),
+      headersClean: true,
+      body: raw && raw.length > 0 ? raw : undefined,
+      repeatable: isRepeatable(request.method, headers),
+      priority: parsePriority(headers['x-priority']),
+      policy: route.policy,
+      signal: controller.signal,
+      choices,
+    });
+    reply.raw.off('close', onClose);
+    relay(deps, route, request, reply, result, principal, started, choices[0].model?.id);
+  } catch (error) {
+    fail(deps, route, request, reply, error, principal, choices, started);
+  }
+}
+
+function parseJson(raw: Buffer | undefined, contentType: string | undefined): unknown {
+  if (!raw || raw.length === 0 || (contentType && !contentType.includes('json'))) return undefined;
+  try {
+    return JSON.parse(raw.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+// The gateway terminates the caller's credentials (upstreams learn who called from X-Aimesh-User)
+// and decides the model itself.
+const NOT_FORWARDED = new Set([
+  'x-api-key',
+  'authorization',
+  'x-model-id',
+  'x-model-version',
+  'x-aimesh-user',
+]);
+
+/** The headers for the upstream, built in one pass (hop-by-hop ones dropped here, not again in the client). */
+function upstreamHeaders(
+  request: FastifyRequest,
+  principal: Principal | undefined,
+  traceIds: RandomHexPool,
+): Record<string, string | string[] | undefined> {
+  const out: Record<string, string | string[] | undefined> = {};
+  const incoming = request.headers;
+  for (const name in incoming) {
+    if (NOT_FORWARDED.has(name) || isHopByHopRequestHeader(name)) continue;
+    out[name] = incoming[name];
+  }
+  if (principal) out['x-aimesh-user'] = principal.id;
+  out['x-request-id'] = request.id;
+  out.traceparent = childTraceparent(incoming.traceparent, traceIds);
+  const forwarded = request.headers['x-forwarded-for'];
+  out['x-forwarded-for'] = forwarded ? `${forwarded}, ${request.ip}` : request.ip;
+  if (request.headers.host) out['x-forwarded-host'] = request.headers.host;
+  return out;
+}
+
+function serverTiming(totalMs: number, upstreamMs: number): string {
+  return `gateway;dur=${Math.max(0, totalMs - upstreamMs).toFixed(2)}, upstream;dur=${upstreamMs.toFixed(2)}`;
+}
+
+function relay(
+  deps: PipelineDeps,
+  route: CompiledRoute,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  result: ForwardResult,
+  principal: Principal | undefined,
+  started: number,
+  firstModel: string | undefined,
+): void {
+  const { response, choice, choiceIndex, endpoint, upstreamMs } = result;
+  const out: Record<string, string | string[] | number> = {};
+  const preset = reply.getHeaders();
+  for (const name in preset) out[name] = preset[name] as string;
+  for (const name in response.headers) {
+    const value = response.headers[name];
+    if (value !== undefined && !HOP_BY_HOP.has(name)) out[name] = value;
+  }
+  const model = choice.model;
+  if (model) {
+    out['x-model-id'] = model.id;
+    out['x-model-version'] = model.version;
+    // Degraded: say which model was passed over, so callers can tell.
+    if (choiceIndex > 0) out['x-model-fallback'] = firstModel ?? 'true';
+  }
+  out['x-request-id'] = request.id;
+  const headersMs = performance.now() - started;
+  out['server-timing'] = serverTiming(headersMs, upstreamMs);
+  const status = response.status;
+  const modelId = model?.id ?? '';
+  deps.metrics.observe(route.name, modelId, endpoint.id, status, headersMs / 1000);
+  if (model && choiceIndex > 0) deps.metrics.fellBack(model.id);
+  if (model) deps.selector?.observe(model.id, upstreamMs, status < 500);
+  reply.hijack();
+  const res: ServerResponse = reply.raw;
+  res.writeHead(status, out);
+  // pipe() rather than stream.pipeline(): pipeline allocates and aborts an AbortController per
+  // call, which showed in the profile; the two failure paths are handled here instead.
+  const body = response.body;
+  let settled = false;
+  const settle = (error?: Error) => {
+    if (settled) return;
+    settled = true;
+    if (error || !body.readableEnded) {
+      body.destroy();
+      res.destroy();
+    }
+    if (!deps.events) return;
+    const ok = !error && status < 500;
+    record(
+      deps,
+      request,
+      route,
+      principal,
+      model,
+      endpoint.id,
+      status,
+      performance.now() - started,
+      ok,
+      error?.message,
+    );
+  };
+  body.once('error', settle);
+  res.once('close', () =>
+    settle(res.writableFinished ? undefined : new Error('the caller closed the connection')),
+  );
+  body.pipe(res);
+}
+
+function record(
+  deps: PipelineDeps,
+  request: FastifyRequest,
+  route: CompiledRoute,
+  principal: Principal | undefined,
+  model: Choice['model'],
+  upstream: string | undefined,
+  status: number,
+  latencyMs: number,
+  ok: boolean,
+  error?: string,
+): void {
+  const data = {
+    modelId: model?.id ?? routeTargetName(route),
+    modelVersion: model?.version,
+    cost: model?.cost,
+    latencyMs: Math.round(latencyMs * 100) / 100,
+    userId: principal?.id,
+    keyId: principal?.keyId,
+    status,
+    route: route.name,
+    upstream,
+    ...(ok ? {} : { error: error ?? `upstream answered ${status}` }),
+  };
+  deps.events?.enqueue({
+    // An id from the pooled randomness: the store would otherwise draw fresh bytes per event.
+    id: eventId(deps.traceIds),
+    type: ok ? 'ai.inference.completed' : 'ai.inference.failed',
+    source: 'aimesh/gateway',
+    correlationid: request.id,
+    data,
+  });
+}
+
+/** A random (version 4) UUID. */
+function eventId(random: RandomHexPool): string {
+  const h = random.hex(16);
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-${((Number.parseInt(h[16], 16) & 3) | 8).toString(16)}${h.slice(17, 20)}-${h.slice(20)}`;
+}
+
+function routeTargetName(route: CompiledRoute): string {
+  return route.target.kind === 'service' ? route.target.service : route.target.name;
+}
+
+function fail(
+  deps: PipelineDeps,
+  route: CompiledRoute,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  error: unknown,
+  principal: Principal | undefined,
+  choices: Choice[] | undefined,
+  started: number,
+): void {
+  const { status, body } = toHttpError(error);
+  if (status >= 500 && !isAimeshError(error)) request.log.error({ err: error }, 'gateway call failed');
+  if (error instanceof GatewayRefusal && error.retryAfterMs !== undefined) {
+    reply.header('retry-after', String(Math.max(1, Math.ceil(error.retryAfterMs / 1000))));
+  }
+  if (error instanceof UpstreamError && error.kind === 'aborted') {
+    // The caller went away: nobody reads this answer.
+    reply.raw.destroy();
+    return;
+  }
+  const totalMs = performance.now() - started;
+  reply.header('server-timing', serverTiming(totalMs, 0));
+  reply.header('x-request-id', request.id);
+  const model = choices?.[0]?.model;
+  const proxied = choices !== undefined;
+  deps.metrics.observe(
+    route.name,
+    model?.id ?? '',
+    error instanceof UpstreamError ? error.target : '',
+    status,
+    totalMs / 1000,
+  );
+  if (proxied && deps.events) {
+    record(
+      deps,
+      request,
+      route,
+      principal,
+      model,
+      error instanceof UpstreamError ? error.target : undefined,
+      status,
+      totalMs,
+      false,
+      (error as Error).message,
+    );
+  }
+  void reply.status(status).send(body.error ? body : errorBody('internal_error', 'internal error'));
+}
