@@ -2,6 +2,7 @@ import type { Registry } from 'prom-client';
 import { createLocalArtifactStore } from '../adapters/local/local-artifact-store.js';
 import { EventCatalogue } from '../events/catalogue.js';
 import { EventStore } from '../events/event-store.js';
+import type { ArtifactStore } from '../ports/artifact-store.js';
 import type { Database } from '../ports/database.js';
 import type { EventBus } from '../ports/event-bus.js';
 import { openBus } from './bus.js';
@@ -37,6 +38,7 @@ export interface RunningAimesh {
   db: Database;
   bus: EventBus;
   events: EventStore;
+  artifacts: ArtifactStore;
   metrics: Registry;
   manager: ModuleManager;
   logger: Logger;
@@ -61,6 +63,7 @@ export async function startAimesh(options: StartOptions): Promise<RunningAimesh>
     const bus = await openBus(config.bus);
     opened.push(bus);
     const events = new EventStore({ db, catalogue: new EventCatalogue(), clock, logger, metrics });
+    const artifacts = createLocalArtifactStore(config.artifacts.dir);
     const http = await createHttpServer({ logger, bodyLimitBytes: config.server.bodyLimitBytes });
     const manager = new ModuleManager(table);
     registerHealthRoutes(http, manager, metrics);
@@ -73,7 +76,7 @@ export async function startAimesh(options: StartOptions): Promise<RunningAimesh>
       db,
       bus,
       events,
-      artifacts: createLocalArtifactStore(config.artifacts.dir),
+      artifacts,
       http,
     });
     await http.listen({ host: config.server.host, port: config.server.port });
@@ -90,6 +93,7 @@ export async function startAimesh(options: StartOptions): Promise<RunningAimesh>
       db,
       bus,
       events,
+      artifacts,
       metrics,
       manager,
       logger,

@@ -200,7 +200,8 @@ function relay(
   const model = choice.model;
   if (model) {
     out['x-model-id'] = model.id;
-    out['x-model-version'] = model.version;
+    // Unpinned: the upstream's own X-Model-Version (already copied) names what served the call.
+    if (model.version) out['x-model-version'] = model.version;
     // Degraded: say which model was passed over, so callers can tell.
     if (choiceIndex > 0) out['x-model-fallback'] = firstModel ?? 'true';
   }
@@ -239,6 +240,7 @@ function relay(
       performance.now() - started,
       ok,
       error?.message,
+      model?.version ? undefined : firstHeader(response.headers['x-model-version']),
     );
   };
   body.once('error', settle);
@@ -259,10 +261,11 @@ function record(
   latencyMs: number,
   ok: boolean,
   error?: string,
+  servedVersion?: string,
 ): void {
   const data = {
     modelId: model?.id ?? routeTargetName(route),
-    modelVersion: model?.version,
+    modelVersion: model?.version || servedVersion,
     cost: model?.cost,
     latencyMs: Math.round(latencyMs * 100) / 100,
     userId: principal?.id,
@@ -339,4 +342,8 @@ function fail(
     );
   }
   void reply.status(status).send(body.error ? body : errorBody('internal_error', 'internal error'));
+}
+
+function firstHeader(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
 }

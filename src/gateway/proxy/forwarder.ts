@@ -130,7 +130,9 @@ export class Forwarder {
       if (endpoints.length > 0) sawEndpoints = true;
       if (choice.model) {
         request.headers['x-model-id'] = choice.model.id;
-        request.headers['x-model-version'] = choice.model.version;
+        // An unpinned version ('') lets the model server's default (its production alias) decide.
+        if (choice.model.version) request.headers['x-model-version'] = choice.model.version;
+        else delete request.headers['x-model-version'];
       }
       // Bounded: a pick that is refused (breaker race, full bulkhead) marks the endpoint tried, but
       // the fallback pick may offer it again, so the spins are capped as well as the attempts.
@@ -335,7 +337,9 @@ export function servesModel(instance: ServiceInstance, modelId: string, version:
   if (!Array.isArray(models)) return true;
   return models.some((m) => {
     const entry = m as { id?: string; version?: string | number };
-    return entry.id === modelId && (entry.version === undefined || String(entry.version) === version);
+    return (
+      entry.id === modelId && (!version || entry.version === undefined || String(entry.version) === version)
+    );
   });
 }
 

@@ -4,7 +4,11 @@ import { type Static, Type } from '@sinclair/typebox';
 export const CatalogueModel = Type.Object(
   {
     id: Type.String({ minLength: 1, description: 'Model id, sent upstream as X-Model-Id.' }),
-    version: Type.String({ default: '1', description: 'Version, sent upstream as X-Model-Version.' }),
+    version: Type.String({
+      default: '',
+      description:
+        "Version, sent upstream as X-Model-Version; '' leaves it to the model server (its production alias or latest).",
+    }),
     type: Type.String({ minLength: 1, description: "What callers ask for (e.g. 'sentiment', 'chat')." }),
     upstream: Type.String({
       minLength: 1,
