@@ -150,7 +150,9 @@ export class OutboxRelay {
         if (this.stopping && this.o.clock.now() >= this.drainUntil) return;
         // Full jitter (AWS's backoff advice): processes recovering together do not retry in step.
         const ceiling = Math.min(this.maxBackoffMs, 100 * 2 ** Math.min(failures, 16));
-        await this.idle(Math.max(10, this.o.random.next() * ceiling), false);
+        let wait = Math.max(10, this.o.random.next() * ceiling);
+        if (this.stopping) wait = Math.min(wait, Math.max(0, this.drainUntil - this.o.clock.now()));
+        await this.idle(wait, false);
       }
     }
   }
@@ -170,6 +172,8 @@ export class OutboxRelay {
         });
         this.cursor = event.position;
         done += 1;
+        // A slow bus must not let the lease lapse mid-batch and hand the cursor to a second relay.
+        if (done % 100 === 0 && !(await this.holdLease())) break;
       }
     } finally {
       this.published?.inc(done);
@@ -228,8 +232,8 @@ export class OutboxRelay {
 
   /** Waits `ms`; `stop` always cuts it short, a local append only when `wakeOnAppend`. */
   private async idle(ms: number, wakeOnAppend = true): Promise<void> {
-    if (this.stopping && this.leader) return;
-    if (wakeOnAppend && this.dirty) return;
+    // Draining: no poll wait between rounds. A backoff still waits, or a dead bus would spin.
+    if (wakeOnAppend && (this.dirty || (this.stopping && this.leader))) return;
     this.wakeOnAppend = wakeOnAppend;
     const abort = new AbortController();
     await Promise.race([

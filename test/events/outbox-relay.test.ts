@@ -158,6 +158,23 @@ function relaySpec(
       expect(after[0].msgId).toBe('ev-3');
     });
 
+    it('backs off while the bus is down, and a stop gives up at its deadline', async () => {
+      const bus = createMemoryBus();
+      await bus.close(); // every publish now fails
+      const metrics = new Registry();
+      const relay = relayOn(db, store, bus, 'a', metrics);
+      await store.append([event(1), event(2)]);
+      relay.start();
+      await sleep(1_500);
+      const failures = (await metrics.getSingleMetric('aimesh_relay_failures_total')!.get()).values[0].value;
+      expect(failures).toBeGreaterThan(0);
+      expect(failures).toBeLessThan(40); // backoff, not a spin
+      const t0 = Date.now();
+      await relay.stop(Date.now() + 300);
+      expect(Date.now() - t0).toBeLessThan(3_000);
+      expect(relay.position).toBe(0);
+    });
+
     it('takes over the lease of a relay that vanished once the lease expires', async () => {
       await db.query(
         `INSERT INTO aimesh_event_leases (name, owner, expires_at) VALUES ('relay', 'crashed', now() + interval '1 second')`,
