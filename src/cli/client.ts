@@ -1,3 +1,4 @@
+import { userInfo } from 'node:os';
 import { request } from 'undici';
 import { AimeshError } from '../core/errors.js';
 
@@ -10,6 +11,29 @@ export interface ClientOptions {
   adminToken?: string;
 }
 
+/**
+ * The headers every CLI call carries: the API key, the admin token, and who is acting
+ * (`AIMESH_ACTOR`, else the OS user) so the registry records a person rather than `anonymous`.
+ */
+export function clientHeaders(options: ClientOptions = {}): Record<string, string> {
+  const headers: Record<string, string> = {};
+  const apiKey = options.apiKey ?? process.env.AIMESH_API_KEY;
+  if (apiKey) headers['x-api-key'] = apiKey;
+  const adminToken = options.adminToken ?? process.env.AIMESH_ADMIN_TOKEN;
+  if (adminToken) headers.authorization = `Bearer ${adminToken}`;
+  const actor = process.env.AIMESH_ACTOR ?? safeUserName();
+  if (actor) headers['x-aimesh-actor'] = actor;
+  return headers;
+}
+
+function safeUserName(): string | undefined {
+  try {
+    return userInfo().username || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Calls a running aimesh's HTTP API and returns the JSON body; errors carry the server's code and message. */
 export async function callApi<T = unknown>(
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
@@ -18,12 +42,8 @@ export async function callApi<T = unknown>(
   options: ClientOptions = {},
 ): Promise<T> {
   const base = options.url ?? process.env.AIMESH_URL ?? 'http://127.0.0.1:8080';
-  const headers: Record<string, string> = {};
+  const headers = clientHeaders(options);
   if (body !== undefined) headers['content-type'] = 'application/json';
-  const apiKey = options.apiKey ?? process.env.AIMESH_API_KEY;
-  if (apiKey) headers['x-api-key'] = apiKey;
-  const adminToken = options.adminToken ?? process.env.AIMESH_ADMIN_TOKEN;
-  if (adminToken) headers.authorization = `Bearer ${adminToken}`;
   let response: Awaited<ReturnType<typeof request>>;
   try {
     response = await request(new URL(path, base), {

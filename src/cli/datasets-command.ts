@@ -3,7 +3,7 @@ import { basename } from 'node:path';
 import type { Command } from 'commander';
 import { request } from 'undici';
 import { AimeshError } from '../core/errors.js';
-import { callApi } from './client.js';
+import { callApi, clientHeaders } from './client.js';
 import { printTable } from './table-output.js';
 
 interface PushResult {
@@ -14,10 +14,7 @@ interface PushResult {
 /** Uploads CSV bytes as the body (callApi speaks JSON only); errors carry the server's code. */
 async function uploadCsv(name: string, data: Uint8Array, description?: string): Promise<PushResult> {
   const base = process.env.AIMESH_URL ?? 'http://127.0.0.1:8080';
-  const headers: Record<string, string> = { 'content-type': 'text/csv' };
-  if (process.env.AIMESH_API_KEY) headers['x-api-key'] = process.env.AIMESH_API_KEY;
-  if (process.env.AIMESH_ADMIN_TOKEN) headers.authorization = `Bearer ${process.env.AIMESH_ADMIN_TOKEN}`;
-  if (process.env.AIMESH_ACTOR) headers['x-aimesh-actor'] = process.env.AIMESH_ACTOR;
+  const headers = { ...clientHeaders(), 'content-type': 'text/csv' };
   const query = description ? `?description=${encodeURIComponent(description)}` : '';
   let response: Awaited<ReturnType<typeof request>>;
   try {
