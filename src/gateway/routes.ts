@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { isAimeshError } from '../core/errors.js';
 import { errorBody, toHttpError } from '../core/http.js';
+import type { IdSource } from '../core/ids.js';
 import type { Logger } from '../core/logger.js';
 import type { EventStore } from '../events/event-store.js';
 import { parsePriority } from '../resilience/bulkhead.js';
@@ -32,6 +33,8 @@ export interface PipelineDeps {
   logger: Logger;
   /** Span and trace ids for `traceparent`. */
   traceIds: RandomHexPool;
+  /** Event ids: time-ordered, so the events table's primary key grows at its end. */
+  eventIds: IdSource;
 }
 
 const METHODS = ['DELETE', 'GET', 'HEAD', 'PATCH', 'POST', 'PUT', 'OPTIONS'] as const;
@@ -274,18 +277,12 @@ function record(
   };
   deps.events?.enqueue({
     // An id from the pooled randomness: the store would otherwise draw fresh bytes per event.
-    id: eventId(deps.traceIds),
+    id: deps.eventIds.next(),
     type: ok ? 'ai.inference.completed' : 'ai.inference.failed',
     source: 'aimesh/gateway',
     correlationid: request.id,
     data,
   });
-}
-
-/** A random (version 4) UUID. */
-function eventId(random: RandomHexPool): string {
-  const h = random.hex(16);
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-${((Number.parseInt(h[16], 16) & 3) | 8).toString(16)}${h.slice(17, 20)}-${h.slice(20)}`;
 }
 
 function routeTargetName(route: CompiledRoute): string {
