@@ -5,9 +5,11 @@ import { errorBody, toHttpError } from '../core/http.js';
 import type { IdSource } from '../core/ids.js';
 import type { Logger } from '../core/logger.js';
 import type { EventStore } from '../events/event-store.js';
+import type { RateLimitDecision } from '../ports/rate-limit-store.js';
 import { parsePriority } from '../resilience/bulkhead.js';
 import { isRepeatable } from '../resilience/retry.js';
 import type { Authenticator, Principal } from './auth/principal.js';
+import { CallerSignals } from './proxy/caller-signals.js';
 import { type Choice, type Forwarder, type ForwardResult, GatewayRefusal } from './proxy/forwarder.js';
 import type { GatewayMetrics } from './proxy/gateway-metrics.js';
 import { childTraceparent, type RandomHexPool } from './proxy/trace-context.js';
@@ -55,8 +57,10 @@ export function gatewayRoutes(deps: PipelineDeps): FastifyPluginAsync {
     // The body is forwarded as it came; it is parsed only when routing or selection must read it.
     app.removeAllContentTypeParsers();
     app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+    const callers = new CallerSignals();
     for (const route of deps.routes) {
-      const handler = (request: FastifyRequest, reply: FastifyReply) => handle(deps, route, request, reply);
+      const handler = (request: FastifyRequest, reply: FastifyReply) =>
+        handle(deps, callers, route, request, reply);
       const urls = route.subtree
         ? [`${route.prefix}/*`, ...(route.prefix ? [route.prefix] : [])]
         : [route.prefix];
@@ -79,6 +83,7 @@ function hasCredentials(headers: IncomingHttpHeaders): boolean {
 
 async function handle(
   deps: PipelineDeps,
+  callers: CallerSignals,
   route: CompiledRoute,
   request: FastifyRequest,
   reply: FastifyReply,
@@ -87,19 +92,20 @@ async function handle(
   const headers = request.headers;
   let principal: Principal | undefined;
   let choices: Choice[] | undefined;
+  // Its headers go on every answer, written with the others rather than through the reply.
+  let decision: RateLimitDecision | undefined;
   try {
     if (deps.authenticator && (deps.authRequired || hasCredentials(headers))) {
       principal = await deps.authenticator.authenticate(headers);
     }
     if (deps.rateLimiter) {
-      const decision = await deps.rateLimiter.check(
+      const url = request.url;
+      const query = url.indexOf('?');
+      decision = await deps.rateLimiter.check(
         rateLimitSubject(principal),
-        request.url.split('?', 1)[0],
+        query < 0 ? url : url.slice(0, query),
       );
-      if (decision) {
-        reply.headers(rateLimitHeaders(decision));
-        if (!decision.allowed) throw rateLimitedError(decision);
-      }
+      if (decision && !decision.allowed) throw rateLimitedError(decision);
     }
     const raw = request.body as Buffer | undefined;
     let parsed: unknown = UNPARSED;
@@ -115,10 +121,6 @@ async function handle(
           target,
         )
       : [{ target }];
-    // A caller that goes away while the upstream works cancels the upstream call (and any retry wait).
-    const controller = new AbortController();
-    const onClose = () => controller.abort();
-    reply.raw.once('close', onClose);
     const result = await deps.forwarder.forward({
       method: request.method,
       path: upstreamPath(route, request.url),
@@ -128,12 +130,12 @@ async function handle(
       repeatable: isRepeatable(request.method, headers),
       priority: parsePriority(headers['x-priority']),
       policy: route.policy,
-      signal: controller.signal,
+      signal: callers.of(request.raw.socket),
       choices,
     });
-    reply.raw.off('close', onClose);
-    relay(deps, route, request, reply, result, principal, started, choices[0].model?.id);
+    relay(deps, route, request, reply, result, principal, started, choices[0].model?.id, decision);
   } catch (error) {
+    if (decision) reply.headers(rateLimitHeaders(decision));
     fail(deps, route, request, reply, error, principal, choices, started);
   }
 }
@@ -191,11 +193,15 @@ function relay(
   principal: Principal | undefined,
   started: number,
   firstModel: string | undefined,
+  decision: RateLimitDecision | undefined,
 ): void {
   const { response, choice, choiceIndex, endpoint, upstreamMs } = result;
   const out: Record<string, string | string[] | number> = {};
-  const preset = reply.getHeaders();
-  for (const name in preset) out[name] = preset[name] as string;
+  if (decision) {
+    out['ratelimit-limit'] = decision.limit;
+    out['ratelimit-remaining'] = decision.remaining;
+    out['ratelimit-reset'] = Math.ceil(decision.resetMs / 1000);
+  }
   for (const name in response.headers) {
     const value = response.headers[name];
     if (value !== undefined && !HOP_BY_HOP.has(name)) out[name] = value;
