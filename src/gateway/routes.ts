@@ -269,6 +269,7 @@ function record(
   ok: boolean,
   error?: string,
 ): void {
+  // One shape for both outcomes (error undefined when it went well): no spread per call.
   const data = {
     modelId: model?.id ?? routeTargetName(route),
     modelVersion: model?.version,
@@ -279,7 +280,7 @@ function record(
     status,
     route: route.name,
     upstream,
-    ...(ok ? {} : { error: error ?? `upstream answered ${status}` }),
+    error: ok ? undefined : (error ?? `upstream answered ${status}`),
   };
   deps.events?.enqueue({
     // An id from the pooled randomness: the store would otherwise draw fresh bytes per event.
