@@ -159,47 +159,57 @@ export class EventStore {
       this.prepare(e, Array.isArray(input) ? i : undefined),
     );
     if (events.length === 0) return [];
-    // The batch goes as one JSON parameter that Postgres unpacks: one native JSON.stringify here
-    // instead of twelve text arrays that the driver escapes element by element, which cost more
-    // than the rest of a batched append. Keys are short because they are written per event.
-    const ids: string[] = [];
-    const rows = events.map((e) => {
-      ids.push(e.id);
-      return {
-        i: e.id,
-        t: e.type,
-        s: e.source,
-        u: e.subject,
-        m: e.time,
-        g: e.target,
-        c: e.correlationid,
-        a: e.causationid,
-        p: e.traceparent,
-        v: e.version,
-        o: e.topic,
-        d: e.data ?? null,
-      };
-    });
+    const cols = {
+      id: [] as string[],
+      type: [] as string[],
+      source: [] as string[],
+      subject: [] as (string | null)[],
+      time: [] as string[],
+      target: [] as (string | null)[],
+      correlation: [] as (string | null)[],
+      causation: [] as (string | null)[],
+      traceparent: [] as (string | null)[],
+      version: [] as number[],
+      topic: [] as string[],
+      data: [] as string[],
+    };
+    for (const e of events) {
+      cols.id.push(e.id);
+      cols.type.push(e.type);
+      cols.source.push(e.source);
+      cols.subject.push(e.subject ?? null);
+      cols.time.push(e.time);
+      cols.target.push(e.target ?? null);
+      cols.correlation.push(e.correlationid ?? null);
+      cols.causation.push(e.causationid ?? null);
+      cols.traceparent.push(e.traceparent ?? null);
+      cols.version.push(e.version);
+      cols.topic.push(e.topic);
+      cols.data.push(JSON.stringify(e.data ?? null));
+    }
     // One statement, so one implicit transaction and one round trip. The lock row is joined in
     // and the ORDER BY sorts every row before the first insert, so the lock is taken before any
-    // position is drawn and held until the commit. `e->'d'` keeps a JSON null as JSON null.
+    // position is drawn and held until the commit.
     const result = await this.db.query<{ id: string; position: number }>(
-      `WITH append_lock AS MATERIALIZED (SELECT pg_advisory_xact_lock($2))
+      `WITH append_lock AS MATERIALIZED (SELECT pg_advisory_xact_lock($13))
        INSERT INTO aimesh_events (id, type, source, subject, time, target, correlation_id, causation_id,
          traceparent, schema_version, topic, data)
-       SELECT e->>'i', e->>'t', e->>'s', e->>'u', (e->>'m')::timestamptz, e->>'g', e->>'c', e->>'a',
-         e->>'p', (e->>'v')::int, e->>'o', e->'d'
-       FROM append_lock, jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(e, n)
+       SELECT id, type, source, subject, time, target, correlation_id, causation_id, traceparent,
+         schema_version, topic, data::jsonb
+       FROM append_lock, unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[],
+         $7::text[], $8::text[], $9::text[], $10::int[], $11::text[], $12::text[])
+         WITH ORDINALITY AS t(id, type, source, subject, time, target, correlation_id, causation_id,
+         traceparent, schema_version, topic, data, n)
        ORDER BY n
        ON CONFLICT (id) DO NOTHING
        RETURNING id, position`,
-      [JSON.stringify(rows), APPEND_LOCK_KEY],
+      [...Object.values(cols), APPEND_LOCK_KEY],
     );
     const positions = new Map(result.rows.map((r) => [r.id, r.position]));
     const existing = new Map<string, number>();
-    if (positions.size < ids.length) {
+    if (positions.size < cols.id.length) {
       // Duplicates: ON CONFLICT waited for their first writer to commit, so they are readable now.
-      const missing = ids.filter((id) => !positions.has(id));
+      const missing = cols.id.filter((id) => !positions.has(id));
       const found = await this.db.query<{ id: string; position: number }>(
         'SELECT id, position FROM aimesh_events WHERE id = ANY($1::text[])',
         [missing],
@@ -210,7 +220,7 @@ export class EventStore {
     this.appended?.inc(inserted.positions.size);
     if (inserted.positions.size > 0) for (const listener of this.listeners) listener();
     const seen = new Set<string>();
-    return ids.map((id) => {
+    return cols.id.map((id) => {
       const fresh = inserted.positions.get(id);
       const firstInBatch = !seen.has(id);
       seen.add(id);
