@@ -3,7 +3,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyError, type FastifyInstance, LogController } from 'fastify';
 import { isAimeshError } from './errors.js';
-import { newId } from './ids.js';
+import { IdSource } from './ids.js';
 import type { Logger } from './logger.js';
 
 /** The HTTP server every process runs; modules register their plugins on it. */
@@ -46,6 +46,7 @@ export function toHttpError(error: unknown): { status: number; body: ReturnType<
 
 /** Creates the Fastify server with our error shape, request ids and OpenAPI docs at /docs. */
 export async function createHttpServer(options: HttpOptions): Promise<HttpServer> {
+  const ids = new IdSource();
   const app = Fastify({
     loggerInstance: options.logger,
     // Per-request logging at info would cost more than the gateway itself; errors are still logged.
@@ -53,7 +54,7 @@ export async function createHttpServer(options: HttpOptions): Promise<HttpServer
     bodyLimit: options.bodyLimitBytes,
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
-      return typeof given === 'string' && given.length > 0 && given.length <= 128 ? given : newId();
+      return typeof given === 'string' && given.length > 0 && given.length <= 128 ? given : ids.next();
     },
     requestIdHeader: false,
     forceCloseConnections: 'idle',

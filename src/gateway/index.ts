@@ -1,6 +1,7 @@
 import { createMemoryRateLimitStore } from '../adapters/memory/memory-rate-limit-store.js';
 import { createRedisRateLimitStore } from '../adapters/redis/redis-rate-limit-store.js';
 import { readSection } from '../core/config.js';
+import { IdSource } from '../core/ids.js';
 import type { ModuleContext, ModuleDefinition } from '../core/module.js';
 import type { RateLimitStore } from '../ports/rate-limit-store.js';
 import { BreakerRegistry } from '../resilience/breaker-registry.js';
@@ -185,6 +186,7 @@ export const gatewayModule: ModuleDefinition = {
         events: config.events ? ctx.events : undefined,
         logger: ctx.logger,
         traceIds: new RandomHexPool(),
+        eventIds: new IdSource(),
       }),
     );
     return {

@@ -2,11 +2,14 @@ import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { isAimeshError } from '../core/errors.js';
 import { errorBody, toHttpError } from '../core/http.js';
+import type { IdSource } from '../core/ids.js';
 import type { Logger } from '../core/logger.js';
 import type { EventStore } from '../events/event-store.js';
+import type { RateLimitDecision } from '../ports/rate-limit-store.js';
 import { parsePriority } from '../resilience/bulkhead.js';
 import { isRepeatable } from '../resilience/retry.js';
 import type { Authenticator, Principal } from './auth/principal.js';
+import { CallerSignals } from './proxy/caller-signals.js';
 import { type Choice, type Forwarder, type ForwardResult, GatewayRefusal } from './proxy/forwarder.js';
 import type { GatewayMetrics } from './proxy/gateway-metrics.js';
 import { childTraceparent, type RandomHexPool } from './proxy/trace-context.js';
@@ -32,6 +35,8 @@ export interface PipelineDeps {
   logger: Logger;
   /** Span and trace ids for `traceparent`. */
   traceIds: RandomHexPool;
+  /** Event ids: time-ordered, so the events table's primary key grows at its end. */
+  eventIds: IdSource;
 }
 
 const METHODS = ['DELETE', 'GET', 'HEAD', 'PATCH', 'POST', 'PUT', 'OPTIONS'] as const;
@@ -52,8 +57,10 @@ export function gatewayRoutes(deps: PipelineDeps): FastifyPluginAsync {
     // The body is forwarded as it came; it is parsed only when routing or selection must read it.
     app.removeAllContentTypeParsers();
     app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+    const callers = new CallerSignals();
     for (const route of deps.routes) {
-      const handler = (request: FastifyRequest, reply: FastifyReply) => handle(deps, route, request, reply);
+      const handler = (request: FastifyRequest, reply: FastifyReply) =>
+        handle(deps, callers, route, request, reply);
       const urls = route.subtree
         ? [`${route.prefix}/*`, ...(route.prefix ? [route.prefix] : [])]
         : [route.prefix];
@@ -76,6 +83,7 @@ function hasCredentials(headers: IncomingHttpHeaders): boolean {
 
 async function handle(
   deps: PipelineDeps,
+  callers: CallerSignals,
   route: CompiledRoute,
   request: FastifyRequest,
   reply: FastifyReply,
@@ -84,19 +92,20 @@ async function handle(
   const headers = request.headers;
   let principal: Principal | undefined;
   let choices: Choice[] | undefined;
+  // Its headers go on every answer, written with the others rather than through the reply.
+  let decision: RateLimitDecision | undefined;
   try {
     if (deps.authenticator && (deps.authRequired || hasCredentials(headers))) {
       principal = await deps.authenticator.authenticate(headers);
     }
     if (deps.rateLimiter) {
-      const decision = await deps.rateLimiter.check(
+      const url = request.url;
+      const query = url.indexOf('?');
+      decision = await deps.rateLimiter.check(
         rateLimitSubject(principal),
-        request.url.split('?', 1)[0],
+        query < 0 ? url : url.slice(0, query),
       );
-      if (decision) {
-        reply.headers(rateLimitHeaders(decision));
-        if (!decision.allowed) throw rateLimitedError(decision);
-      }
+      if (decision && !decision.allowed) throw rateLimitedError(decision);
     }
     const raw = request.body as Buffer | undefined;
     let parsed: unknown = UNPARSED;
@@ -112,10 +121,6 @@ async function handle(
           target,
         )
       : [{ target }];
-    // A caller that goes away while the upstream works cancels the upstream call (and any retry wait).
-    const controller = new AbortController();
-    const onClose = () => controller.abort();
-    reply.raw.once('close', onClose);
     const result = await deps.forwarder.forward({
       method: request.method,
       path: upstreamPath(route, request.url),
@@ -125,12 +130,12 @@ async function handle(
       repeatable: isRepeatable(request.method, headers),
       priority: parsePriority(headers['x-priority']),
       policy: route.policy,
-      signal: controller.signal,
+      signal: callers.of(request.raw.socket),
       choices,
     });
-    reply.raw.off('close', onClose);
-    relay(deps, route, request, reply, result, principal, started, choices[0].model?.id);
+    relay(deps, route, request, reply, result, principal, started, choices[0].model?.id, decision);
   } catch (error) {
+    if (decision) reply.headers(rateLimitHeaders(decision));
     fail(deps, route, request, reply, error, principal, choices, started);
   }
 }
@@ -188,11 +193,15 @@ function relay(
   principal: Principal | undefined,
   started: number,
   firstModel: string | undefined,
+  decision: RateLimitDecision | undefined,
 ): void {
   const { response, choice, choiceIndex, endpoint, upstreamMs } = result;
   const out: Record<string, string | string[] | number> = {};
-  const preset = reply.getHeaders();
-  for (const name in preset) out[name] = preset[name] as string;
+  if (decision) {
+    out['ratelimit-limit'] = decision.limit;
+    out['ratelimit-remaining'] = decision.remaining;
+    out['ratelimit-reset'] = Math.ceil(decision.resetMs / 1000);
+  }
   for (const name in response.headers) {
     const value = response.headers[name];
     if (value !== undefined && !HOP_BY_HOP.has(name)) out[name] = value;
@@ -263,6 +272,7 @@ function record(
   error?: string,
   servedVersion?: string,
 ): void {
+  // One shape for both outcomes (error undefined when it went well): no spread per call.
   const data = {
     modelId: model?.id ?? routeTargetName(route),
     modelVersion: model?.version || servedVersion,
@@ -273,22 +283,16 @@ function record(
     status,
     route: route.name,
     upstream,
-    ...(ok ? {} : { error: error ?? `upstream answered ${status}` }),
+    error: ok ? undefined : (error ?? `upstream answered ${status}`),
   };
   deps.events?.enqueue({
     // An id from the pooled randomness: the store would otherwise draw fresh bytes per event.
-    id: eventId(deps.traceIds),
+    id: deps.eventIds.next(),
     type: ok ? 'ai.inference.completed' : 'ai.inference.failed',
     source: 'aimesh/gateway',
     correlationid: request.id,
     data,
   });
-}
-
-/** A random (version 4) UUID. */
-function eventId(random: RandomHexPool): string {
-  const h = random.hex(16);
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-${((Number.parseInt(h[16], 16) & 3) | 8).toString(16)}${h.slice(17, 20)}-${h.slice(20)}`;
 }
 
 function routeTargetName(route: CompiledRoute): string {

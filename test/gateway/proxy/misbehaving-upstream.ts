@@ -24,6 +24,8 @@ export interface MisbehavingUpstream {
   url: string;
   name: string;
   seen: SeenRequest[];
+  /** Requests whose connection closed before the upstream answered them. */
+  abandoned(): number;
   behave(b: Behaviour): void;
   close(): Promise<void>;
 }
@@ -35,8 +37,12 @@ export async function startUpstream(
 ): Promise<MisbehavingUpstream> {
   let behaviour = initial;
   const seen: SeenRequest[] = [];
+  let abandoned = 0;
   const sockets = new Set<Socket>();
   const server: Server = createServer((req, res) => {
+    res.on('close', () => {
+      if (!res.writableFinished) abandoned += 1;
+    });
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -95,6 +101,7 @@ export async function startUpstream(
     url: `http://127.0.0.1:${port}`,
     name,
     seen,
+    abandoned: () => abandoned,
     behave(b) {
       behaviour = b;
     },
