@@ -12,7 +12,7 @@ import { createGatewayAuth } from './auth/gateway-auth.js';
 import type { AccessPolicy, Authenticator } from './auth/principal.js';
 import { EndpointStatsTable } from './balancing/endpoint-stats.js';
 import { createBalancer } from './balancing/load-balancer.js';
-import { GatewayConfig } from './config.js';
+import { BUILT_IN_POLICIES, GatewayConfig } from './config.js';
 import { openAiRoutes } from './openai/openai-routes.js';
 import { Forwarder } from './proxy/forwarder.js';
 import { GatewayMetrics } from './proxy/gateway-metrics.js';
@@ -42,24 +42,6 @@ declare module '../core/module.js' {
     gateway: GatewayApi;
   }
 }
-
-// The seed's policies: Resilience4j's defaults, and a faster-tripping one for inference.
-const BUILT_IN_POLICIES: Record<string, BreakerPolicy> = {
-  default: {
-    failureRateThreshold: 0.5,
-    openMs: 30_000,
-    slidingWindowSize: 10,
-    minimumCalls: 5,
-    halfOpenCalls: 3,
-  },
-  inference: {
-    failureRateThreshold: 0.6,
-    openMs: 15_000,
-    slidingWindowSize: 5,
-    minimumCalls: 3,
-    halfOpenCalls: 3,
-  },
-};
 
 function openRateLimitStore(ctx: ModuleContext, config: GatewayConfig): RateLimitStore {
   return config.rateLimit.store === 'redis'
