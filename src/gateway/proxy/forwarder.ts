@@ -175,7 +175,7 @@ export class Forwarder {
           if (retry) {
             const retryAfterMs = parseRetryAfter(response.headers['retry-after'], o.clock.now());
             if ((retryAfterMs === undefined || retryAfterMs <= o.retry.maxDelayMs) && o.budget.tryRetry()) {
-              response.body.destroy();
+              discard(response.body);
               tried.add(endpoint.id);
               o.onRetry?.();
               if (
@@ -342,3 +342,14 @@ function describeTarget(choice: Choice): string {
     choice.target.kind === 'service' ? `service ${choice.target.service}` : `upstreams ${choice.target.name}`;
   return choice.model ? `${choice.model.id}@${choice.model.version} (${where})` : where;
 }
+
+/**
+ * Drops an upstream body we will not relay. undici's destroy() emits an AbortError on the body;
+ * without a listener that would be an uncaught exception that takes the whole process down.
+ */
+function discard(body: NodeJS.ReadableStream & { destroy(): void }): void {
+  body.on('error', ignoreError);
+  body.destroy();
+}
+
+function ignoreError(): void {}
