@@ -203,6 +203,19 @@ describe('the gateway pipeline against misbehaving loopback upstreams', () => {
     expect(gaps[1]).toBeGreaterThanOrEqual(55);
   });
 
+  it('retries a 503 whose body is still arriving without crashing, and stops after 3 attempts', async () => {
+    up.retry.behave({ kind: 'status-open-body', status: 503 });
+    const before = up.retry.seen.length;
+    const controller = new AbortController();
+    const response = await call('/retry/r', { signal: controller.signal });
+    expect(response.status).toBe(503);
+    controller.abort();
+    expect(up.retry.seen.length - before).toBe(3);
+    // Still serving: a retried body that was dropped mid-stream did not take the process down.
+    up.retry.behave({ kind: 'ok' });
+    expect((await call('/retry/r')).status).toBe(200);
+  });
+
   it('does not retry a POST that reached the upstream', async () => {
     up.retry.behave({ kind: 'status', status: 503 });
     const before = up.retry.seen.length;

@@ -6,6 +6,8 @@ export type Behaviour =
   | { kind: 'ok'; body?: unknown }
   | { kind: 'slow'; delayMs: number }
   | { kind: 'status'; status: number; retryAfter?: string }
+  /** Answers with this status and starts a body it never finishes. */
+  | { kind: 'status-open-body'; status: number }
   | { kind: 'reset' }
   | { kind: 'hang' }
   | { kind: 'sse'; events: string[]; gapMs: number };
@@ -72,6 +74,10 @@ export async function startUpstream(
             { upstream: name, status: b.status },
             b.retryAfter ? { 'retry-after': b.retryAfter } : {},
           );
+        case 'status-open-body':
+          res.writeHead(b.status, { 'content-type': 'application/json' });
+          res.write('{"upstream":');
+          return;
         case 'reset':
           return req.socket.destroy();
         case 'hang':
