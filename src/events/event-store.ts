@@ -3,7 +3,7 @@ import type { Clock } from '../core/clock.js';
 import { badRequest } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import type { Logger } from '../core/logger.js';
-import type { Database } from '../ports/database.js';
+import type { Database, Sql } from '../ports/database.js';
 import type { EventCatalogue } from './catalogue.js';
 import { checkEnvelope, type EnvelopeDefaults } from './cloud-event-envelope.js';
 
@@ -147,14 +147,24 @@ export class EventStore {
     }
   }
 
+  /** Tells the listeners that events appended inside a transaction have committed. */
+  committed(): void {
+    for (const listener of this.listeners) listener();
+  }
+
   /** Calls `listener` after every append in this process (the relay's wake-up). */
   onAppend(listener: () => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
 
-  /** Validates and stores one event or a batch in one transaction; duplicates by id are no-ops. */
-  async append(input: NewEvent | NewEvent[]): Promise<AppendResult[]> {
+  /**
+   * Validates and stores one event or a batch in one transaction; duplicates by id are no-ops.
+   * Given `tx`, the events join that transaction (the outbox pattern: a write and its event commit
+   * or roll back together); append them last in it, and call `committed()` once it commits.
+   */
+  async append(input: NewEvent | NewEvent[], tx?: Sql): Promise<AppendResult[]> {
+    const sql = tx ?? this.db;
     const events = (Array.isArray(input) ? input : [input]).map((e, i) =>
       this.prepare(e, Array.isArray(input) ? i : undefined),
     );
@@ -190,7 +200,7 @@ export class EventStore {
     // One statement, so one implicit transaction and one round trip. The lock row is joined in
     // and the ORDER BY sorts every row before the first insert, so the lock is taken before any
     // position is drawn and held until the commit.
-    const result = await this.db.query<{ id: string; position: number }>(
+    const result = await sql.query<{ id: string; position: number }>(
       `WITH append_lock AS MATERIALIZED (SELECT pg_advisory_xact_lock($13))
        INSERT INTO aimesh_events (id, type, source, subject, time, target, correlation_id, causation_id,
          traceparent, schema_version, topic, data)
@@ -210,7 +220,7 @@ export class EventStore {
     if (positions.size < cols.id.length) {
       // Duplicates: ON CONFLICT waited for their first writer to commit, so they are readable now.
       const missing = cols.id.filter((id) => !positions.has(id));
-      const found = await this.db.query<{ id: string; position: number }>(
+      const found = await sql.query<{ id: string; position: number }>(
         'SELECT id, position FROM aimesh_events WHERE id = ANY($1::text[])',
         [missing],
       );
@@ -218,7 +228,8 @@ export class EventStore {
     }
     const inserted = { positions, existing };
     this.appended?.inc(inserted.positions.size);
-    if (inserted.positions.size > 0) for (const listener of this.listeners) listener();
+    // Inside a caller's transaction the rows are not visible yet: `committed()` tells the listeners.
+    if (inserted.positions.size > 0 && !tx) this.committed();
     const seen = new Set<string>();
     return cols.id.map((id) => {
       const fresh = inserted.positions.get(id);
@@ -239,6 +250,8 @@ export class EventStore {
       this.dropped?.inc();
       return;
     }
+    // Stamped when it happened, not when its batch is stored.
+    if (event.time === undefined) event.time = new Date(this.clock.now());
     this.buffer.push(event);
     if (this.buffer.length >= this.batchSize) void this.flush();
     else if (!this.timer) {

@@ -207,26 +207,30 @@ export function experimentRoutes(service: RegistryService): FastifyPluginAsync {
       async (request) => {
         const body = request.body as typeof UpdateRun.static;
         const { runId } = request.params as { runId: string };
-        const before = await service.experiments.getRun(runId);
         const ended = body.status !== undefined && TERMINAL.has(body.status);
-        const run = await service.experiments.updateRun(runId, {
-          ...body,
-          endTime: ended ? now() : undefined,
-        });
-        if (ended && before.status !== run.status) {
-          await service.emit({
-            type: 'ai.experiment.run.ended',
-            subject: run.id,
-            data: {
-              experimentId: run.experimentId,
-              runId: run.id,
-              status: run.status,
-              metrics: run.metrics,
-              actor: actorOf(request),
-            },
+        // The run's end and its event commit together.
+        return service.inTransaction(async (tx) => {
+          const experiments = service.experimentsIn(tx);
+          const before = await experiments.getRun(runId);
+          const run = await experiments.updateRun(runId, {
+            ...body,
+            endTime: ended ? now() : undefined,
           });
-        }
-        return run;
+          if (ended && before.status !== run.status) {
+            await service.emit(tx, {
+              type: 'ai.experiment.run.ended',
+              subject: run.id,
+              data: {
+                experimentId: run.experimentId,
+                runId: run.id,
+                status: run.status,
+                metrics: run.metrics,
+                actor: actorOf(request),
+              },
+            });
+          }
+          return run;
+        });
       },
     );
     app.post(

@@ -73,7 +73,7 @@ export class RegistryService implements RegistryApi {
     });
     this.appendFailures = new Counter({
       name: 'aimesh_registry_event_append_failures_total',
-      help: 'Registry events that failed to append after their write committed.',
+      help: 'Registry events that failed to append (their write was rolled back with them).',
       registers,
     });
     this.artifacts = options.artifacts;
@@ -90,21 +90,29 @@ export class RegistryService implements RegistryApi {
   }
 
   /**
-   * Appends after the write has committed. The event store takes its own transaction and lock,
-   * so it cannot join ours; a failed append is logged and rethrown so the caller sees it.
+   * Appends a registry event inside the write's transaction `tx` (the outbox pattern): the write
+   * and its event commit together or not at all, so a crash between them can lose neither. Call it
+   * last in the transaction, and `committed()` once the transaction has committed.
    */
-  async emit(event: Omit<NewEvent, 'source'>): Promise<string> {
+  async emit(tx: Sql, event: Omit<NewEvent, 'source'>): Promise<string> {
     try {
-      const [result] = await this.options.events.append({ source: REGISTRY_SOURCE, ...event });
+      const [result] = await this.options.events.append({ source: REGISTRY_SOURCE, ...event }, tx);
       return result.id;
     } catch (error) {
       this.appendFailures.inc();
       this.options.logger.error(
         { err: error, type: event.type },
-        'registry event append failed after the write',
+        'registry event append failed; the write was rolled back',
       );
       throw error;
     }
+  }
+
+  /** Runs `fn` in one transaction and wakes the event relay once it has committed. */
+  async inTransaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T> {
+    const result = await this.options.db.transaction(fn);
+    this.options.events.committed();
+    return result;
   }
 
   /** The experiment store bound to a transaction. */
@@ -123,7 +131,7 @@ export class RegistryService implements RegistryApi {
 
   async createModelVersion(input: Omit<NewModelVersion, 'createdAt'>) {
     const createdAt = this.now();
-    const version = await this.options.db.transaction(async (tx) => {
+    return this.inTransaction(async (tx) => {
       const created = await new ModelRepository(tx).createVersion({ ...input, createdAt });
       // Registering a trained model closes the lineage loop: dataset → run → model version.
       if (input.runId) {
@@ -133,20 +141,19 @@ export class RegistryService implements RegistryApi {
           edges.push([`dataset:${input.dataset}@${input.datasetVersion}`, run]);
         await new LineageRepository(tx).addEdges(edges, input.runId, createdAt);
       }
+      await this.emit(tx, {
+        type: 'ai.model.version.created',
+        subject: `${created.model}@${created.version}`,
+        data: {
+          model: created.model,
+          version: created.version,
+          format: created.format,
+          artifactUri: created.artifactUri,
+          actor: input.createdBy,
+        },
+      });
       return created;
     });
-    await this.emit({
-      type: 'ai.model.version.created',
-      subject: `${version.model}@${version.version}`,
-      data: {
-        model: version.model,
-        version: version.version,
-        format: version.format,
-        artifactUri: version.artifactUri,
-        actor: input.createdBy,
-      },
-    });
-    return version;
   }
 
   async promote(request: PromotionRequest): Promise<PromotionResult> {
@@ -158,7 +165,7 @@ export class RegistryService implements RegistryApi {
       );
     }
     const at = this.now();
-    const result = await this.options.db.transaction(async (tx) => {
+    const result = await this.inTransaction(async (tx): Promise<PromotionResult> => {
       const models = new ModelRepository(tx);
       // Serialises promotions of one model, so "improves on the holder" compares with the real holder.
       await tx.query('SELECT 1 FROM registry_models WHERE name = $1 FOR UPDATE', [request.model]);
@@ -193,29 +200,29 @@ export class RegistryService implements RegistryApi {
         request.actor,
         at,
       );
+      const eventId = await this.emit(tx, {
+        type: 'ai.model.promoted',
+        subject: `${request.model}@${candidate.version}`,
+        causationid: request.causationId,
+        data: {
+          model: request.model,
+          version: candidate.version,
+          alias: request.alias,
+          previousVersion,
+          actor: request.actor,
+        },
+      });
       return {
         model: request.model,
         version: candidate.version,
         alias: request.alias,
         previousVersion,
         changed: true,
+        eventId,
       };
     });
     this.promotions.inc({ outcome: result.changed ? 'accepted' : 'unchanged' });
-    if (!result.changed) return result;
-    const eventId = await this.emit({
-      type: 'ai.model.promoted',
-      subject: `${result.model}@${result.version}`,
-      causationid: request.causationId,
-      data: {
-        model: result.model,
-        version: result.version,
-        alias: result.alias,
-        previousVersion: result.previousVersion,
-        actor: request.actor,
-      },
-    });
-    return { ...result, eventId };
+    return result;
   }
 
   latestModelOfType(type: string) {
@@ -234,25 +241,28 @@ export class RegistryService implements RegistryApi {
     const uri = (await this.options.artifacts.exists(key))
       ? this.options.artifacts.uri(key)
       : await this.options.artifacts.put(key, push.data);
-    const stored = await this.datasets.addVersion({
-      dataset: push.name,
-      version,
-      uri,
-      sizeBytes: push.data.byteLength,
-      rowCount: table.rows.length,
-      columns,
-      description: push.description,
-      createdBy: push.actor,
-      createdAt: this.now(),
+    const stored = await this.inTransaction(async (tx) => {
+      const added = await new DatasetRepository(tx).addVersion({
+        dataset: push.name,
+        version,
+        uri,
+        sizeBytes: push.data.byteLength,
+        rowCount: table.rows.length,
+        columns,
+        description: push.description,
+        createdBy: push.actor,
+        createdAt: this.now(),
+      });
+      if (added.created) {
+        await this.emit(tx, {
+          type: 'ai.dataset.version.created',
+          subject: `${push.name}@${version}`,
+          data: { dataset: push.name, version, rowCount: table.rows.length, uri, actor: push.actor },
+        });
+      }
+      return added;
     });
     this.datasetPushes.inc({ outcome: stored.created ? 'created' : 'existing' });
-    if (stored.created) {
-      await this.emit({
-        type: 'ai.dataset.version.created',
-        subject: `${push.name}@${version}`,
-        data: { dataset: push.name, version, rowCount: table.rows.length, uri, actor: push.actor },
-      });
-    }
     return stored;
   }
 

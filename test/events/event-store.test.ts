@@ -226,6 +226,24 @@ function eventStoreSpec(
       await store.flush();
       expect(await store.query({ correlationId: corr })).toHaveLength(5);
     });
+
+    it('times an enqueued event when it was enqueued, not when its batch was stored', async () => {
+      let now = Date.parse('2026-01-01T00:00:00.000Z');
+      const clock = { now: () => now, sleep: (ms: number) => new Promise<void>((r) => setTimeout(r, ms)) };
+      const slow = new EventStore({
+        db,
+        catalogue: new EventCatalogue(),
+        clock,
+        logger: createLogger('silent'),
+        flushIntervalMs: 60_000,
+      });
+      const corr = unique('enqueue-time');
+      slow.enqueue(completed({ correlationid: corr }));
+      now += 5_000;
+      await slow.flush();
+      const [event] = await store.query({ correlationId: corr });
+      expect(event.time).toBe('2026-01-01T00:00:00.000Z');
+    });
   });
 }
 

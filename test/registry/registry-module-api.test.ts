@@ -82,4 +82,39 @@ describe('the registry module API as other modules use it', () => {
     ]);
     expect(check).toEqual({ valid: true, problems: [] });
   });
+
+  it('commits a promotion and its event together: an event that cannot be stored undoes the promotion', async () => {
+    await registry.createModel({ name: 'outbox', type: 'sentiment', createdBy: 'pipeline' });
+    const v1 = await registry.createModelVersion({
+      model: 'outbox',
+      format: 'onnx',
+      artifactUri: 'artifact://outbox/1',
+      metrics: { accuracy: 0.99 },
+      createdBy: 'pipeline',
+    });
+    const v2 = await registry.createModelVersion({
+      model: 'outbox',
+      format: 'onnx',
+      artifactUri: 'artifact://outbox/2',
+      metrics: { accuracy: 0.995 },
+      createdBy: 'pipeline',
+    });
+    await registry.promote({ model: 'outbox', version: v1.version, alias: 'production', actor: 'pipeline' });
+    // A causation id past the envelope's 512-character limit: the event is refused at append.
+    await expect(
+      registry.promote({
+        model: 'outbox',
+        version: v2.version,
+        alias: 'production',
+        actor: 'pipeline',
+        causationId: 'x'.repeat(600),
+      }),
+    ).rejects.toMatchObject({ code: 'invalid_event' });
+    expect((await registry.getModelVersion('outbox', 'production')).version).toBe(v1.version);
+    const promoted = await aimesh.events.query({ type: 'ai.model.promoted', limit: 1000 });
+    expect(promoted.filter((e) => (e.data as { model: string }).model === 'outbox')).toHaveLength(1);
+    // The version events were stored with their versions, one each.
+    const created = await aimesh.events.query({ type: 'ai.model.version.created', limit: 1000 });
+    expect(created.filter((e) => (e.data as { model: string }).model === 'outbox')).toHaveLength(2);
+  });
 });
