@@ -1,7 +1,8 @@
 // Gateway overhead: a static upstream called directly, through a bare Node http + undici proxy,
-// and through the aimesh gateway with the full chain (key auth, rate limit, routing, model
-// selection, balancing, breaker, retry policy, event per call). Each server runs in its own
-// process so the load generator does not share a thread with what it measures.
+// through the same minimal proxy on Fastify, and through the aimesh gateway with the full chain
+// (key auth, rate limit, routing, model selection, balancing, breaker, retry policy, event per
+// call). Each server runs in its own process so the load generator does not share a thread with
+// what it measures.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -21,6 +22,8 @@ const role = process.argv.find((a) => a.startsWith('--role='))?.slice(7);
 // CPU time a server spends per request does not depend on what else the machine runs, so it is
 // reported next to req/s (which does, on a shared machine).
 if (role) process.on('message', (m) => m === 'cpu' && process.send?.({ cpu: process.cpuUsage() }));
+// A clean exit on SIGTERM lets `--cpu-prof` write its profile (BENCH_CPU_PROF=<role>[,<role>]).
+if (role && !role.startsWith('aimesh')) process.on('SIGTERM', () => process.exit(0));
 const listen = (server: ReturnType<typeof createServer>) =>
   new Promise<number>((resolve) =>
     server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)),
@@ -67,6 +70,33 @@ async function bareRole(upstream: string): Promise<void> {
     }),
   );
   process.send?.({ port });
+}
+
+// The same minimal proxy on Fastify (the framework aimesh's HTTP server uses): what the framework
+// costs, apart from the gateway's chain.
+async function fastifyRole(upstream: string): Promise<void> {
+  const { default: Fastify } = await import('fastify');
+  const pool = new Pool(upstream, { connections: 128 });
+  const app = Fastify();
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+  app.post('/api/v1/ai/*', async (request, reply) => {
+    const { connection: _c, host: _h, ...headers } = request.headers;
+    const up = await pool.request({
+      method: 'POST',
+      path: request.url,
+      headers: headers as Record<string, string>,
+      body: request.body as Buffer,
+    });
+    const out: Record<string, string | string[]> = {};
+    for (const [k, v] of Object.entries(up.headers))
+      if (v !== undefined && k !== 'connection' && k !== 'keep-alive') out[k] = v;
+    reply.hijack();
+    reply.raw.writeHead(up.statusCode, out);
+    up.body.pipe(reply.raw);
+  });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  process.send?.({ port: (app.server.address() as AddressInfo).port });
 }
 
 async function aimeshRole(upstream: string, events: boolean): Promise<void> {
@@ -129,12 +159,12 @@ async function aimeshRole(upstream: string, events: boolean): Promise<void> {
   });
 }
 
-function cpuMicros(proc: ChildProcess): Promise<number> {
+function cpuMicros(proc: ChildProcess): Promise<NodeJS.CpuUsage> {
   return new Promise((resolve) => {
     const onMessage = (m: { cpu?: NodeJS.CpuUsage }) => {
       if (!m.cpu) return;
       proc.off('message', onMessage);
-      resolve(m.cpu.user + m.cpu.system);
+      resolve(m.cpu);
     };
     proc.on('message', onMessage);
     proc.send('cpu');
@@ -145,8 +175,9 @@ function child(
   name: string,
   args: string[],
 ): Promise<{ proc: ChildProcess; message: { port: number; key?: string } }> {
-  const extra =
-    process.env.BENCH_CPU_PROF === name ? ['--cpu-prof', '--cpu-prof-dir=bench/results/profiles'] : [];
+  const extra = process.env.BENCH_CPU_PROF?.split(',').includes(name)
+    ? ['--cpu-prof', `--cpu-prof-dir=bench/results/profiles/${name}`]
+    : [];
   const proc = spawn(
     process.execPath,
     [...extra, '--import', 'tsx', fileURLToPath(import.meta.url), `--role=${name}`, ...args],
@@ -164,6 +195,8 @@ interface Figures {
   rps: number;
   /** CPU time of the proxy process per request (µs); for `direct`, of the upstream. */
   cpuMicrosPerRequest?: number;
+  /** The kernel's share of it (socket reads and writes). */
+  systemMicrosPerRequest?: number;
   p50: number;
   p99: number;
   errors: number;
@@ -192,15 +225,17 @@ async function main(): Promise<void> {
   const upstream = await child('upstream', []);
   const upstreamUrl = `http://127.0.0.1:${upstream.message.port}`;
   const bare = await child('bare', [upstreamUrl]);
+  const fastify = await child('fastify', [upstreamUrl]);
   const gateway = await child('aimesh', [upstreamUrl]);
   // The same chain without the per-call event, to show what the event costs.
   const quiet = await child('aimesh-no-events', [upstreamUrl]);
-  const children = [upstream.proc, bare.proc, gateway.proc, quiet.proc];
+  const children = [upstream.proc, bare.proc, fastify.proc, gateway.proc, quiet.proc];
   try {
     const path = '/api/v1/ai/models/sentiment/infer';
     const scenarios: [string, string, Record<string, string>, ChildProcess][] = [
       ['direct', `${upstreamUrl}${path}`, {}, upstream.proc],
       ['bare-proxy', `http://127.0.0.1:${bare.message.port}${path}`, {}, bare.proc],
+      ['fastify-proxy', `http://127.0.0.1:${fastify.message.port}${path}`, {}, fastify.proc],
       [
         'aimesh',
         `http://127.0.0.1:${gateway.message.port}${path}`,
@@ -219,11 +254,14 @@ async function main(): Promise<void> {
       await load(url, headers, WARMUP_S);
       const cpuBefore = await cpuMicros(proc);
       const f = await load(url, headers, DURATION_S);
-      const cpu = (await cpuMicros(proc)) - cpuBefore;
-      f.cpuMicrosPerRequest = Math.round(cpu / Math.max(1, f.rps * DURATION_S));
+      const cpuAfter = await cpuMicros(proc);
+      const requests = Math.max(1, f.rps * DURATION_S);
+      const system = cpuAfter.system - cpuBefore.system;
+      f.cpuMicrosPerRequest = Math.round((cpuAfter.user - cpuBefore.user + system) / requests);
+      f.systemMicrosPerRequest = Math.round(system / requests);
       figures[name] = f;
       console.log(
-        `${name.padEnd(16)} ${String(f.rps).padStart(7)} req/s  p50 ${f.p50} ms  p99 ${f.p99} ms  cpu ${f.cpuMicrosPerRequest} µs/req  errors ${f.errors}  non-2xx ${f.non2xx}`,
+        `${name.padEnd(16)} ${String(f.rps).padStart(7)} req/s  p50 ${f.p50} ms  p99 ${f.p99} ms  cpu ${f.cpuMicrosPerRequest} µs/req (kernel ${f.systemMicrosPerRequest})  errors ${f.errors}  non-2xx ${f.non2xx}`,
       );
     }
     const ratio = figures.aimesh.rps / figures['bare-proxy'].rps;
@@ -233,6 +271,7 @@ async function main(): Promise<void> {
       ...figures,
       bareVsDirect: Number((figures['bare-proxy'].rps / figures.direct.rps).toFixed(3)),
       aimeshVsBare: Number(ratio.toFixed(3)),
+      aimeshVsFastifyProxy: Number((figures.aimesh.rps / figures['fastify-proxy'].rps).toFixed(3)),
       aimeshCpuVsBare: Number(
         (figures['bare-proxy'].cpuMicrosPerRequest! / figures.aimesh.cpuMicrosPerRequest!).toFixed(3),
       ),
@@ -251,6 +290,7 @@ async function main(): Promise<void> {
 
 if (role === 'upstream') await upstreamRole();
 else if (role === 'bare') await bareRole(process.argv.at(-1)!);
+else if (role === 'fastify') await fastifyRole(process.argv.at(-1)!);
 else if (role === 'aimesh') await aimeshRole(process.argv.at(-1)!, true);
 else if (role === 'aimesh-no-events') await aimeshRole(process.argv.at(-1)!, false);
 else await main();
