@@ -1,7 +1,7 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Clock } from '../core/clock.js';
 import { badRequest } from '../core/errors.js';
-import { newId } from '../core/ids.js';
+import { IdSource } from '../core/ids.js';
 import type { Logger } from '../core/logger.js';
 import type { Database, Sql } from '../ports/database.js';
 import type { EventCatalogue } from './catalogue.js';
@@ -120,7 +120,9 @@ export class EventStore {
     this.catalogue = options.catalogue;
     this.clock = options.clock;
     this.logger = options.logger;
-    this.envelopeDefaults = { id: () => newId(this.clock.now()), now: () => this.clock.now() };
+    // Pooled randomness: a batch of a thousand events would otherwise draw a thousand times.
+    const ids = new IdSource();
+    this.envelopeDefaults = { id: () => ids.next(this.clock.now()), now: () => this.clock.now() };
     this.maxBuffered = options.maxBuffered ?? 10_000;
     this.batchSize = options.batchSize ?? 500;
     this.flushIntervalMs = options.flushIntervalMs ?? 20;

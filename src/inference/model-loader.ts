@@ -101,6 +101,11 @@ export class ModelLoader {
     if (!this.manager.has(promotion.model, promotion.version))
       await this.load(promotion.model, promotion.version);
     this.manager.setAlias(promotion.model, promotion.alias, promotion.version);
+    // A configured model this promotion brings in is loaded now: readiness says so at once.
+    for (const { model, ref } of this.config.models) {
+      if (model === promotion.model && (ref === promotion.alias || ref === promotion.version))
+        this.failures.delete(`registry:${model}@${ref}`);
+    }
     this.logger.info(promotion, 'model promotion applied');
   }
 

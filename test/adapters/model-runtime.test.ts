@@ -1,4 +1,4 @@
-import { onnxRuntime } from '../../src/adapters/onnx/onnx-runtime.js';
+import { createOnnxRuntime, onnxRuntime } from '../../src/adapters/onnx/onnx-runtime.js';
 import { tfjsRuntime } from '../../src/adapters/tfjs/tfjs-runtime.js';
 import type { ModelSource } from '../../src/ports/model-runtime.js';
 import { modelRuntimeContract } from '../contracts/model-runtime.js';
@@ -30,6 +30,14 @@ modelRuntimeContract('tfjs', async () => ({
 
 modelRuntimeContract('onnx', async () => ({
   runtime: onnxRuntime,
+  source: memory('model.onnx', await onnxFiles(model)),
+  reference: (rows) => predict(model, rows),
+  broken: memory('model.onnx', garbage),
+}));
+
+// The same runtime with its sessions on the calling thread instead of a thread of their own.
+modelRuntimeContract('onnx (on the calling thread)', async () => ({
+  runtime: createOnnxRuntime({ thread: false }),
   source: memory('model.onnx', await onnxFiles(model)),
   reference: (rows) => predict(model, rows),
   broken: memory('model.onnx', garbage),
