@@ -98,6 +98,11 @@ export const InferenceConfig = Type.Object(
           description:
             'Let idle ONNX Runtime threads spin (its default; off gives CPU back to other processes).',
         }),
+        sessionThreads: Type.Boolean({
+          default: true,
+          description:
+            "Run each loaded ONNX model on a worker thread of its own, so a batch's compute never stalls the server's thread (false: on the server's thread).",
+        }),
       },
       { default: {} },
     ),

@@ -15,7 +15,11 @@ import { ResultCache } from './result-cache.js';
 function runtimes(config: InferenceConfig): Record<string, ModelRuntime> {
   return {
     tfjs: tfjsRuntime,
-    onnx: createOnnxRuntime({ intraOpThreads: config.onnx.intraOpThreads, spinning: config.onnx.spinning }),
+    onnx: createOnnxRuntime({
+      intraOpThreads: config.onnx.intraOpThreads,
+      spinning: config.onnx.spinning,
+      thread: config.onnx.sessionThreads,
+    }),
     v2: v2RemoteRuntime,
     openai: openAiRuntime,
   };
