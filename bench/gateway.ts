@@ -4,8 +4,11 @@
 // call). Each server runs in its own process so the load generator does not share a thread with
 // what it measures.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { pipeline } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 // @ts-expect-error autocannon ships no types
@@ -21,7 +24,8 @@ const ADMIN = 'bench-admin-token-0123456789';
 const role = process.argv.find((a) => a.startsWith('--role='))?.slice(7);
 // CPU time a server spends per request does not depend on what else the machine runs, so it is
 // reported next to req/s (which does, on a shared machine).
-if (role) process.on('message', (m) => m === 'cpu' && process.send?.({ cpu: process.cpuUsage() }));
+if (role && role !== 'aimesh-workers')
+  process.on('message', (m) => m === 'cpu' && process.send?.({ cpu: process.cpuUsage() }));
 // A clean exit on SIGTERM lets `--cpu-prof` write its profile (BENCH_CPU_PROF=<role>[,<role>]).
 if (role && !role.startsWith('aimesh')) process.on('SIGTERM', () => process.exit(0));
 const listen = (server: ReturnType<typeof createServer>) =>
@@ -99,6 +103,120 @@ async function fastifyRole(upstream: string): Promise<void> {
   process.send?.({ port: (app.server.address() as AddressInfo).port });
 }
 
+/** The gateway section every aimesh role runs: the whole chain, two models to choose from. */
+function gatewayConfig(events: boolean, rateLimitStore = 'memory') {
+  return {
+    auth: { adminToken: ADMIN },
+    events,
+    rateLimit: {
+      store: rateLimitStore,
+      keyPrefix: `aimesh-bench-${process.pid}:`,
+      rules: [{ route: '/api/v1/ai/**', requestsPerSecond: 10_000_000, burst: 10_000_000 }],
+    },
+    models: {
+      catalogue: [
+        {
+          id: 'sentiment-small',
+          version: '1',
+          type: 'sentiment',
+          upstream: 'model-inference',
+          costPerCall: 1,
+          accuracy: 0.9,
+        },
+        {
+          id: 'sentiment-large',
+          version: '1',
+          type: 'sentiment',
+          upstream: 'model-inference',
+          costPerCall: 3,
+          accuracy: 0.97,
+        },
+      ],
+    },
+  };
+}
+
+/** Registers the upstream in discovery and makes an API key; returns the key. */
+async function seed(base: string, upstream: string): Promise<string> {
+  const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
+    fetch(`${base}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify(body),
+    }).then((r) => r.json());
+  await post('/api/v1/discovery/instances', { service: 'model-inference', url: upstream, ttlMs: 600_000 });
+  const { key } = await post('/api/v1/admin/keys', { owner: 'bench' }, { authorization: `Bearer ${ADMIN}` });
+  return key;
+}
+
+/** CPU time (user, system) of a process and its children, from /proc (clock ticks of 10 ms). */
+function treeCpu(pid: number): NodeJS.CpuUsage {
+  const pids = [pid];
+  try {
+    for (const line of readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/))
+      if (line) pids.push(Number(line));
+  } catch {}
+  let user = 0;
+  let system = 0;
+  for (const p of pids) {
+    try {
+      const fields = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1].split(' ');
+      user += Number(fields[11]) * 10_000;
+      system += Number(fields[12]) * 10_000;
+    } catch {}
+  }
+  return { user, system };
+}
+
+// `aimesh start --target gateway --workers N` as deployed on several cores: PostgreSQL, NATS and
+// the Redis rate-limit store shared by the workers (what --workers requires).
+async function workersRole(upstream: string, workers: number): Promise<void> {
+  const { createTestDatabase, NATS_URL, REDIS_URL } = await import('../test/support/services.js');
+  const created = await createTestDatabase();
+  const dir = mkdtempSync(join(tmpdir(), 'aimesh-bench-workers-'));
+  const configFile = join(dir, 'aimesh.yaml');
+  // JSON is YAML.
+  writeFileSync(
+    configFile,
+    JSON.stringify({
+      server: { port: 0 },
+      database: { adapter: 'postgres', url: created.url },
+      bus: { adapter: 'nats', servers: NATS_URL, subjectPrefix: `bench${process.pid}.` },
+      redis: { url: REDIS_URL },
+      artifacts: { dir: join(dir, 'artifacts') },
+      log: { level: 'warn' },
+      gateway: gatewayConfig(true, 'redis'),
+    }),
+  );
+  const bin = fileURLToPath(new URL('../bin/aimesh.js', import.meta.url));
+  const cli = spawn(
+    process.execPath,
+    [bin, 'start', '--target', 'gateway', '--workers', String(workers), '--config', configFile],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let output = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    cli.stderr!.on('data', (d) => {
+      output += d;
+      const found = /aimesh listening on (http:\/\/\S+)/.exec(output);
+      if (found) resolve(found[1]);
+    });
+    cli.once('exit', (code) => reject(new Error(`aimesh --workers exited with ${code}: ${output}`)));
+  });
+  const key = await seed(url, upstream);
+  process.on('message', (m) => m === 'cpu' && process.send?.({ cpu: treeCpu(cli.pid!) }));
+  process.send?.({ port: Number(new URL(url).port), key });
+  process.on('SIGTERM', () => {
+    cli.kill('SIGTERM');
+    cli.once('exit', () => {
+      void created.drop().finally(() => {
+        rmSync(dir, { recursive: true, force: true });
+        process.exit(0);
+      });
+    });
+  });
+}
+
 async function aimeshRole(upstream: string, events: boolean): Promise<void> {
   const { startTestAimesh } = await import('../test/support/aimesh.js');
   // The gateway target as it is deployed: against a PostgreSQL server, so event appends are I/O
@@ -113,43 +231,9 @@ async function aimeshRole(upstream: string, events: boolean): Promise<void> {
   }
   const aimesh = await startTestAimesh({
     targets: ['gateway'],
-    config: {
-      database,
-      gateway: {
-        auth: { adminToken: ADMIN },
-        events,
-        rateLimit: { rules: [{ route: '/api/v1/ai/**', requestsPerSecond: 10_000_000, burst: 10_000_000 }] },
-        models: {
-          catalogue: [
-            {
-              id: 'sentiment-small',
-              version: '1',
-              type: 'sentiment',
-              upstream: 'model-inference',
-              costPerCall: 1,
-              accuracy: 0.9,
-            },
-            {
-              id: 'sentiment-large',
-              version: '1',
-              type: 'sentiment',
-              upstream: 'model-inference',
-              costPerCall: 3,
-              accuracy: 0.97,
-            },
-          ],
-        },
-      },
-    },
+    config: { database, gateway: gatewayConfig(events) },
   });
-  const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
-    fetch(`${aimesh.url}${path}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...headers },
-      body: JSON.stringify(body),
-    }).then((r) => r.json());
-  await post('/api/v1/discovery/instances', { service: 'model-inference', url: upstream, ttlMs: 600_000 });
-  const { key } = await post('/api/v1/admin/keys', { owner: 'bench' }, { authorization: `Bearer ${ADMIN}` });
+  const key = await seed(aimesh.url, upstream);
   process.send?.({ port: aimesh.port, key });
   process.on('SIGTERM', () => {
     void aimesh
@@ -230,6 +314,17 @@ async function main(): Promise<void> {
   // The same chain without the per-call event, to show what the event costs.
   const quiet = await child('aimesh-no-events', [upstreamUrl]);
   const children = [upstream.proc, bare.proc, fastify.proc, gateway.proc, quiet.proc];
+  // `--workers N` (one gateway per core) when its shared services answer.
+  const { serviceAvailable } = await import('../test/support/services.js');
+  const workers = Number(process.env.BENCH_WORKERS ?? availableParallelism());
+  const clustered =
+    workers > 1 &&
+    (await serviceAvailable('postgres')) &&
+    (await serviceAvailable('nats')) &&
+    (await serviceAvailable('redis'))
+      ? await child('aimesh-workers', [upstreamUrl, String(workers)])
+      : undefined;
+  if (clustered) children.push(clustered.proc);
   try {
     const path = '/api/v1/ai/models/sentiment/infer';
     const scenarios: [string, string, Record<string, string>, ChildProcess][] = [
@@ -249,6 +344,13 @@ async function main(): Promise<void> {
         quiet.proc,
       ],
     ];
+    if (clustered)
+      scenarios.push([
+        `aimesh-workers-${workers}`,
+        `http://127.0.0.1:${clustered.message.port}${path}`,
+        { 'x-api-key': clustered.message.key!, 'x-model-type': 'sentiment' },
+        clustered.proc,
+      ]);
     const figures: Record<string, Figures> = {};
     for (const [name, url, headers, proc] of scenarios) {
       await load(url, headers, WARMUP_S);
@@ -261,7 +363,7 @@ async function main(): Promise<void> {
       f.systemMicrosPerRequest = Math.round(system / requests);
       figures[name] = f;
       console.log(
-        `${name.padEnd(16)} ${String(f.rps).padStart(7)} req/s  p50 ${f.p50} ms  p99 ${f.p99} ms  cpu ${f.cpuMicrosPerRequest} µs/req (kernel ${f.systemMicrosPerRequest})  errors ${f.errors}  non-2xx ${f.non2xx}`,
+        `${name.padEnd(18)} ${String(f.rps).padStart(7)} req/s  p50 ${f.p50} ms  p99 ${f.p99} ms  cpu ${f.cpuMicrosPerRequest} µs/req (kernel ${f.systemMicrosPerRequest})  errors ${f.errors}  non-2xx ${f.non2xx}`,
       );
     }
     const ratio = figures.aimesh.rps / figures['bare-proxy'].rps;
@@ -272,6 +374,13 @@ async function main(): Promise<void> {
       bareVsDirect: Number((figures['bare-proxy'].rps / figures.direct.rps).toFixed(3)),
       aimeshVsBare: Number(ratio.toFixed(3)),
       aimeshVsFastifyProxy: Number((figures.aimesh.rps / figures['fastify-proxy'].rps).toFixed(3)),
+      ...(clustered
+        ? {
+            aimeshWorkersVsBare: Number(
+              (figures[`aimesh-workers-${workers}`].rps / figures['bare-proxy'].rps).toFixed(3),
+            ),
+          }
+        : {}),
       aimeshCpuVsBare: Number(
         (figures['bare-proxy'].cpuMicrosPerRequest! / figures.aimesh.cpuMicrosPerRequest!).toFixed(3),
       ),
@@ -291,6 +400,7 @@ async function main(): Promise<void> {
 if (role === 'upstream') await upstreamRole();
 else if (role === 'bare') await bareRole(process.argv.at(-1)!);
 else if (role === 'fastify') await fastifyRole(process.argv.at(-1)!);
+else if (role === 'aimesh-workers') await workersRole(process.argv.at(-2)!, Number(process.argv.at(-1)));
 else if (role === 'aimesh') await aimeshRole(process.argv.at(-1)!, true);
 else if (role === 'aimesh-no-events') await aimeshRole(process.argv.at(-1)!, false);
 else await main();

@@ -1,6 +1,10 @@
 import type { Command } from 'commander';
-import { loadConfig } from '../core/config.js';
+import { clusterProblems, isClusterWorker, runClusterPrimary } from '../core/cluster.js';
+import { type Config, loadConfig, readSection } from '../core/config.js';
+import { AimeshError } from '../core/errors.js';
+import { createLogger } from '../core/logger.js';
 import { startAimesh } from '../core/runtime.js';
+import { GatewayConfig } from '../gateway/config.js';
 
 /** `aimesh start`: runs the chosen targets until SIGINT/SIGTERM, then stops gracefully. */
 export function registerStartCommand(program: Command): void {
@@ -10,17 +14,40 @@ export function registerStartCommand(program: Command): void {
     .option('-t, --target <targets>', 'comma-separated modules to run (all, gateway, inference, ...)', 'all')
     .option('-c, --config <file>', 'YAML config file (default: ./aimesh.yaml if present)')
     .option('-p, --port <port>', 'HTTP port (overrides config and AIMESH_PORT)')
+    .option(
+      '-w, --workers <n>',
+      'worker processes sharing the ports, one per core (needs postgres, nats and, with the gateway, redis)',
+    )
     .addHelpText(
       'after',
       `
 Examples:
   aimesh start                                   # everything, embedded (PGlite + in-process bus)
   aimesh start --target gateway --config examples/distributed.yaml
-  AIMESH_PORT=9090 aimesh start --target inference,events`,
+  AIMESH_PORT=9090 aimesh start --target inference,events
+  aimesh start --target gateway --workers 4 --config examples/distributed.yaml`,
     )
-    .action(async (opts: { target: string; config?: string; port?: string }) => {
-      const overrides = opts.port === undefined ? {} : { server: { port: Number(opts.port) } };
-      const config = loadConfig({ file: opts.config, overrides });
+    .action(async (opts: { target: string; config?: string; port?: string; workers?: string }) => {
+      const server: Record<string, number> = {};
+      if (opts.port !== undefined) server.port = Number(opts.port);
+      if (opts.workers !== undefined) server.workers = Number(opts.workers);
+      const config = loadConfig({ file: opts.config, overrides: { server } });
+      if (config.server.workers > 1 && !isClusterWorker()) {
+        const problems = clusterProblems({
+          database: config.database,
+          bus: config.bus,
+          rateLimitStore: runsGateway(opts.target) ? gatewayRateLimitStore(config) : undefined,
+        });
+        if (problems.length > 0) {
+          throw new AimeshError(
+            'invalid_config',
+            400,
+            `${config.server.workers} workers need state every worker shares:\n${problems.map((p) => `  - ${p}`).join('\n')}`,
+          );
+        }
+        runClusterPrimary(config.server.workers, createLogger(config.log.level));
+        return;
+      }
       const running = await startAimesh({ config, targets: [opts.target] });
       console.error(`aimesh listening on ${running.url} (modules: ${running.manager.names().join(', ')})`);
       let signals = 0;
@@ -36,7 +63,18 @@ Examples:
           },
         );
       };
-      process.on('SIGINT', () => shutdown('SIGINT'));
+      // A worker stops when its primary says so: Ctrl-C reaches the whole process group, and the
+      // primary's SIGTERM would otherwise count as a second signal.
+      if (isClusterWorker()) process.on('SIGINT', () => {});
+      else process.on('SIGINT', () => shutdown('SIGINT'));
       process.on('SIGTERM', () => shutdown('SIGTERM'));
     });
+}
+
+function runsGateway(targets: string): boolean {
+  return targets.split(',').some((t) => ['all', 'gateway'].includes(t.trim()));
+}
+
+function gatewayRateLimitStore(config: Config): string {
+  return readSection(GatewayConfig, config.gateway, '/gateway').rateLimit.store;
 }

@@ -28,6 +28,13 @@ export const ServerConfig = Type.Object(
       default: 10_000,
       description: 'How long a graceful stop waits for in-flight work.',
     }),
+    workers: Type.Integer({
+      minimum: 1,
+      maximum: 256,
+      default: 1,
+      description:
+        '`aimesh start`: processes sharing the ports, one per core (more than 1 needs postgres, nats and, with the gateway, redis).',
+    }),
   },
   { default: {} },
 );
@@ -169,6 +176,7 @@ function dedupe<T extends { path: string }>(problems: T[]): T[] {
 const shortcuts: Record<string, string> = {
   AIMESH_PORT: 'server.port',
   AIMESH_HOST: 'server.host',
+  AIMESH_WORKERS: 'server.workers',
   AIMESH_DATABASE_URL: 'database.url',
   AIMESH_NATS_URL: 'bus.servers',
   AIMESH_REDIS_URL: 'redis.url',

@@ -7,6 +7,7 @@ import type { Database } from '../ports/database.js';
 import type { EventBus } from '../ports/event-bus.js';
 import { openBus } from './bus.js';
 import { type Clock, systemClock } from './clock.js';
+import { workerNumber } from './cluster.js';
 import type { Config } from './config.js';
 import { openDatabase } from './database.js';
 import { createHttpServer, type HttpServer } from './http.js';
@@ -121,7 +122,11 @@ export async function startAimesh(options: StartOptions): Promise<RunningAimesh>
 }
 
 function registerHealthRoutes(http: HttpServer, manager: ModuleManager, metrics: Registry): void {
-  http.get('/healthz', { schema: { tags: ['health'], summary: 'Liveness' } }, async () => ({ status: 'ok' }));
+  // Under `--workers N`, which worker answered.
+  const worker = workerNumber();
+  http.get('/healthz', { schema: { tags: ['health'], summary: 'Liveness' } }, async () =>
+    worker === undefined ? { status: 'ok' } : { status: 'ok', worker },
+  );
   http.get(
     '/readyz',
     { schema: { tags: ['health'], summary: 'Readiness of each module' } },

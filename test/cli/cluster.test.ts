@@ -1,0 +1,108 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Agent, request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runAimesh } from '../support/processes.js';
+import { createTestDatabase, NATS_URL, REDIS_URL, serviceAvailable } from '../support/services.js';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+describe('aimesh start --workers refuses state the workers would not share', () => {
+  it('names every adapter that would split between the workers, and exits 2', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'aimesh-cluster-'));
+    try {
+      const aimesh = runAimesh(['start', '--workers', '2', '--port', '0'], {
+        AIMESH_DATABASE__DATA_DIR: join(dir, 'pglite'),
+        AIMESH_ARTIFACTS__DIR: join(dir, 'artifacts'),
+      });
+      expect(await aimesh.exited).toBe(2);
+      const output = aimesh.output();
+      expect(output).toMatch(/2 workers need state every worker shares/);
+      expect(output).toMatch(/database\.adapter must be postgres/);
+      expect(output).toMatch(/bus\.adapter must be nats/);
+      expect(output).toMatch(/gateway\.rateLimit\.store must be redis/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
+
+const services =
+  (await serviceAvailable('postgres')) &&
+  (await serviceAvailable('nats')) &&
+  (await serviceAvailable('redis'));
+
+describe.skipIf(!services)('aimesh start --workers 2 on PostgreSQL, NATS and Redis', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'aimesh-cluster-'));
+  let drop: () => Promise<void>;
+  let url: string;
+  beforeAll(async () => {
+    const database = await createTestDatabase();
+    drop = database.drop;
+    url = database.url;
+  });
+  afterAll(async () => {
+    await drop?.();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('shares one port between two workers, answers from both, and stops them all on SIGTERM', async () => {
+    const port = await freePort();
+    const aimesh = runAimesh(
+      ['start', '--target', 'gateway,registry', '--workers', '2', '--port', String(port)],
+      {
+        AIMESH_DATABASE_URL: url,
+        AIMESH_NATS_URL: NATS_URL,
+        AIMESH_REDIS_URL: REDIS_URL,
+        AIMESH_GATEWAY__RATE_LIMIT__STORE: 'redis',
+        AIMESH_GATEWAY__RATE_LIMIT__KEY_PREFIX: `aimesh-cluster-test-${port}:`,
+        AIMESH_BUS__SUBJECT_PREFIX: `cluster${port}.`,
+        AIMESH_ARTIFACTS__DIR: join(dir, 'artifacts'),
+      },
+    );
+    try {
+      const seen = new Set<number>();
+      const started = Date.now();
+      // A fresh connection per call: the primary hands connections to the workers in turn.
+      for (let i = 0; i < 400 && seen.size < 2 && Date.now() - started < 60_000; i++) {
+        const agent = new Agent({ pipelining: 0 });
+        const worker = await request(`http://127.0.0.1:${port}/healthz`, { dispatcher: agent }).then(
+          async (r) => ((await r.body.json()) as { worker?: number }).worker,
+          () => undefined,
+        );
+        await agent.close();
+        if (worker !== undefined) seen.add(worker);
+        else await new Promise((r) => setTimeout(r, 100));
+      }
+      expect([...seen].sort()).toEqual([1, 2]);
+      // Both workers write to the one database: a model made through one is seen through the other.
+      const created = await request(`http://127.0.0.1:${port}/api/v1/models`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'shared', type: 'sentiment' }),
+      });
+      expect(created.statusCode).toBe(201);
+      await created.body.dump();
+      for (let i = 0; i < 4; i++) {
+        const agent = new Agent({ pipelining: 0 });
+        const read = await request(`http://127.0.0.1:${port}/api/v1/models/shared`, { dispatcher: agent });
+        expect(read.statusCode).toBe(200);
+        await read.body.dump();
+        await agent.close();
+      }
+    } finally {
+      expect(await aimesh.stop()).toBe(0);
+    }
+  }, 120_000);
+});
