@@ -51,6 +51,9 @@ export async function createHttpServer(options: HttpOptions): Promise<HttpServer
     loggerInstance: options.logger,
     // Per-request logging at info would cost more than the gateway itself; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
+    // No child logger per request (it cost a serialisation of its bindings per call): the few
+    // request-scoped lines name their request id themselves.
+    childLoggerFactory: (logger) => logger,
     bodyLimit: options.bodyLimitBytes,
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
@@ -63,7 +66,7 @@ export async function createHttpServer(options: HttpOptions): Promise<HttpServer
 
   app.setErrorHandler((error, request, reply) => {
     const { status, body } = toHttpError(error);
-    if (status >= 500) request.log.error({ err: error }, 'request failed');
+    if (status >= 500) request.log.error({ err: error, reqId: request.id }, 'request failed');
     return reply.status(status).send(body);
   });
   app.setNotFoundHandler((request, reply) =>

@@ -95,6 +95,83 @@ interface Row {
 // "position > last" can then never skip a row that commits late (the outbox gap problem).
 const APPEND_LOCK_KEY = 7_346_121_002;
 
+// One statement, so one implicit transaction and one round trip. The lock row is joined in and
+// the ORDER BY sorts every row before the first insert, so the lock is taken before any
+// position is drawn and held until the commit.
+const INSERT = `WITH append_lock AS MATERIALIZED (SELECT pg_advisory_xact_lock($13))
+  INSERT INTO aimesh_events (id, type, source, subject, time, target, correlation_id, causation_id,
+    traceparent, schema_version, topic, data)
+  SELECT id, type, source, subject, time, target, correlation_id, causation_id, traceparent,
+    schema_version, topic, data::jsonb
+  FROM append_lock, unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[],
+    $7::text[], $8::text[], $9::text[], $10::int[], $11::text[], $12::text[])
+    WITH ORDINALITY AS t(id, type, source, subject, time, target, correlation_id, causation_id,
+    traceparent, schema_version, topic, data, n)
+  ORDER BY n
+  ON CONFLICT (id) DO NOTHING`;
+
+interface PreparedEvent {
+  id: string;
+  type: string;
+  source: string;
+  subject?: string;
+  time: string;
+  target?: string;
+  correlationid?: string;
+  causationid?: string;
+  traceparent?: string;
+  version: number;
+  topic: string;
+  data: unknown;
+}
+
+/** The INSERT's parameters: one array per column, then the lock key. */
+function columns(events: PreparedEvent[]): unknown[] {
+  const n = events.length;
+  const id = new Array<string>(n);
+  const type = new Array<string>(n);
+  const source = new Array<string>(n);
+  const subject = new Array<string | null>(n);
+  const time = new Array<string>(n);
+  const target = new Array<string | null>(n);
+  const correlation = new Array<string | null>(n);
+  const causation = new Array<string | null>(n);
+  const traceparent = new Array<string | null>(n);
+  const version = new Array<number>(n);
+  const topic = new Array<string>(n);
+  const data = new Array<string>(n);
+  for (let i = 0; i < n; i++) {
+    const e = events[i];
+    id[i] = e.id;
+    type[i] = e.type;
+    source[i] = e.source;
+    subject[i] = e.subject ?? null;
+    time[i] = e.time;
+    target[i] = e.target ?? null;
+    correlation[i] = e.correlationid ?? null;
+    causation[i] = e.causationid ?? null;
+    traceparent[i] = e.traceparent ?? null;
+    version[i] = e.version;
+    topic[i] = e.topic;
+    data[i] = JSON.stringify(e.data ?? null);
+  }
+  return [
+    id,
+    type,
+    source,
+    subject,
+    time,
+    target,
+    correlation,
+    causation,
+    traceparent,
+    version,
+    topic,
+    data,
+    APPEND_LOCK_KEY,
+  ];
+}
+
 /**
  * The event store: append-only CloudEvents in Postgres (embedded or server), validated on
  * append, upcast on read. It is also the outbox the relay publishes from.
@@ -171,57 +248,17 @@ export class EventStore {
       this.prepare(e, Array.isArray(input) ? i : undefined),
     );
     if (events.length === 0) return [];
-    const cols = {
-      id: [] as string[],
-      type: [] as string[],
-      source: [] as string[],
-      subject: [] as (string | null)[],
-      time: [] as string[],
-      target: [] as (string | null)[],
-      correlation: [] as (string | null)[],
-      causation: [] as (string | null)[],
-      traceparent: [] as (string | null)[],
-      version: [] as number[],
-      topic: [] as string[],
-      data: [] as string[],
-    };
-    for (const e of events) {
-      cols.id.push(e.id);
-      cols.type.push(e.type);
-      cols.source.push(e.source);
-      cols.subject.push(e.subject ?? null);
-      cols.time.push(e.time);
-      cols.target.push(e.target ?? null);
-      cols.correlation.push(e.correlationid ?? null);
-      cols.causation.push(e.causationid ?? null);
-      cols.traceparent.push(e.traceparent ?? null);
-      cols.version.push(e.version);
-      cols.topic.push(e.topic);
-      cols.data.push(JSON.stringify(e.data ?? null));
-    }
-    // One statement, so one implicit transaction and one round trip. The lock row is joined in
-    // and the ORDER BY sorts every row before the first insert, so the lock is taken before any
-    // position is drawn and held until the commit.
+    const params = columns(events);
     const result = await sql.query<{ id: string; position: number }>(
-      `WITH append_lock AS MATERIALIZED (SELECT pg_advisory_xact_lock($13))
-       INSERT INTO aimesh_events (id, type, source, subject, time, target, correlation_id, causation_id,
-         traceparent, schema_version, topic, data)
-       SELECT id, type, source, subject, time, target, correlation_id, causation_id, traceparent,
-         schema_version, topic, data::jsonb
-       FROM append_lock, unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[],
-         $7::text[], $8::text[], $9::text[], $10::int[], $11::text[], $12::text[])
-         WITH ORDINALITY AS t(id, type, source, subject, time, target, correlation_id, causation_id,
-         traceparent, schema_version, topic, data, n)
-       ORDER BY n
-       ON CONFLICT (id) DO NOTHING
-       RETURNING id, position`,
-      [...Object.values(cols), APPEND_LOCK_KEY],
+      `${INSERT} RETURNING id, position`,
+      params,
     );
+    const ids = params[0] as string[];
     const positions = new Map(result.rows.map((r) => [r.id, r.position]));
     const existing = new Map<string, number>();
-    if (positions.size < cols.id.length) {
+    if (positions.size < ids.length) {
       // Duplicates: ON CONFLICT waited for their first writer to commit, so they are readable now.
-      const missing = cols.id.filter((id) => !positions.has(id));
+      const missing = ids.filter((id) => !positions.has(id));
       const found = await sql.query<{ id: string; position: number }>(
         'SELECT id, position FROM aimesh_events WHERE id = ANY($1::text[])',
         [missing],
@@ -233,7 +270,7 @@ export class EventStore {
     // Inside a caller's transaction the rows are not visible yet: `committed()` tells the listeners.
     if (inserted.positions.size > 0 && !tx) this.committed();
     const seen = new Set<string>();
-    return cols.id.map((id) => {
+    return ids.map((id) => {
       const fresh = inserted.positions.get(id);
       const firstInBatch = !seen.has(id);
       seen.add(id);
@@ -272,8 +309,7 @@ export class EventStore {
     if (this.buffer.length === 0) return;
     const batch = this.buffer;
     this.buffer = [];
-    this.flushing = this.append(batch)
-      .then(() => undefined)
+    this.flushing = this.insertBatch(batch)
       .catch((error) => {
         this.dropped?.inc(batch.length);
         this.logger.error(
@@ -286,6 +322,17 @@ export class EventStore {
       });
     await this.flushing;
     if (this.buffer.length > 0) await this.flush();
+  }
+
+  /**
+   * A batch from `enqueue`: the same checks and statement as `append`, but nobody waits for
+   * positions, so none are returned or read back.
+   */
+  private async insertBatch(batch: NewEvent[]): Promise<void> {
+    const events = batch.map((e, i) => this.prepare(e, i));
+    const result = await this.db.query(INSERT, columns(events));
+    this.appended?.inc(result.rowCount);
+    if (result.rowCount > 0) this.committed();
   }
 
   /** Events matching every given filter, in store order (by time for causation queries). */

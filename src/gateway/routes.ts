@@ -17,7 +17,7 @@ import { isHopByHopRequestHeader, UpstreamError } from './proxy/upstream-client.
 import { rateLimitedError, rateLimitHeaders } from './rate-limit/rate-limit-headers.js';
 import { type RateLimiter, rateLimitSubject } from './rate-limit/rate-limiter.js';
 import { type ModelChooser, modelRequest } from './routing/model-choice.js';
-import { type CompiledRoute, resolveTarget, upstreamPath } from './routing/route-table.js';
+import { type CompiledRoute, type LazyBody, resolveTarget, upstreamPath } from './routing/route-table.js';
 import type { ModelSelector } from './selection/model-selector.js';
 
 /** What the traffic pipeline needs; every policy component is optional so each can be switched off. */
@@ -108,11 +108,7 @@ async function handle(
       if (decision && !decision.allowed) throw rateLimitedError(decision);
     }
     const raw = request.body as Buffer | undefined;
-    let parsed: unknown = UNPARSED;
-    const body = () => {
-      if (parsed === UNPARSED) parsed = parseJson(raw, headers['content-type']);
-      return parsed;
-    };
+    const body = new JsonBody(raw, headers['content-type']);
     const target = resolveTarget(route, headers, body);
     choices = route.modelAware
       ? deps.chooser.choose(
@@ -137,6 +133,20 @@ async function handle(
   } catch (error) {
     if (decision) reply.headers(rateLimitHeaders(decision));
     fail(deps, route, request, reply, error, principal, choices, started);
+  }
+}
+
+/** The request body as JSON, parsed on first read (routing and selection may not need it). */
+class JsonBody implements LazyBody {
+  private parsed: unknown = UNPARSED;
+  constructor(
+    private readonly raw: Buffer | undefined,
+    private readonly contentType: string | undefined,
+  ) {}
+
+  value(): unknown {
+    if (this.parsed === UNPARSED) this.parsed = parseJson(this.raw, this.contentType);
+    return this.parsed;
   }
 }
 
@@ -223,40 +233,84 @@ function relay(
   if (model && choiceIndex > 0) deps.metrics.fellBack(model.id);
   if (model) deps.selector?.observe(model.id, upstreamMs, status < 500);
   reply.hijack();
-  const res: ServerResponse = reply.raw;
+  const res = reply.raw as RelayedResponse;
   res.writeHead(status, out);
   // pipe() rather than stream.pipeline(): pipeline allocates and aborts an AbortController per
-  // call, which showed in the profile; the two failure paths are handled here instead.
-  const body = response.body;
-  let settled = false;
-  const settle = (error?: Error) => {
-    if (settled) return;
-    settled = true;
-    if (error || !body.readableEnded) {
-      body.destroy();
-      res.destroy();
-    }
-    if (!deps.events) return;
-    const ok = !error && status < 500;
-    record(
-      deps,
-      request,
-      route,
-      principal,
-      model,
-      endpoint.id,
-      status,
-      performance.now() - started,
-      ok,
-      error?.message,
-      model?.version ? undefined : firstHeader(response.headers['x-model-version']),
-    );
-  };
-  body.once('error', settle);
-  res.once('close', () =>
-    settle(res.writableFinished ? undefined : new Error('the caller closed the connection')),
+  // call, which showed in the profile; the two failure paths are handled here instead. The
+  // listeners are module functions that find their call on the streams, not closures per call.
+  const body = response.body as RelayedBody;
+  const call = new RelayedCall(
+    deps,
+    request,
+    route,
+    principal,
+    model,
+    endpoint.id,
+    status,
+    started,
+    model?.version ? undefined : firstHeader(response.headers['x-model-version']),
+    body,
+    res,
   );
+  body[RELAYED] = call;
+  res[RELAYED] = call;
+  body.once('error', onRelayedBodyError);
+  res.once('close', onRelayedResponseClose);
   body.pipe(res);
+}
+
+const RELAYED = Symbol('relayed call');
+type RelayedBody = ForwardResult['response']['body'] & { [RELAYED]?: RelayedCall };
+type RelayedResponse = ServerResponse & { [RELAYED]?: RelayedCall };
+
+function onRelayedBodyError(this: RelayedBody, error: Error): void {
+  this[RELAYED]?.settle(error);
+}
+
+function onRelayedResponseClose(this: RelayedResponse): void {
+  this[RELAYED]?.settle(this.writableFinished ? undefined : new Error('the caller closed the connection'));
+}
+
+/** One relayed answer: settles once (finished, failed or abandoned) and records its event. */
+class RelayedCall {
+  private settled = false;
+
+  constructor(
+    private readonly deps: PipelineDeps,
+    private readonly request: FastifyRequest,
+    private readonly route: CompiledRoute,
+    private readonly principal: Principal | undefined,
+    private readonly model: Choice['model'],
+    private readonly endpointId: string,
+    private readonly status: number,
+    private readonly started: number,
+    private readonly servedVersion: string | undefined,
+    private readonly body: RelayedBody,
+    private readonly res: RelayedResponse,
+  ) {}
+
+  settle(error?: Error): void {
+    if (this.settled) return;
+    this.settled = true;
+    if (error || !this.body.readableEnded) {
+      this.body.destroy();
+      this.res.destroy();
+    }
+    if (!this.deps.events) return;
+    record(
+      this.deps,
+      this.request,
+      this.route,
+      this.principal,
+      this.model,
+      this.endpointId,
+      this.status,
+      performance.now() - this.started,
+      !error && this.status < 500,
+      error?.message,
+      this.servedVersion,
+    );
+  }
 }
 
 function record(
@@ -310,7 +364,8 @@ function fail(
   started: number,
 ): void {
   const { status, body } = toHttpError(error);
-  if (status >= 500 && !isAimeshError(error)) request.log.error({ err: error }, 'gateway call failed');
+  if (status >= 500 && !isAimeshError(error))
+    request.log.error({ err: error, reqId: request.id }, 'gateway call failed');
   if (error instanceof GatewayRefusal && error.retryAfterMs !== undefined) {
     reply.header('retry-after', String(Math.max(1, Math.ceil(error.retryAfterMs / 1000))));
   }

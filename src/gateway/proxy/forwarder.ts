@@ -94,6 +94,7 @@ const EMPTY: Endpoint[] = [];
 export class Forwarder {
   private readonly bulkheads = new Map<string, Bulkhead>();
   private readonly filtered = new WeakMap<readonly ServiceInstance[], Map<string, ServiceInstance[]>>();
+  private readonly closedFilters = new Map<string, (e: Endpoint) => boolean>();
 
   constructor(private readonly o: ForwarderOptions) {}
 
@@ -259,8 +260,9 @@ export class Forwarder {
       breaker.record(ok);
       modelBreaker?.record(ok);
       // undici's body destroys itself after its end or an error, so 'close' comes in every case:
-      // one listener instead of three per call.
-      response.body.once('close', () => bulkhead.leave());
+      // one listener instead of three per call, and a module function rather than a closure.
+      (response.body as BulkheadHeld)[HELD] = bulkhead;
+      response.body.once('close', leaveBulkhead);
       return { response, upstreamMs };
     } catch (error) {
       const failure = error as UpstreamError;
@@ -278,13 +280,24 @@ export class Forwarder {
   }
 
   private pick(endpoints: readonly Endpoint[], tried: Set<string>, policy: string): Endpoint | undefined {
-    const { breakers, balancer } = this.o;
-    const open = (e: Endpoint) => breakers.get(Forwarder.endpointKey(e), policy).isRefusing();
+    const { balancer } = this.o;
+    const closed = this.closedFilter(policy);
     if (tried.size > 0) {
-      const fresh = balancer.pick(endpoints, (e) => !tried.has(e.id) && !open(e));
+      const fresh = balancer.pick(endpoints, (e) => !tried.has(e.id) && closed(e));
       if (fresh) return fresh;
     }
-    return balancer.pick(endpoints, (e) => !open(e));
+    return balancer.pick(endpoints, closed);
+  }
+
+  /** "Its breaker lets calls through", per breaker policy: made once, not per call. */
+  private closedFilter(policy: string): (e: Endpoint) => boolean {
+    let filter = this.closedFilters.get(policy);
+    if (!filter) {
+      const { breakers } = this.o;
+      filter = (e: Endpoint) => !breakers.get(Forwarder.endpointKey(e), policy).isRefusing();
+      this.closedFilters.set(policy, filter);
+    }
+    return filter;
   }
 
   private endpoints(choice: Choice): readonly Endpoint[] {
@@ -353,3 +366,10 @@ function discard(body: NodeJS.ReadableStream & { destroy(): void }): void {
 }
 
 function ignoreError(): void {}
+
+const HELD = Symbol('bulkhead held');
+type BulkheadHeld = UpstreamResponse['body'] & { [HELD]?: Bulkhead };
+
+function leaveBulkhead(this: BulkheadHeld): void {
+  this[HELD]?.leave();
+}

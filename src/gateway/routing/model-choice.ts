@@ -4,7 +4,7 @@ import type { AccessPolicy, Principal } from '../auth/principal.js';
 import type { Choice } from '../proxy/forwarder.js';
 import type { ModelSelector } from '../selection/model-selector.js';
 import { parseSelectionConstraints } from '../selection/selection-constraints.js';
-import { pickWeighted, type RouteTarget } from './route-table.js';
+import { type LazyBody, pickWeighted, type RouteTarget } from './route-table.js';
 
 /** What a model-aware call asked for. */
 export interface ModelRequest {
@@ -28,23 +28,24 @@ export interface ModelChooserOptions {
 const V2_MODEL = /^\/v2\/models\/([^/?]+)/;
 const URL_LIKE = /^https?:\/\//;
 
+function header(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
+  const v = headers[name];
+  return (Array.isArray(v) ? v[0] : v) || undefined;
+}
+
 /** Reads the model a call asks for from headers, body and path. */
 export function modelRequest(
   headers: Record<string, string | string[] | undefined>,
   path: string,
-  body: () => unknown,
+  body: LazyBody,
   query: Record<string, unknown>,
 ): ModelRequest {
-  const header = (name: string) => {
-    const v = headers[name];
-    return (Array.isArray(v) ? v[0] : v) || undefined;
-  };
-  let type = header('x-model-type');
-  let id = header('x-model-id');
+  let type = header(headers, 'x-model-type');
+  let id = header(headers, 'x-model-id');
   // The body is parsed only when the headers leave the model open: a caller that names the type
   // in X-Model-Type costs no JSON parse.
   if (type === undefined && id === undefined) {
-    const parsed = body() as Record<string, unknown> | undefined;
+    const parsed = body.value() as Record<string, unknown> | undefined;
     if (parsed && typeof parsed === 'object') {
       if (type === undefined && typeof parsed.modelType === 'string') type = parsed.modelType;
       if (id === undefined && typeof parsed.model === 'string') id = parsed.model;
@@ -62,7 +63,7 @@ export function modelRequest(
   }
   if (id !== undefined && id.length > 256)
     throw badRequest('invalid_model', 'model id is longer than 256 characters');
-  return { type, id, version: header('x-model-version'), query };
+  return { type, id, version: header(headers, 'x-model-version'), query };
 }
 
 /**

@@ -112,18 +112,23 @@ export function fieldAt(body: unknown, path: string[]): string | undefined {
   return undefined;
 }
 
+/** A request body parsed only when something reads it. */
+export interface LazyBody {
+  value(): unknown;
+}
+
 /** The target of a call: the first content rule that matches, else the route's own target. */
 export function resolveTarget(
   route: CompiledRoute,
   headers: Record<string, string | string[] | undefined>,
-  body: () => unknown,
+  body: LazyBody,
 ): RouteTarget {
   for (const rule of route.matches) {
     let value: string | undefined;
     if (rule.header !== undefined) {
       const h = headers[rule.header];
       value = Array.isArray(h) ? h[0] : h;
-    } else value = fieldAt(body(), rule.field!);
+    } else value = fieldAt(body.value(), rule.field!);
     if (value !== undefined && rule.test(value)) return rule.target;
   }
   return route.target;

@@ -34,11 +34,11 @@ const alice = { id: 'alice', via: 'api-key' as const };
 
 describe('modelRequest', () => {
   it('reads the type and model from headers first, then from the body, then from a /v2 path', () => {
-    const none = () => undefined;
+    const none = { value: () => undefined };
     expect(modelRequest({ 'x-model-type': 'sentiment' }, '/x', none, {})).toMatchObject({
       type: 'sentiment',
     });
-    expect(modelRequest({}, '/x', () => ({ modelType: 't', model: 'm' }), {})).toMatchObject({
+    expect(modelRequest({}, '/x', { value: () => ({ modelType: 't', model: 'm' }) }, {})).toMatchObject({
       type: 't',
       id: 'm',
     });
@@ -47,7 +47,7 @@ describe('modelRequest', () => {
 
   it('does not parse the body when a header names the model type', () => {
     let parsed = 0;
-    modelRequest({ 'x-model-type': 'sentiment' }, '/x', () => parsed++, {});
+    modelRequest({ 'x-model-type': 'sentiment' }, '/x', { value: () => parsed++ }, {});
     expect(parsed).toBe(0);
   });
 
@@ -55,13 +55,18 @@ describe('modelRequest', () => {
     fc.assert(
       fc.property(fc.string(), fc.string({ maxLength: 300 }), (segment, id) => {
         try {
-          modelRequest({ 'x-model-id': id || undefined }, `/v2/models/${segment}/infer`, () => undefined, {});
+          modelRequest(
+            { 'x-model-id': id || undefined },
+            `/v2/models/${segment}/infer`,
+            { value: () => undefined },
+            {},
+          );
         } catch (error) {
           expect((error as { status: number }).status).toBe(400);
         }
       }),
     );
-    expect(() => modelRequest({}, '/v2/models/%E0%A4%A/infer', () => undefined, {})).toThrow(
+    expect(() => modelRequest({}, '/v2/models/%E0%A4%A/infer', { value: () => undefined }, {})).toThrow(
       /percent-encoding/,
     );
   });

@@ -76,7 +76,7 @@ describe('content-based routing', () => {
   ]);
 
   it('matches a header, case-insensitively by name', () => {
-    expect(resolveTarget(route, { 'x-tenant': 'beta' }, () => undefined)).toEqual({
+    expect(resolveTarget(route, { 'x-tenant': 'beta' }, { value: () => undefined })).toEqual({
       kind: 'service',
       service: 'beta-svc',
     });
@@ -84,9 +84,11 @@ describe('content-based routing', () => {
 
   it('matches a JSON body field, and reads the body only when a rule needs it', () => {
     let reads = 0;
-    const body = () => {
-      reads++;
-      return { input: { lang: 'de-CH' } };
+    const body = {
+      value: () => {
+        reads++;
+        return { input: { lang: 'de-CH' } };
+      },
     };
     expect(resolveTarget(route, { 'x-tenant': 'beta' }, body).kind).toBe('service');
     expect(reads).toBe(0);
@@ -94,7 +96,7 @@ describe('content-based routing', () => {
   });
 
   it('falls back to the route’s own target', () => {
-    expect(resolveTarget(route, {}, () => ({ input: { lang: 'en' } }))).toEqual({
+    expect(resolveTarget(route, {}, { value: () => ({ input: { lang: 'en' } }) })).toEqual({
       kind: 'service',
       service: 'default-svc',
     });
