@@ -172,7 +172,9 @@ function treeCpu(pid: number): NodeJS.CpuUsage {
 // the Redis rate-limit store shared by the workers (what --workers requires).
 async function workersRole(upstream: string, workers: number): Promise<void> {
   const { createTestDatabase, NATS_URL, REDIS_URL } = await import('../test/support/services.js');
+  const { testStream } = await import('../test/support/nats.js');
   const created = await createTestDatabase();
+  const stream = testStream();
   const dir = mkdtempSync(join(tmpdir(), 'aimesh-bench-workers-'));
   const configFile = join(dir, 'aimesh.yaml');
   // JSON is YAML.
@@ -181,7 +183,7 @@ async function workersRole(upstream: string, workers: number): Promise<void> {
     JSON.stringify({
       server: { port: 0 },
       database: { adapter: 'postgres', url: created.url },
-      bus: { adapter: 'nats', servers: NATS_URL, subjectPrefix: `bench${process.pid}.` },
+      bus: { adapter: 'nats', servers: NATS_URL, stream: stream.stream, subjectPrefix: stream.subjectPrefix },
       redis: { url: REDIS_URL },
       artifacts: { dir: join(dir, 'artifacts') },
       log: { level: 'warn' },
@@ -209,7 +211,7 @@ async function workersRole(upstream: string, workers: number): Promise<void> {
   process.on('SIGTERM', () => {
     cli.kill('SIGTERM');
     cli.once('exit', () => {
-      void created.drop().finally(() => {
+      void Promise.all([created.drop(), stream.drop()]).finally(() => {
         rmSync(dir, { recursive: true, force: true });
         process.exit(0);
       });

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testStream } from '../support/nats.js';
 import { freePort } from '../support/ports.js';
 import { runAimesh } from '../support/processes.js';
 import { createTestDatabase, NATS_URL, REDIS_URL, serviceAvailable } from '../support/services.js';
@@ -34,6 +35,7 @@ const services =
 
 describe.skipIf(!services)('aimesh start --workers 2 on PostgreSQL, NATS and Redis', () => {
   const dir = mkdtempSync(join(tmpdir(), 'aimesh-cluster-'));
+  const stream = testStream();
   let drop: () => Promise<void>;
   let url: string;
   beforeAll(async () => {
@@ -43,6 +45,7 @@ describe.skipIf(!services)('aimesh start --workers 2 on PostgreSQL, NATS and Red
   });
   afterAll(async () => {
     await drop?.();
+    await stream.drop();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -56,7 +59,8 @@ describe.skipIf(!services)('aimesh start --workers 2 on PostgreSQL, NATS and Red
         AIMESH_REDIS_URL: REDIS_URL,
         AIMESH_GATEWAY__RATE_LIMIT__STORE: 'redis',
         AIMESH_GATEWAY__RATE_LIMIT__KEY_PREFIX: `aimesh-cluster-test-${port}:`,
-        AIMESH_BUS__SUBJECT_PREFIX: `cluster${port}.`,
+        AIMESH_BUS__STREAM: stream.stream,
+        AIMESH_BUS__SUBJECT_PREFIX: stream.subjectPrefix,
         AIMESH_ARTIFACTS__DIR: join(dir, 'artifacts'),
       },
     );
