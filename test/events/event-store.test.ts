@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPgliteDatabase } from '../../src/adapters/pglite/pglite-database.js';
 import { openPostgresDatabase } from '../../src/adapters/postgres/postgres-database.js';
@@ -225,6 +226,41 @@ function eventStoreSpec(
       for (let i = 0; i < 5; i++) store.enqueue(completed({ correlationid: corr }));
       await store.flush();
       expect(await store.query({ correlationId: corr })).toHaveLength(5);
+    });
+
+    it('stores any text exactly, through enqueue and append alike (quotes, backslashes, commas, braces, NULL)', async () => {
+      // Text PostgreSQL can hold: any string without NUL.
+      const text = fc
+        .string({ unit: 'binary', minLength: 1, maxLength: 40 })
+        .filter((t) => !t.includes('\u0000'));
+      const tricky = fc.constantFrom('NULL', 'null', '"', '\\', '{a,b}', ' ', '\\"', ',', '}');
+      const value = fc.oneof(text, tricky);
+      await fc.assert(
+        fc.asyncProperty(
+          value,
+          value,
+          value,
+          fc.boolean(),
+          async (subject, correlation, modelId, batched) => {
+            const id = unique('text');
+            const event = completed({
+              id,
+              subject,
+              correlationid: correlation,
+              data: { modelId, latencyMs: 1 },
+            });
+            if (batched) {
+              store.enqueue(event);
+              await store.flush();
+            } else await store.append(event);
+            const [stored] = await store
+              .query({ correlationId: correlation, limit: 10_000 })
+              .then((all) => all.filter((e) => e.id === id));
+            expect(stored).toMatchObject({ subject, correlationid: correlation, data: { modelId } });
+          },
+        ),
+        { numRuns: 60 },
+      );
     });
 
     it('times an enqueued event when it was enqueued, not when its batch was stored', async () => {
