@@ -161,7 +161,20 @@ function columns(events: PreparedEvent[]): { ids: string[]; params: unknown[] } 
     topic += sep + element(e.topic);
     data += sep + element(JSON.stringify(e.data ?? null));
   }
-  const params = [id, type, source, subject, time, target, correlation, causation, traceparent, version, topic, data];
+  const params = [
+    id,
+    type,
+    source,
+    subject,
+    time,
+    target,
+    correlation,
+    causation,
+    traceparent,
+    version,
+    topic,
+    data,
+  ];
   for (let k = 0; k < params.length; k++) params[k] += '}';
   return { ids, params: [...params, APPEND_LOCK_KEY] };
 }

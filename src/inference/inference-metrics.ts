@@ -1,10 +1,12 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { HotCounter, HotHistogram } from '../core/hot-metrics.js';
 import type { BatchObserver } from './batcher.js';
 
 /** The inference module's Prometheus metrics, registered on the process registry. */
 export class InferenceMetrics {
-  readonly requests: Counter<'model' | 'version' | 'outcome'>;
-  readonly latency: Histogram<'model' | 'version'>;
+  /** Written per request: hot-path metrics (`labels(model, version, outcome)`). */
+  readonly requests: HotCounter<'model' | 'version' | 'outcome'>;
+  readonly latency: HotHistogram<'model' | 'version'>;
   readonly runtimeCalls: Counter<'model' | 'version'>;
   readonly batchSize: Histogram<'model' | 'version'>;
   readonly queueWait: Histogram<'model' | 'version'>;
@@ -15,13 +17,13 @@ export class InferenceMetrics {
 
   constructor(registry: Registry) {
     const registers = [registry];
-    this.requests = new Counter({
+    this.requests = new HotCounter({
       name: 'aimesh_inference_requests_total',
       help: 'Inference requests by outcome (ok, client_error, rejected, error).',
       labelNames: ['model', 'version', 'outcome'],
       registers,
     });
-    this.latency = new Histogram({
+    this.latency = new HotHistogram({
       name: 'aimesh_inference_request_duration_seconds',
       help: 'Time from request to result, queue wait included.',
       labelNames: ['model', 'version'],

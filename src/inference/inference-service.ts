@@ -91,8 +91,8 @@ export class InferenceService {
       if (key && !hit) this.cache.set(key, result.outputs);
       const outputs = selectOutputs(result.outputs, request.outputs);
       const latencyMs = this.clock.now() - started;
-      this.metrics.requests.inc({ ...label, outcome: 'ok' });
-      this.metrics.latency.observe(label, latencyMs / 1000);
+      this.metrics.requests.labels(label.model, label.version, 'ok').inc();
+      this.metrics.latency.labels(label.model, label.version).observe(latencyMs / 1000);
       this.events.enqueue({
         type: 'ai.inference.completed',
         source: SOURCE,
@@ -117,10 +117,13 @@ export class InferenceService {
       };
     } catch (error) {
       const status = isAimeshError(error) ? error.status : 500;
-      this.metrics.requests.inc({
-        ...label,
-        outcome: status === 503 ? 'rejected' : status < 500 ? 'client_error' : 'error',
-      });
+      this.metrics.requests
+        .labels(
+          label.model,
+          label.version,
+          status === 503 ? 'rejected' : status < 500 ? 'client_error' : 'error',
+        )
+        .inc();
       this.events.enqueue({
         type: 'ai.inference.failed',
         source: SOURCE,

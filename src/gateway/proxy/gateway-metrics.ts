@@ -1,31 +1,25 @@
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { HotCounter, HotHistogram } from '../../core/hot-metrics.js';
 import type { BreakerRegistry } from '../../resilience/breaker-registry.js';
 
 const STATE_VALUE = { closed: 0, 'half-open': 1, open: 2 } as const;
-const MAX_CHILDREN = 5_000;
-
-/**
- * The gateway's Prometheus metrics. Label children are cached (bounded) so the hot path does
- * one map lookup instead of prom-client's label hashing.
- */
+/** The gateway's Prometheus metrics; the two written per call are hot-path metrics. */
 export class GatewayMetrics {
-  private readonly requests: Counter<'route' | 'model' | 'upstream' | 'status'>;
-  private readonly duration: Histogram<'route' | 'model'>;
+  private readonly requests: HotCounter<'route' | 'model' | 'upstream' | 'status'>;
+  private readonly duration: HotHistogram<'route' | 'model'>;
   private readonly retries: Counter;
   private readonly shed: Counter;
   private readonly fallbacks: Counter<'model'>;
-  private readonly counted = new Map<string, { inc(): void }>();
-  private readonly timed = new Map<string, { observe(v: number): void }>();
 
   constructor(registry: Registry, breakers: BreakerRegistry) {
     const registers = [registry];
-    this.requests = new Counter({
+    this.requests = new HotCounter({
       name: 'aimesh_gateway_requests_total',
       help: 'Calls through the gateway by route, model, upstream instance and status.',
       labelNames: ['route', 'model', 'upstream', 'status'],
       registers,
     });
-    this.duration = new Histogram({
+    this.duration = new HotHistogram({
       name: 'aimesh_gateway_request_duration_seconds',
       help: 'Time from request to response headers, by route and model.',
       labelNames: ['route', 'model'],
@@ -63,22 +57,8 @@ export class GatewayMetrics {
 
   /** Counts one finished call and its time to headers. */
   observe(route: string, model: string, upstream: string, status: number, seconds: number): void {
-    const key = `${route}\u0000${model}\u0000${upstream}\u0000${status}`;
-    let counter = this.counted.get(key);
-    if (!counter) {
-      if (this.counted.size >= MAX_CHILDREN) this.counted.clear();
-      counter = this.requests.labels(route, model, upstream, String(status));
-      this.counted.set(key, counter);
-    }
-    counter.inc();
-    const timedKey = `${route}\u0000${model}`;
-    let histogram = this.timed.get(timedKey);
-    if (!histogram) {
-      if (this.timed.size >= MAX_CHILDREN) this.timed.clear();
-      histogram = this.duration.labels(route, model);
-      this.timed.set(timedKey, histogram);
-    }
-    histogram.observe(seconds);
+    this.requests.labels(route, model, upstream, String(status)).inc();
+    this.duration.labels(route, model).observe(seconds);
   }
 
   /** Counts a retry. */
