@@ -85,20 +85,19 @@ describe('the registry module API as other modules use it', () => {
 
   it('commits a promotion and its event together: an event that cannot be stored undoes the promotion', async () => {
     await registry.createModel({ name: 'outbox', type: 'sentiment', createdBy: 'pipeline' });
-    const v1 = await registry.createModelVersion({
-      model: 'outbox',
-      format: 'onnx',
-      artifactUri: 'artifact://outbox/1',
-      metrics: { accuracy: 0.99 },
-      createdBy: 'pipeline',
-    });
-    const v2 = await registry.createModelVersion({
-      model: 'outbox',
-      format: 'onnx',
-      artifactUri: 'artifact://outbox/2',
-      metrics: { accuracy: 0.995 },
-      createdBy: 'pipeline',
-    });
+    const versions = [];
+    for (const accuracy of [0.99, 0.995]) {
+      versions.push(
+        await registry.createModelVersion({
+          model: 'outbox',
+          format: 'onnx',
+          artifactUri: `artifact://outbox/${accuracy}`,
+          metrics: { accuracy },
+          createdBy: 'pipeline',
+        }),
+      );
+    }
+    const [v1, v2] = versions;
     await registry.promote({ model: 'outbox', version: v1.version, alias: 'production', actor: 'pipeline' });
     // A causation id past the envelope's 512-character limit: the event is refused at append.
     await expect(
