@@ -25,7 +25,11 @@ interface Options<L extends string> {
   help: string;
   labelNames: readonly L[];
   registers: Registry[];
+  /** Most label sets kept; beyond it new ones count in one series whose labels are all `other`. */
+  maxSeries?: number;
 }
+
+const OTHER = 'other';
 
 /** A counter series: add to it. */
 export interface CounterSeries {
@@ -42,11 +46,13 @@ abstract class HotMetric<L extends string, S> {
   readonly help: string;
   protected readonly series = new Map<string, { labels: Record<L, string>; series: S }>();
   private readonly labelNames: readonly L[];
+  private readonly maxSeries: number;
 
   constructor(options: Options<L>) {
     this.name = options.name;
     this.help = options.help;
     this.labelNames = options.labelNames;
+    this.maxSeries = options.maxSeries ?? 10_000;
     // prom-client's registry takes any object with a name, get() and reset().
     for (const registry of options.registers) registry.registerMetric(this as never);
   }
@@ -54,16 +60,25 @@ abstract class HotMetric<L extends string, S> {
   /** The series for these label values; keep it where the same labels come again. */
   labels(...values: string[]): S {
     const key = values.join('\u0000');
-    let entry = this.series.get(key);
-    if (!entry) {
-      const labels = {} as Record<L, string>;
-      this.labelNames.forEach((name, i) => {
-        labels[name] = values[i] ?? '';
-      });
-      entry = { labels, series: this.create() };
-      this.series.set(key, entry);
+    const found = this.series.get(key);
+    if (found) return found.series;
+    // Label values from outside (instance ids, model names) must not grow memory without bound.
+    if (this.series.size >= this.maxSeries) {
+      const other = this.labelNames.map(() => OTHER);
+      const otherKey = other.join('\u0000');
+      return (this.series.get(otherKey) ?? this.add(otherKey, other)).series;
     }
-    return entry.series;
+    return this.add(key, values).series;
+  }
+
+  private add(key: string, values: string[]): { labels: Record<L, string>; series: S } {
+    const labels = {} as Record<L, string>;
+    this.labelNames.forEach((name, i) => {
+      labels[name] = values[i] ?? '';
+    });
+    const entry = { labels, series: this.create() };
+    this.series.set(key, entry);
+    return entry;
   }
 
   reset(): void {

@@ -54,6 +54,21 @@ describe('hot metrics', () => {
     );
   });
 
+  it('counts label sets beyond its bound in one series labelled other', async () => {
+    const registry = new Registry();
+    const counter = new HotCounter({
+      name: 'z_total',
+      help: 'Z.',
+      labelNames: ['upstream'],
+      registers: [registry],
+      maxSeries: 3,
+    });
+    for (let i = 0; i < 10; i++) counter.labels(`instance-${i}`).inc();
+    const text = await registry.metrics();
+    expect(text.match(/^z_total\{/gm)).toHaveLength(4);
+    expect(text).toMatch(/^z_total\{upstream="other"\} 7$/m);
+  });
+
   it('empties on reset, as prom-client metrics do', async () => {
     const registry = new Registry();
     const counter = new HotCounter({ name: 'y_total', help: 'Y.', labelNames: ['k'], registers: [registry] });
