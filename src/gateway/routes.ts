@@ -96,15 +96,17 @@ async function handle(
   let decision: RateLimitDecision | undefined;
   try {
     if (deps.authenticator && (deps.authRequired || hasCredentials(headers))) {
-      principal = await deps.authenticator.authenticate(headers);
+      const authenticated = deps.authenticator.authenticate(headers);
+      principal = authenticated instanceof Promise ? await authenticated : authenticated;
     }
     if (deps.rateLimiter) {
       const url = request.url;
       const query = url.indexOf('?');
-      decision = await deps.rateLimiter.check(
+      const checked = deps.rateLimiter.check(
         rateLimitSubject(principal),
         query < 0 ? url : url.slice(0, query),
       );
+      decision = checked instanceof Promise ? await checked : checked;
       if (decision && !decision.allowed) throw rateLimitedError(decision);
     }
     const raw = request.body as Buffer | undefined;

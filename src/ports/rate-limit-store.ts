@@ -22,8 +22,11 @@ export interface TokenBucketRule {
  * several gateway processes sharing one store share one bucket.
  */
 export interface RateLimitStore {
-  /** Takes `cost` tokens (default 1) from the bucket `key` when it holds enough; never debits a refused call. */
-  take(key: string, rule: TokenBucketRule, cost?: number): Promise<RateLimitDecision>;
+  /**
+   * Takes `cost` tokens (default 1) from the bucket `key` when it holds enough; never debits a
+   * refused call. An in-process store answers at once, a remote one with a promise.
+   */
+  take(key: string, rule: TokenBucketRule, cost?: number): RateLimitDecision | Promise<RateLimitDecision>;
   /** Releases connections and timers. */
   close(): Promise<void>;
 }

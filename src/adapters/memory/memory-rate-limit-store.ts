@@ -41,7 +41,8 @@ export function createMemoryRateLimitStore(options: MemoryRateLimitStoreOptions)
       })
     : undefined;
   return {
-    async take(key: string, rule: TokenBucketRule, cost = 1): Promise<RateLimitDecision> {
+    // Synchronous: nothing to wait for, so the gateway's hot path does not await it.
+    take(key: string, rule: TokenBucketRule, cost = 1): RateLimitDecision {
       const now = options.clock.now();
       const bucket = buckets.get(key);
       const elapsed = bucket ? Math.max(0, now - bucket.at) : 0;

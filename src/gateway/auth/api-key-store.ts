@@ -159,12 +159,25 @@ export class ApiKeyStore {
   /** The record of `key` (revoked and expired ones included, so callers can say which), or null. */
   async find(key: string): Promise<ApiKeyRecord | null> {
     const hash = hashApiKey(key);
-    const now = this.options.clock.now();
+    const cached = this.cachedByHash(hash);
+    if (cached !== undefined) return cached;
+    return this.lookUp(hash);
+  }
+
+  /** The record from the cache while it is fresh (null: known not to exist); undefined when not cached. */
+  cached(key: string): ApiKeyRecord | null | undefined {
+    return this.cachedByHash(hashApiKey(key));
+  }
+
+  private cachedByHash(hash: string): ApiKeyRecord | null | undefined {
     const cached = this.cache.get(hash);
-    if (cached && now - cached.at < this.options.cacheTtlMs) {
-      this.cacheHits?.inc();
-      return cached.record;
-    }
+    if (!cached || this.options.clock.now() - cached.at >= this.options.cacheTtlMs) return undefined;
+    this.cacheHits?.inc();
+    return cached.record;
+  }
+
+  private async lookUp(hash: string): Promise<ApiKeyRecord | null> {
+    const now = this.options.clock.now();
     this.databaseLookups?.inc();
     const { rows } = await this.options.db.query<Row>('SELECT * FROM gateway_api_keys WHERE hash = $1', [
       hash,

@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Clock } from '../../core/clock.js';
 import { unauthorized } from '../../core/errors.js';
 import { bearerToken } from './admin-token.js';
-import { type ApiKeyStore, looksLikeApiKey } from './api-key-store.js';
+import { type ApiKeyRecord, type ApiKeyStore, looksLikeApiKey } from './api-key-store.js';
 import type { JwtVerifier } from './jwt-verifier.js';
 import type { Authenticator, Principal } from './principal.js';
 
@@ -19,7 +19,7 @@ export interface CredentialAuthenticatorOptions {
  */
 export function createCredentialAuthenticator(options: CredentialAuthenticatorOptions): Authenticator {
   return {
-    async authenticate(headers: IncomingHttpHeaders): Promise<Principal> {
+    authenticate(headers: IncomingHttpHeaders): Principal | Promise<Principal> {
       const headerKey = headers['x-api-key'];
       if (typeof headerKey === 'string' && headerKey.length > 0) return apiKey(headerKey);
       if (Array.isArray(headerKey)) throw unauthorized('invalid_api_key', 'send one X-API-Key header');
@@ -39,11 +39,15 @@ export function createCredentialAuthenticator(options: CredentialAuthenticatorOp
     },
   };
 
-  async function apiKey(key: string): Promise<Principal> {
+  function apiKey(key: string): Principal | Promise<Principal> {
     // Bound the work an attacker can make us do per request.
     if (key.length > 256 || !looksLikeApiKey(key))
       throw unauthorized('invalid_api_key', 'the API key is not valid');
-    const record = await options.keys.find(key);
+    const cached = options.keys.cached(key);
+    return cached === undefined ? options.keys.find(key).then(principalOf) : principalOf(cached);
+  }
+
+  function principalOf(record: ApiKeyRecord | null): Principal {
     if (!record) throw unauthorized('invalid_api_key', 'the API key is not valid');
     if (record.revokedAt) throw unauthorized('revoked_api_key', `API key ${record.prefix}… has been revoked`);
     if (record.expiresAt && record.expiresAt.getTime() <= options.clock.now()) {

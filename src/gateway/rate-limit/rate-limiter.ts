@@ -66,27 +66,66 @@ export class RateLimiter {
     return this.config.enabled && this.rules.some((r) => r.matches(path));
   }
 
-  /** Checks and debits every rule matching `path`; undefined when none applies. */
-  async check(subject: string, path: string): Promise<RateLimitDecision | undefined> {
+  /**
+   * Checks and debits every rule matching `path`; undefined when none applies. Answers at once
+   * when the store does (in memory), with a promise when it must wait (Redis).
+   */
+  check(
+    subject: string,
+    path: string,
+  ): RateLimitDecision | undefined | Promise<RateLimitDecision | undefined> {
     if (!this.config.enabled) return undefined;
-    let last: RateLimitDecision | undefined;
-    for (const rule of this.rules) {
+    return this.checkFrom(0, subject, path, undefined);
+  }
+
+  private checkFrom(
+    first: number,
+    subject: string,
+    path: string,
+    tightest: RateLimitDecision | undefined,
+  ): RateLimitDecision | undefined | Promise<RateLimitDecision | undefined> {
+    let last = tightest;
+    for (let i = first; i < this.rules.length; i++) {
+      const rule = this.rules[i];
       if (!rule.matches(path)) continue;
       const key = rule.per === 'route' ? `route:${rule.route}` : `route:${rule.route}:${subject}`;
-      let decision: RateLimitDecision;
+      let taken: RateLimitDecision | Promise<RateLimitDecision>;
       try {
-        decision = await this.store.take(key, rule.bucket);
+        taken = this.store.take(key, rule.bucket);
       } catch {
-        // Fail open: a Redis outage should slow nobody down; the counter makes it visible.
-        this.storeErrors?.inc();
+        this.storeFailed();
         continue;
       }
-      if (!decision.allowed) {
-        this.rejected?.inc({ route: rule.route });
-        return decision;
+      if (taken instanceof Promise) {
+        const from = last;
+        return taken.then(
+          (decision) => {
+            if (!decision.allowed) return this.refused(rule, decision);
+            return this.checkFrom(i + 1, subject, path, tighter(from, decision));
+          },
+          () => {
+            this.storeFailed();
+            return this.checkFrom(i + 1, subject, path, from);
+          },
+        );
       }
-      if (!last || decision.remaining < last.remaining) last = decision;
+      if (!taken.allowed) return this.refused(rule, taken);
+      last = tighter(last, taken);
     }
     return last;
   }
+
+  private refused(rule: CompiledRule, decision: RateLimitDecision): RateLimitDecision {
+    this.rejected?.inc({ route: rule.route });
+    return decision;
+  }
+
+  // Fail open: a Redis outage should slow nobody down; the counter makes it visible.
+  private storeFailed(): void {
+    this.storeErrors?.inc();
+  }
+}
+
+function tighter(a: RateLimitDecision | undefined, b: RateLimitDecision): RateLimitDecision {
+  return !a || b.remaining < a.remaining ? b : a;
 }

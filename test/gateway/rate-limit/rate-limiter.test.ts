@@ -71,6 +71,42 @@ describe('Rate limiting over HTTP (in-process store)', () => {
   });
 });
 
+describe('Rate limiting whether the store answers at once or later', () => {
+  it('gives the same answers and headers through a synchronous and an asynchronous store', async () => {
+    const rules = {
+      rules: [
+        { route: '/api/v1/ai/**', requestsPerSecond: 100, burst: 4 },
+        { route: '/api/v1/ai/x', requestsPerSecond: 1, burst: 2, per: 'route' as const },
+      ],
+    };
+    const run = async (wrap: (store: RateLimitStore) => RateLimitStore) => {
+      const server = await startRateLimitedServer(
+        wrap(createMemoryRateLimitStore({ clock: new ManualClock(0), maxKeys: 100 })),
+        rules,
+        new Registry(),
+      );
+      try {
+        const seen: string[] = [];
+        for (const path of ['/api/v1/ai/x', '/api/v1/ai/y', '/api/v1/ai/x', '/api/v1/ai/x', '/api/v1/ai/y']) {
+          const res = await get(`${server.url}${path}`, 'same-caller');
+          seen.push(`${res.status} ${res.headers.get('ratelimit-remaining')}`);
+        }
+        return seen;
+      } finally {
+        await server.stop();
+      }
+    };
+    const atOnce = await run((store) => store);
+    const later = await run((store) => ({
+      take: async (key, rule, cost) => store.take(key, rule, cost),
+      close: () => store.close(),
+    }));
+    // The refused fourth call was still debited by the first rule (checked before the refusing one).
+    expect(atOnce).toEqual(['200 1', '200 2', '200 0', '429 0', '429 0']);
+    expect(later).toEqual(atOnce);
+  });
+});
+
 describe('Rate limiting when the store fails', () => {
   it('lets calls through and counts the failure', async () => {
     const broken: RateLimitStore = {
