@@ -42,7 +42,7 @@ export class LineageRepository {
   constructor(private readonly sql: Sql) {}
 
   /** Records (or updates the state of) a run and adds its input and output edges; edges are idempotent. */
-  async recordRun(run: LineageRun & { inputs: string[]; outputs: string[] }): Promise<void> {
+  async recordRun(run: RecordedRun): Promise<void> {
     await this.sql.query(
       `INSERT INTO registry_lineage_runs (run_id, job_namespace, job_name, state, event_time, facets)
        VALUES ($1, $2, $3, $4, $5, $6)

@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { badRequest } from '../core/errors.js';
+import type { RecordedRun } from './lineage-repository.js';
 
 /** Namespace of the datasets and models aimesh itself names in lineage. */
 export const AIMESH_NAMESPACE = 'aimesh';
@@ -81,16 +82,7 @@ export function parseNode(text: string): string {
 }
 
 /** Builds the RunEvent for a recorded run. */
-export function toRunEvent(run: {
-  runId: string;
-  jobNamespace: string;
-  jobName: string;
-  state: string;
-  eventTime: string;
-  facets: Record<string, unknown>;
-  inputs: string[];
-  outputs: string[];
-}): RunEvent {
+export function toRunEvent(run: RecordedRun): RunEvent {
   return {
     eventType: run.state as RunEvent['eventType'],
     eventTime: run.eventTime,

@@ -56,6 +56,8 @@ export class RegistryService implements RegistryApi {
   private readonly promotions: Counter<'outcome'>;
   private readonly datasetPushes: Counter<'outcome'>;
   private readonly appendFailures: Counter;
+  /** Transactions an event was appended in (their handles go with them). */
+  private readonly emittedIn = new WeakSet<Sql>();
 
   constructor(private readonly options: RegistryServiceOptions) {
     const registers = [options.metrics];
@@ -97,6 +99,7 @@ export class RegistryService implements RegistryApi {
   async emit(tx: Sql, event: Omit<NewEvent, 'source'>): Promise<string> {
     try {
       const [result] = await this.options.events.append({ source: REGISTRY_SOURCE, ...event }, tx);
+      this.emittedIn.add(tx);
       return result.id;
     } catch (error) {
       this.appendFailures.inc();
@@ -108,10 +111,15 @@ export class RegistryService implements RegistryApi {
     }
   }
 
-  /** Runs `fn` in one transaction and wakes the event relay once it has committed. */
+  /** Runs `fn` in one transaction; once it has committed, wakes the event relay if it emitted. */
   async inTransaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T> {
-    const result = await this.options.db.transaction(fn);
-    this.options.events.committed();
+    let emitted = false;
+    const result = await this.options.db.transaction(async (tx) => {
+      const value = await fn(tx);
+      emitted = this.emittedIn.has(tx);
+      return value;
+    });
+    if (emitted) this.options.events.committed();
     return result;
   }
 
