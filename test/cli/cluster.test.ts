@@ -9,6 +9,16 @@ import { runAimesh } from '../support/processes.js';
 import { createTestDatabase, NATS_URL, REDIS_URL, serviceAvailable } from '../support/services.js';
 
 describe('aimesh start --workers refuses state the workers would not share', () => {
+  it.each(['0', 'many', '1.5'])(
+    'refuses --workers %s naming server.workers, and exits 2',
+    async (workers) => {
+      const aimesh = runAimesh(['start', '--workers', workers, '--port', '0']);
+      expect(await aimesh.exited).toBe(2);
+      expect(aimesh.output()).toMatch(/invalid configuration:[\s\S]*\/server\/workers: expected integer/);
+    },
+    60_000,
+  );
+
   it('names every adapter that would split between the workers, and exits 2', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'aimesh-cluster-'));
     try {
