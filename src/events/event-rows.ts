@@ -12,11 +12,11 @@ export const INSERT = `WITH append_lock AS MATERIALIZED (SELECT pg_advisory_xact
   INSERT INTO aimesh_events (id, type, source, subject, time, target, correlation_id, causation_id,
     traceparent, schema_version, topic, data)
   SELECT id, type, source, subject, time, target, correlation_id, causation_id, traceparent,
-    schema_version, topic, data::jsonb
+    schema_version, topic, $12::jsonb -> (n::int - 1)
   FROM append_lock, unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[],
-    $7::text[], $8::text[], $9::text[], $10::int[], $11::text[], $12::text[])
+    $7::text[], $8::text[], $9::text[], $10::int[], $11::text[])
     WITH ORDINALITY AS t(id, type, source, subject, time, target, correlation_id, causation_id,
-    traceparent, schema_version, topic, data, n)
+    traceparent, schema_version, topic, n)
   ORDER BY n
   ON CONFLICT (id) DO NOTHING`;
 
@@ -36,42 +36,47 @@ export interface PreparedEvent {
 }
 
 /**
- * The INSERT's parameters: one array literal per column, then the lock key. Built here rather
- * than by pg, which escapes every element with two regular-expression passes whether it needs
- * them or not (the largest single cost of a batched append on the serving thread).
+ * The INSERT's parameters: one array literal per envelope column, the batch's data as one JSON
+ * array (row n takes element n - 1), then the lock key. Built here rather than by pg, which
+ * escapes every element with two regular-expression passes whether it needs them or not (the
+ * largest single cost of a batched append on the serving thread). Data goes as JSON because
+ * JSON text is full of quotes: as array elements every one of them needed escaping, and the
+ * server parsed each element twice (array, then jsonb) where it now parses the batch once.
  */
 export function columns(events: PreparedEvent[]): { ids: string[]; params: unknown[] } {
-  const ids = new Array<string>(events.length);
-  let id = '{';
-  let type = '{';
-  let source = '{';
-  let subject = '{';
-  let time = '{';
-  let target = '{';
-  let correlation = '{';
-  let causation = '{';
-  let traceparent = '{';
-  let version = '{';
-  let topic = '{';
-  let data = '{';
-  for (let i = 0; i < events.length; i++) {
+  const n = events.length;
+  const ids = new Array<string>(n);
+  // Elements per column, joined once: `join` builds a flat string, where appending builds a
+  // rope that pg then flattens piece by piece when it measures and copies each parameter.
+  const id = new Array<string>(n);
+  const type = new Array<string>(n);
+  const source = new Array<string>(n);
+  const subject = new Array<string>(n);
+  const time = new Array<string>(n);
+  const target = new Array<string>(n);
+  const correlation = new Array<string>(n);
+  const causation = new Array<string>(n);
+  const traceparent = new Array<string>(n);
+  const version = new Array<number>(n);
+  const topic = new Array<string>(n);
+  const data = new Array<unknown>(n);
+  for (let i = 0; i < n; i++) {
     const e = events[i];
-    const sep = i === 0 ? '' : ',';
     ids[i] = e.id;
-    id += sep + element(e.id);
-    type += sep + element(e.type);
-    source += sep + element(e.source);
-    subject += sep + element(e.subject);
-    time += sep + element(e.time);
-    target += sep + element(e.target);
-    correlation += sep + element(e.correlationid);
-    causation += sep + element(e.causationid);
-    traceparent += sep + element(e.traceparent);
-    version += sep + String(e.version);
-    topic += sep + element(e.topic);
-    data += sep + element(JSON.stringify(e.data ?? null));
+    id[i] = element(e.id);
+    type[i] = element(e.type);
+    source[i] = element(e.source);
+    subject[i] = element(e.subject);
+    time[i] = element(e.time);
+    target[i] = element(e.target);
+    correlation[i] = element(e.correlationid);
+    causation[i] = element(e.causationid);
+    traceparent[i] = element(e.traceparent);
+    version[i] = e.version;
+    topic[i] = element(e.topic);
+    data[i] = e.data ?? null;
   }
-  const params = [
+  const params: unknown[] = [
     id,
     type,
     source,
@@ -83,17 +88,19 @@ export function columns(events: PreparedEvent[]): { ids: string[]; params: unkno
     traceparent,
     version,
     topic,
-    data,
   ];
-  for (let k = 0; k < params.length; k++) params[k] += '}';
-  return { ids, params: [...params, APPEND_LOCK_KEY] };
+  for (let k = 0; k < params.length; k++) params[k] = `{${(params[k] as unknown[]).join(',')}}`;
+  params.push(JSON.stringify(data), APPEND_LOCK_KEY);
+  return { ids, params };
 }
 
-const NEEDS_ESCAPE = /["\\]/;
 const ESCAPE = /["\\]/g;
 
 /** One element of a text array literal: quoted (so commas, braces and "NULL" stay text), or NULL. */
 function element(value: string | undefined): string {
   if (value === undefined) return 'NULL';
-  return `"${NEEDS_ESCAPE.test(value) ? value.replace(ESCAPE, '\\$&') : value}"`;
+  // Two native scans cost less than a regular expression test; most values need no escaping.
+  return value.indexOf('"') < 0 && value.indexOf('\\') < 0
+    ? `"${value}"`
+    : `"${value.replace(ESCAPE, '\\$&')}"`;
 }

@@ -172,6 +172,7 @@ export class EventStore {
     const result = await sql.query<{ id: string; position: number }>(
       `${INSERT} RETURNING id, position`,
       params,
+      { name: 'aimesh_events_append' },
     );
     const positions = new Map(result.rows.map((r) => [r.id, r.position]));
     const existing = new Map<string, number>();
@@ -249,7 +250,7 @@ export class EventStore {
    */
   private async insertBatch(batch: NewEvent[]): Promise<void> {
     const events = batch.map((e, i) => this.prepare(e, i));
-    const result = await this.db.query(INSERT, columns(events).params);
+    const result = await this.db.query(INSERT, columns(events).params, { name: 'aimesh_events_batch' });
     this.appended?.inc(result.rowCount);
     if (result.rowCount > 0) this.committed();
   }

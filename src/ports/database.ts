@@ -4,9 +4,22 @@ export interface QueryResult<Row> {
   rowCount: number;
 }
 
+/** How to run one query. */
+export interface QueryOptions {
+  /**
+   * A statement run very often (the event append): a server prepares it once per connection
+   * under this name and then only binds and executes it. One name, one text.
+   */
+  name?: string;
+}
+
 /** Something that runs SQL (Postgres dialect, `$1` placeholders): the database or a transaction. */
 export interface Sql {
-  query<Row = Record<string, unknown>>(text: string, params?: unknown[]): Promise<QueryResult<Row>>;
+  query<Row = Record<string, unknown>>(
+    text: string,
+    params?: unknown[],
+    options?: QueryOptions,
+  ): Promise<QueryResult<Row>>;
   /** Runs a script of several statements without parameters (migrations). */
   exec(script: string): Promise<void>;
 }

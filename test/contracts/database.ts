@@ -39,6 +39,22 @@ export function databaseContract(
       expect(rows[0].at).toBeInstanceOf(Date);
     });
 
+    it('runs a named statement many times, concurrently and in transactions, with each call its own parameters', async () => {
+      const text = 'SELECT $1::int * 2 AS doubled, $2::text AS label';
+      const results = await Promise.all(
+        Array.from({ length: 30 }, (_, i) =>
+          db.query<{ doubled: number; label: string }>(text, [i, `n${i}`], { name: 'contract_double' }),
+        ),
+      );
+      expect(results.map((r) => r.rows[0])).toEqual(
+        Array.from({ length: 30 }, (_, i) => ({ doubled: i * 2, label: `n${i}` })),
+      );
+      const inTx = await db.transaction((tx) =>
+        tx.query<{ doubled: number }>(text, [21, 'tx'], { name: 'contract_double' }),
+      );
+      expect(inTx.rows[0].doubled).toBe(42);
+    });
+
     it('commits a transaction that resolves', async () => {
       await db.transaction(async (tx) => {
         await tx.query('INSERT INTO things (name) VALUES ($1)', ['c']);

@@ -223,9 +223,14 @@ function eventStoreSpec(
 
     it('stores enqueued events in batches on flush', async () => {
       const corr = unique('enqueue');
-      for (let i = 0; i < 5; i++) store.enqueue(completed({ correlationid: corr }));
+      for (let i = 0; i < 5; i++)
+        store.enqueue(completed({ correlationid: corr, data: { modelId: `m-${i}`, latencyMs: i } }));
       await store.flush();
-      expect(await store.query({ correlationId: corr })).toHaveLength(5);
+      const stored = await store.query({ correlationId: corr });
+      // Each row carries its own event's data, in the order they were enqueued.
+      expect(stored.map((e) => e.data)).toEqual(
+        [0, 1, 2, 3, 4].map((i) => expect.objectContaining({ modelId: `m-${i}`, latencyMs: i })),
+      );
     });
 
     it('stores any text exactly, through enqueue and append alike (quotes, backslashes, commas, braces, NULL)', async () => {

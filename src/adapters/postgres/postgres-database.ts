@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { Database, QueryResult, Sql } from '../../ports/database.js';
+import type { Database, QueryOptions, QueryResult, Sql } from '../../ports/database.js';
 
 const INT8_OID = 20;
 
@@ -22,12 +22,15 @@ export async function openPostgresDatabase(url: string, poolSize = 10): Promise<
     target: pg.Pool | pg.PoolClient,
     text: string,
     params?: unknown[],
+    options?: QueryOptions,
   ): Promise<QueryResult<Row>> => {
-    const result = await target.query(text, params);
+    const result = await (options?.name
+      ? target.query({ name: options.name, text, values: params })
+      : target.query(text, params));
     return { rows: result.rows as Row[], rowCount: result.rowCount ?? result.rows.length };
   };
   const sqlOf = (target: pg.Pool | pg.PoolClient): Sql => ({
-    query: (text, params) => run(target, text, params),
+    query: (text, params, options) => run(target, text, params, options),
     exec: async (script) => {
       await target.query(script);
     },
