@@ -106,6 +106,8 @@ export class EventStore {
   private buffer: NewEvent[] = [];
   private flushing: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
+  /** The flush interval ended while a batch was being stored. */
+  private due = false;
   private readonly maxBuffered: number;
   private readonly batchSize: number;
   private readonly flushIntervalMs: number;
@@ -212,21 +214,37 @@ export class EventStore {
     // Stamped when it happened, not when its batch is stored.
     if (event.time === undefined) event.time = new Date(this.clock.now());
     this.buffer.push(event);
-    if (this.buffer.length >= this.batchSize) void this.flush();
-    else if (!this.timer) {
-      this.timer = setTimeout(() => void this.flush(), this.flushIntervalMs);
+    if (this.buffer.length >= this.batchSize) {
+      if (!this.flushing) void this.storeBatch();
+    } else if (!this.timer) {
+      this.timer = setTimeout(this.onFlushTimer, this.flushIntervalMs);
       this.timer.unref();
     }
   }
 
   /** Stores everything `enqueue`d so far. */
   async flush(): Promise<void> {
+    while (this.flushing || this.buffer.length > 0) {
+      await (this.flushing ?? this.storeBatch());
+    }
+  }
+
+  // The interval is the batching: when it ends during a store, the next batch goes as soon as
+  // that store is done. Storing again straight after every store instead made a batch of
+  // whatever arrived during one round trip (a fifth of the events per statement at 4,000/s).
+  private readonly onFlushTimer = () => {
+    this.timer = undefined;
+    if (this.flushing) this.due = true;
+    else void this.storeBatch();
+  };
+
+  /** Stores the buffer as one batch; when it is done, the next if one is full or due. */
+  private storeBatch(): Promise<void> {
     if (this.timer) {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
-    while (this.flushing) await this.flushing;
-    if (this.buffer.length === 0) return;
+    this.due = false;
     const batch = this.buffer;
     this.buffer = [];
     this.flushing = this.insertBatch(batch)
@@ -239,9 +257,10 @@ export class EventStore {
       })
       .finally(() => {
         this.flushing = undefined;
+        if (this.buffer.length >= this.batchSize || (this.due && this.buffer.length > 0))
+          void this.storeBatch();
       });
-    await this.flushing;
-    if (this.buffer.length > 0) await this.flush();
+    return this.flushing;
   }
 
   /**

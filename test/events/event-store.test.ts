@@ -285,6 +285,57 @@ function eventStoreSpec(
       const [event] = await store.query({ correlationId: corr });
       expect(event.time).toBe('2026-01-01T00:00:00.000Z');
     });
+
+    it('batches by the flush interval even while stores are slow, and loses nothing', async () => {
+      // Each store takes 10 ms; events arrive every 2 ms for ~200 ms; the interval is 40 ms.
+      // Storing again as soon as a store ended would make ~20 statements of a few events each.
+      let statements = 0;
+      const slowDb: Database = {
+        ...db,
+        query: async (text, params, options) => {
+          if (text.includes('INSERT INTO aimesh_events')) {
+            statements += 1;
+            await new Promise((r) => setTimeout(r, 10));
+          }
+          return db.query(text, params, options);
+        },
+      };
+      const batching = new EventStore({
+        db: slowDb,
+        catalogue: new EventCatalogue(),
+        clock: systemClock,
+        logger: createLogger('silent'),
+        flushIntervalMs: 40,
+      });
+      const corr = unique('interval');
+      for (let i = 0; i < 100; i++) {
+        batching.enqueue(completed({ correlationid: corr, data: { modelId: `m-${i}`, latencyMs: i } }));
+        await new Promise((r) => setTimeout(r, 2));
+      }
+      await batching.flush();
+      const stored = await store.query({ correlationId: corr, limit: 1_000 });
+      expect(stored.map((e) => (e.data as { latencyMs: number }).latencyMs)).toEqual(
+        Array.from({ length: 100 }, (_, i) => i),
+      );
+      expect(statements).toBeGreaterThanOrEqual(2);
+      expect(statements).toBeLessThanOrEqual(10);
+    });
+
+    it('stores a full batch at once, without waiting for the interval', async () => {
+      const eager = new EventStore({
+        db,
+        catalogue: new EventCatalogue(),
+        clock: systemClock,
+        logger: createLogger('silent'),
+        batchSize: 5,
+        flushIntervalMs: 60_000,
+      });
+      const corr = unique('full');
+      for (let i = 0; i < 5; i++) eager.enqueue(completed({ correlationid: corr }));
+      await expect
+        .poll(() => store.query({ correlationId: corr }).then((all) => all.length), { timeout: 5_000 })
+        .toBe(5);
+    });
   });
 }
 
