@@ -17,7 +17,9 @@ import { Pool } from 'undici';
 import { report } from './report.js';
 
 const CONNECTIONS = 32;
-const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 10);
+// Seconds per scenario per round.
+const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 5);
+const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
 const WARMUP_S = 2;
 const ADMIN = 'bench-admin-token-0123456789';
 const RATE = Number(process.env.BENCH_RATE ?? 0);
@@ -248,6 +250,12 @@ async function aimeshRole(upstream: string, events: boolean): Promise<void> {
   });
 }
 
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
 function cpuMicros(proc: ChildProcess): Promise<NodeJS.CpuUsage> {
   return new Promise((resolve) => {
     const onMessage = (m: { cpu?: NodeJS.CpuUsage }) => {
@@ -359,29 +367,51 @@ async function main(): Promise<void> {
         { 'x-api-key': clustered.message.key!, 'x-model-type': 'sentiment' },
         clustered.proc,
       ]);
-    const figures: Record<string, Figures> = {};
-    for (const [name, url, headers, proc] of scenarios) {
-      if (ONLY && !ONLY.includes(name)) continue;
-      await load(url, headers, WARMUP_S);
-      const cpuBefore = await cpuMicros(proc);
-      const f = await load(url, headers, DURATION_S);
-      const cpuAfter = await cpuMicros(proc);
-      const requests = Math.max(1, f.rps * DURATION_S);
-      const system = cpuAfter.system - cpuBefore.system;
-      f.cpuMicrosPerRequest = Math.round((cpuAfter.user - cpuBefore.user + system) / requests);
-      f.systemMicrosPerRequest = Math.round(system / requests);
-      figures[name] = f;
-      console.log(
-        `${name.padEnd(18)} ${String(f.rps).padStart(7)} req/s  p50 ${f.p50} ms  p99 ${f.p99} ms  cpu ${f.cpuMicrosPerRequest} µs/req (kernel ${f.systemMicrosPerRequest})  errors ${f.errors}  non-2xx ${f.non2xx}`,
-      );
+    // Rounds: every scenario once per round, in turn, so a machine that is busier for a while
+    // (other tenants, a noisy neighbour) slows all of them alike; ratios are taken per round and
+    // their median reported, with the median figures of each scenario.
+    const rounds: Record<string, Figures>[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      const figures: Record<string, Figures> = {};
+      for (const [name, url, headers, proc] of scenarios) {
+        if (ONLY && !ONLY.includes(name)) continue;
+        await load(url, headers, round === 0 ? WARMUP_S : 1);
+        const cpuBefore = await cpuMicros(proc);
+        const f = await load(url, headers, DURATION_S);
+        const cpuAfter = await cpuMicros(proc);
+        const requests = Math.max(1, f.rps * DURATION_S);
+        const system = cpuAfter.system - cpuBefore.system;
+        f.cpuMicrosPerRequest = Math.round((cpuAfter.user - cpuBefore.user + system) / requests);
+        f.systemMicrosPerRequest = Math.round(system / requests);
+        figures[name] = f;
+        console.log(
+          `round ${round + 1}/${ROUNDS} ${name.padEnd(18)} ${String(f.rps).padStart(7)} req/s  p50 ${f.p50} ms  p99 ${f.p99} ms  cpu ${f.cpuMicrosPerRequest} µs/req (kernel ${f.systemMicrosPerRequest})  errors ${f.errors}  non-2xx ${f.non2xx}`,
+        );
+      }
+      rounds.push(figures);
     }
-    // A ratio of two scenarios (null when BENCH_ONLY left one out).
+    const figures: Record<string, Figures> = {};
+    for (const name of Object.keys(rounds[0])) {
+      const of = (key: keyof Figures) => median(rounds.map((r) => r[name][key] ?? 0));
+      figures[name] = {
+        rps: of('rps'),
+        cpuMicrosPerRequest: of('cpuMicrosPerRequest'),
+        systemMicrosPerRequest: of('systemMicrosPerRequest'),
+        p50: of('p50'),
+        p99: of('p99'),
+        // Failures are summed, not medianed: one in any round counts.
+        errors: rounds.reduce((sum, r) => sum + r[name].errors, 0),
+        non2xx: rounds.reduce((sum, r) => sum + r[name].non2xx, 0),
+      };
+    }
+    // The median over rounds of one scenario's figure over another's (null when BENCH_ONLY left one out).
     const ratioOf = (a: string, b: string, key: 'rps' | 'cpuMicrosPerRequest' = 'rps') =>
-      figures[a] && figures[b] ? Number((figures[a][key]! / figures[b][key]!).toFixed(3)) : null;
+      figures[a] && figures[b] ? Number(median(rounds.map((r) => r[a][key]! / r[b][key]!)).toFixed(3)) : null;
     const ratio = ratioOf('aimesh', 'bare-proxy');
     const summary = {
       connections: CONNECTIONS,
       durationSeconds: DURATION_S,
+      rounds: ROUNDS,
       ...(RATE ? { offeredRate: RATE } : {}),
       ...figures,
       bareVsDirect: ratioOf('bare-proxy', 'direct'),
