@@ -1,6 +1,7 @@
 import type { Registry } from 'prom-client';
 import { createLocalArtifactStore } from '../adapters/local/local-artifact-store.js';
 import { EventCatalogue } from '../events/catalogue.js';
+import { EventsConfig } from '../events/config.js';
 import { EventStore } from '../events/event-store.js';
 import type { ArtifactStore } from '../ports/artifact-store.js';
 import type { Database } from '../ports/database.js';
@@ -8,7 +9,7 @@ import type { EventBus } from '../ports/event-bus.js';
 import { openBus } from './bus.js';
 import { type Clock, systemClock } from './clock.js';
 import { workerNumber } from './cluster.js';
-import type { Config } from './config.js';
+import { type Config, readSection } from './config.js';
 import { openDatabase } from './database.js';
 import { createHttpServer, type HttpServer } from './http.js';
 import { createLogger, type Logger } from './logger.js';
@@ -63,7 +64,14 @@ export async function startAimesh(options: StartOptions): Promise<RunningAimesh>
     );
     const bus = await openBus(config.bus);
     opened.push(bus);
-    const events = new EventStore({ db, catalogue: new EventCatalogue(), clock, logger, metrics });
+    const events = new EventStore({
+      db,
+      catalogue: new EventCatalogue(),
+      clock,
+      logger,
+      metrics,
+      ...readSection(EventsConfig, config.events, '/events').append,
+    });
     const artifacts = createLocalArtifactStore(config.artifacts.dir);
     const http = await createHttpServer({ logger, bodyLimitBytes: config.server.bodyLimitBytes });
     const manager = new ModuleManager(table);

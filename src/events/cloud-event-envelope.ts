@@ -94,10 +94,24 @@ function toIso(value: unknown, where: string): string {
     throw fail(where, 'time must be an RFC 3339 string');
   }
   const date = value instanceof Date ? value : new Date(value);
-  const iso = Number.isNaN(date.getTime()) ? '' : date.toISOString();
+  const iso = isoTime(date.getTime(), date);
   // RFC 3339 has four-digit years; JavaScript's extended years (+275760, -000001) are not times.
   if (iso === '' || iso.startsWith('+') || iso.startsWith('-')) {
     throw fail(where, `time is not a valid RFC 3339 time: ${show(value)}`);
   }
   return iso;
+}
+
+// Events stamped in the same millisecond (hundreds a second on a busy gateway) share one string.
+let lastMs = Number.NaN;
+let lastIso = '';
+
+/** `date.toISOString()`, or '' for an invalid date; the last one is remembered. */
+function isoTime(ms: number, date: Date): string {
+  if (Number.isNaN(ms)) return '';
+  if (ms !== lastMs) {
+    lastIso = date.toISOString();
+    lastMs = ms;
+  }
+  return lastIso;
 }

@@ -34,6 +34,29 @@ export const EventsConfig = Type.Object(
       },
       { default: {} },
     ),
+    append: Type.Object(
+      {
+        flushIntervalMs: Type.Integer({
+          minimum: 1,
+          maximum: 10_000,
+          default: 50,
+          description:
+            'How long events queued by hot paths (a proxied call, an inference) wait to be stored together: one statement per interval.',
+        }),
+        batchSize: Type.Integer({
+          minimum: 1,
+          maximum: 10_000,
+          default: 500,
+          description: 'A batch this large is stored at once, before its interval ends.',
+        }),
+        maxBuffered: Type.Integer({
+          minimum: 1,
+          default: 10_000,
+          description: 'Queued events at most; beyond it (the store down or too slow) events are dropped and counted.',
+        }),
+      },
+      { default: {} },
+    ),
     stream: Type.Object(
       {
         clientBufferSize: Type.Integer({
