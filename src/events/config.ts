@@ -52,7 +52,8 @@ export const EventsConfig = Type.Object(
         maxBuffered: Type.Integer({
           minimum: 1,
           default: 10_000,
-          description: 'Queued events at most; beyond it (the store down or too slow) events are dropped and counted.',
+          description:
+            'Queued events at most; beyond it (the store down or too slow) events are dropped and counted.',
         }),
       },
       { default: {} },
