@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { isAimeshError } from '../core/errors.js';
 import { errorBody, toHttpError } from '../core/http.js';
@@ -13,7 +13,7 @@ import { CallerSignals } from './proxy/caller-signals.js';
 import { type Choice, type Forwarder, type ForwardResult, GatewayRefusal } from './proxy/forwarder.js';
 import type { GatewayMetrics } from './proxy/gateway-metrics.js';
 import { childTraceparent, type RandomHexPool } from './proxy/trace-context.js';
-import { isHopByHopRequestHeader, UpstreamError } from './proxy/upstream-client.js';
+import { type ExchangeSink, isHopByHopRequestHeader, UpstreamError } from './proxy/upstream-client.js';
 import { rateLimitedError, rateLimitHeaders } from './rate-limit/rate-limit-headers.js';
 import { type RateLimiter, rateLimitSubject } from './rate-limit/rate-limiter.js';
 import { type ModelChooser, modelRequest } from './routing/model-choice.js';
@@ -235,48 +235,28 @@ function relay(
   if (model && choiceIndex > 0) deps.metrics.fellBack(model.id);
   if (model) deps.selector?.observe(model.id, upstreamMs, status < 500);
   reply.hijack();
-  const res = reply.raw as RelayedResponse;
+  const res = reply.raw;
   res.writeHead(status, out);
-  // pipe() rather than stream.pipeline(): pipeline allocates and aborts an AbortController per
-  // call, which showed in the profile; the two failure paths are handled here instead. The
-  // listeners are module functions that find their call on the streams, not closures per call.
-  const body = response.body as RelayedBody;
-  const call = new RelayedCall(
-    deps,
-    request,
-    route,
-    principal,
-    model,
-    endpoint.id,
-    status,
-    started,
-    model?.version ? undefined : firstHeader(response.headers['x-model-version']),
-    body,
+  // The body goes from undici's parser straight into the response: no stream, pipe or listener
+  // per call here; the call is told once when the body is through (or failed) and records it.
+  response.relay(
     res,
+    new RelayedCall(
+      deps,
+      request,
+      route,
+      principal,
+      model,
+      endpoint.id,
+      status,
+      started,
+      model?.version ? undefined : firstHeader(response.headers['x-model-version']),
+    ),
   );
-  body[RELAYED] = call;
-  res[RELAYED] = call;
-  body.once('error', onRelayedBodyError);
-  res.once('close', onRelayedResponseClose);
-  body.pipe(res);
 }
 
-const RELAYED = Symbol('relayed call');
-type RelayedBody = ForwardResult['response']['body'] & { [RELAYED]?: RelayedCall };
-type RelayedResponse = ServerResponse & { [RELAYED]?: RelayedCall };
-
-function onRelayedBodyError(this: RelayedBody, error: Error): void {
-  this[RELAYED]?.settle(error);
-}
-
-function onRelayedResponseClose(this: RelayedResponse): void {
-  this[RELAYED]?.settle(this.writableFinished ? undefined : new Error('the caller closed the connection'));
-}
-
-/** One relayed answer: settles once (finished, failed or abandoned) and records its event. */
-class RelayedCall {
-  private settled = false;
-
+/** One relayed answer: when its body is through (or failed, or the caller left), records its event. */
+class RelayedCall implements ExchangeSink {
   constructor(
     private readonly deps: PipelineDeps,
     private readonly request: FastifyRequest,
@@ -287,17 +267,9 @@ class RelayedCall {
     private readonly status: number,
     private readonly started: number,
     private readonly servedVersion: string | undefined,
-    private readonly body: RelayedBody,
-    private readonly res: RelayedResponse,
   ) {}
 
-  settle(error?: Error): void {
-    if (this.settled) return;
-    this.settled = true;
-    if (error || !this.body.readableEnded) {
-      this.body.destroy();
-      this.res.destroy();
-    }
+  relayEnded(error: Error | undefined): void {
     if (!this.deps.events) return;
     record(
       this.deps,

@@ -15,7 +15,7 @@ import {
   parseRetryAfter,
   type UpstreamClient,
   UpstreamError,
-  type UpstreamResponse,
+  type UpstreamExchange,
 } from './upstream-client.js';
 
 /** A model the call may be served by, in order of preference. */
@@ -45,7 +45,8 @@ export interface ForwardRequest {
 
 /** What answered. */
 export interface ForwardResult {
-  response: UpstreamResponse;
+  /** The answer; its body is still to be relayed (or discarded). */
+  response: UpstreamExchange;
   choice: Choice;
   /** 0 = the first choice; more = a fallback served. */
   choiceIndex: number;
@@ -176,7 +177,7 @@ export class Forwarder {
           if (retry) {
             const retryAfterMs = parseRetryAfter(response.headers['retry-after'], o.clock.now());
             if ((retryAfterMs === undefined || retryAfterMs <= o.retry.maxDelayMs) && o.budget.tryRetry()) {
-              discard(response.body);
+              response.discard();
               tried.add(endpoint.id);
               o.onRetry?.();
               if (
@@ -241,12 +242,12 @@ export class Forwarder {
     breaker: CircuitBreaker,
     modelBreaker: CircuitBreaker | undefined,
     bulkhead: Bulkhead,
-  ): Promise<{ response: UpstreamResponse; upstreamMs: number } | { error: UpstreamError }> {
+  ): Promise<{ response: UpstreamExchange; upstreamMs: number } | { error: UpstreamError }> {
     const stats = this.o.stats.get(endpoint.id);
     stats.begin();
     const started = performance.now();
     try {
-      const response = await this.o.client.call(endpoint, {
+      const response = await this.o.client.exchange(endpoint, {
         method: request.method,
         path: request.path,
         headers: request.headers,
@@ -259,10 +260,8 @@ export class Forwarder {
       stats.end(upstreamMs, ok);
       breaker.record(ok);
       modelBreaker?.record(ok);
-      // undici's body destroys itself after its end or an error, so 'close' comes in every case:
-      // one listener instead of three per call, and a module function rather than a closure.
-      (response.body as BulkheadHeld)[HELD] = bulkhead;
-      response.body.once('close', leaveBulkhead);
+      // Held until the body has been relayed or dropped, not just until the headers.
+      response.leaveWhenSettled(bulkhead);
       return { response, upstreamMs };
     } catch (error) {
       const failure = error as UpstreamError;
@@ -354,22 +353,4 @@ function describeTarget(choice: Choice): string {
   const where =
     choice.target.kind === 'service' ? `service ${choice.target.service}` : `upstreams ${choice.target.name}`;
   return choice.model ? `${choice.model.id}@${choice.model.version} (${where})` : where;
-}
-
-/**
- * Drops an upstream body we will not relay. undici's destroy() emits an AbortError on the body;
- * without a listener that would be an uncaught exception that takes the whole process down.
- */
-function discard(body: NodeJS.ReadableStream & { destroy(): void }): void {
-  body.on('error', ignoreError);
-  body.destroy();
-}
-
-function ignoreError(): void {}
-
-const HELD = Symbol('bulkhead held');
-type BulkheadHeld = UpstreamResponse['body'] & { [HELD]?: Bulkhead };
-
-function leaveBulkhead(this: BulkheadHeld): void {
-  this[HELD]?.leave();
 }

@@ -1,6 +1,6 @@
-import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
-import { Pool } from 'undici';
+import { type Dispatcher, Pool } from 'undici';
 import { AimeshError } from '../../core/errors.js';
 
 /** Where a call goes: an upstream's base URL and a stable id (instance id or static upstream name). */
@@ -194,6 +194,36 @@ export class UpstreamClient {
     }
   }
 
+  /**
+   * Sends one request to `target` and resolves at its response headers with an exchange whose
+   * body is not read yet: `relay` writes it straight into a server response, `discard` drops it.
+   * The gateway's data plane: no body stream, no pipe, no listener per chunk (see `call` for a
+   * body as a stream).
+   */
+  exchange(target: UpstreamTarget, request: UpstreamRequest): Promise<UpstreamExchange> {
+    const entry = this.entry(target.url);
+    const exchange = new UpstreamExchange(target.id, request.signal);
+    if (request.signal?.aborted) {
+      return Promise.reject(classifyError(request.signal.reason, target.id, request.signal));
+    }
+    const started = exchange.started();
+    entry.pool.dispatch(
+      {
+        method: request.method as Dispatcher.HttpMethod,
+        path: entry.basePath === '' ? request.path : entry.basePath + request.path,
+        headers: (request.headersClean ? request.headers : endToEndHeaders(request.headers)) as Record<
+          string,
+          string
+        >,
+        body: (request.body ?? null) as Dispatcher.DispatchOptions['body'],
+        headersTimeout: request.headersTimeoutMs ?? this.readTimeoutMs,
+        bodyTimeout: request.bodyTimeoutMs ?? this.readTimeoutMs,
+      },
+      exchange,
+    );
+    return started;
+  }
+
   /** Closes the pool of one upstream (e.g. after its instance left discovery). */
   async forget(url: string): Promise<void> {
     const key = originKey(url);
@@ -248,4 +278,169 @@ export function isRetryableStatus(status: number): boolean {
 /** True for any 5xx: the breaker counts these as failures. */
 export function isFailureStatus(status: number): boolean {
   return status >= 500;
+}
+
+/** Told once when an exchange's body has been relayed in full (no error) or has failed. */
+export interface ExchangeSink {
+  relayEnded(error: Error | undefined): void;
+}
+
+const SINK_EXCHANGE = Symbol('upstream exchange');
+type SinkResponse = ServerResponse & { [SINK_EXCHANGE]?: UpstreamExchange };
+
+/**
+ * One upstream call on undici's dispatch interface. Resolves at the response headers; the body
+ * then flows chunk by chunk into the server response given to `relay` (held back while that
+ * response's buffer is full), or is dropped by `discard`. Chunks that arrive before `relay` are
+ * kept. The caller going away (its signal, or the response closing early) aborts the call.
+ */
+export class UpstreamExchange implements Dispatcher.DispatchHandler {
+  status = 0;
+  headers: IncomingHttpHeaders = {};
+  private controller: Dispatcher.DispatchController | undefined;
+  private resolveStart: ((exchange: UpstreamExchange) => void) | undefined;
+  private rejectStart: ((error: UpstreamError) => void) | undefined;
+  private early: Buffer[] | undefined;
+  private sink: SinkResponse | undefined;
+  private listener: ExchangeSink | undefined;
+  private held: { leave(): void } | undefined;
+  private ended = false;
+  private failure: Error | undefined;
+  private settled = false;
+  private discarded = false;
+
+  constructor(
+    private readonly target: string,
+    private readonly signal: AbortSignal | undefined,
+  ) {}
+
+  /** The promise of the response headers (called once, before dispatching). */
+  started(): Promise<UpstreamExchange> {
+    this.signal?.addEventListener('abort', this);
+    return new Promise((resolve, reject) => {
+      this.resolveStart = resolve;
+      this.rejectStart = reject;
+    });
+  }
+
+  /** Leaves `held` (a bulkhead) once the exchange is over: body relayed or dropped, or the call failed. */
+  leaveWhenSettled(held: { leave(): void }): void {
+    if (this.settled) held.leave();
+    else this.held = held;
+  }
+
+  /** Writes the body into `res` (whose head the caller has written) and ends it; tells `listener`. */
+  relay(res: ServerResponse, listener: ExchangeSink): void {
+    const sink = res as SinkResponse;
+    this.sink = sink;
+    this.listener = listener;
+    sink[SINK_EXCHANGE] = this;
+    sink.once('close', onSinkClose);
+    if (this.early) {
+      for (const chunk of this.early) sink.write(chunk);
+      this.early = undefined;
+    }
+    if (this.failure) this.fail(this.failure);
+    else if (this.ended) this.finish();
+  }
+
+  /** Drops the body (a retry, an answer nobody will read); aborts the call if it is still coming. */
+  discard(): void {
+    if (this.discarded) return;
+    this.discarded = true;
+    this.early = undefined;
+    if (this.ended || this.failure) this.settle();
+    else this.controller?.abort(new UpstreamError('aborted', this.target, 'response discarded', true));
+  }
+
+  // EventTarget listener object: the caller's signal aborted.
+  handleEvent(): void {
+    this.controller?.abort(this.signal?.reason ?? new Error('aborted'));
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+  }
+
+  onResponseStart(
+    _controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: IncomingHttpHeaders,
+  ): void {
+    if (statusCode < 200) return;
+    this.status = statusCode;
+    this.headers = headers;
+    const resolve = this.resolveStart;
+    this.resolveStart = undefined;
+    this.rejectStart = undefined;
+    resolve?.(this);
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.discarded) return;
+    const sink = this.sink;
+    if (!sink) {
+      if (this.early) this.early.push(chunk);
+      else this.early = [chunk];
+      return;
+    }
+    if (!sink.write(chunk)) {
+      controller.pause();
+      sink.once('drain', () => controller.resume());
+    }
+  }
+
+  onResponseEnd(): void {
+    this.ended = true;
+    if (this.discarded) this.settle();
+    else if (this.sink) this.finish();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    const reject = this.rejectStart;
+    if (reject) {
+      this.resolveStart = undefined;
+      this.rejectStart = undefined;
+      this.settle();
+      reject(classifyError(error, this.target, this.signal));
+      return;
+    }
+    this.failure = error;
+    if (this.discarded) this.settle();
+    else if (this.sink) this.fail(error);
+  }
+
+  /** The response closed: fine after the end; otherwise the caller went away mid-body. */
+  sinkClosed(): void {
+    if (this.settled || this.ended) return;
+    const error = new UpstreamError('aborted', this.target, 'the caller closed the connection', true);
+    this.controller?.abort(error);
+    this.fail(error);
+  }
+
+  private finish(): void {
+    this.sink!.end();
+    this.settle();
+    this.listener?.relayEnded(undefined);
+  }
+
+  private fail(error: Error): void {
+    if (this.settled) return;
+    this.sink?.destroy();
+    this.settle();
+    this.listener?.relayEnded(error);
+  }
+
+  private settle(): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.signal?.removeEventListener('abort', this);
+    const held = this.held;
+    this.held = undefined;
+    held?.leave();
+  }
+}
+
+function onSinkClose(this: SinkResponse): void {
+  this[SINK_EXCHANGE]?.sinkClosed();
 }

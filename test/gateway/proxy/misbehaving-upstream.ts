@@ -10,7 +10,11 @@ export type Behaviour =
   | { kind: 'status-open-body'; status: number }
   | { kind: 'reset' }
   | { kind: 'hang' }
-  | { kind: 'sse'; events: string[]; gapMs: number };
+  | { kind: 'sse'; events: string[]; gapMs: number }
+  /** A body of `bytes` bytes (byte i is i % 251), written as fast as the connection takes it. */
+  | { kind: 'large'; bytes: number }
+  /** Starts a 200 body, then resets the connection mid-body. */
+  | { kind: 'reset-mid-body' };
 
 /** A request as the upstream saw it. */
 export interface SeenRequest {
@@ -81,6 +85,27 @@ export async function startUpstream(
         case 'reset':
           return req.socket.destroy();
         case 'hang':
+          return;
+        case 'large': {
+          res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': b.bytes });
+          const chunk = 64 * 1024;
+          let sent = 0;
+          const more = () => {
+            while (sent < b.bytes) {
+              const n = Math.min(chunk, b.bytes - sent);
+              const part = Buffer.allocUnsafe(n);
+              for (let i = 0; i < n; i++) part[i] = (sent + i) % 251;
+              sent += n;
+              if (!res.write(part)) return void res.once('drain', more);
+            }
+            res.end();
+          };
+          return more();
+        }
+        case 'reset-mid-body':
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.write('{"partial":');
+          setTimeout(() => req.socket.destroy(), 20);
           return;
         case 'sse': {
           res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
