@@ -4,7 +4,7 @@
 // call). Each server runs in its own process so the load generator does not share a thread with
 // what it measures.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -250,6 +250,36 @@ async function aimeshRole(upstream: string, events: boolean): Promise<void> {
   });
 }
 
+/** Busy CPU time of the whole machine so far (all cores), from /proc/stat (ticks of 10 ms). */
+function machineBusyMicros(): number {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal: busy is all but idle and iowait.
+  const busy = fields.slice(0, 8).reduce((sum, v, i) => (i === 3 || i === 4 ? sum : sum + v), 0);
+  return busy * 10_000;
+}
+
+/** CPU time so far of each PostgreSQL server process on this machine, by pid (none when none runs here). */
+function postgresMicros(): Map<string, number> {
+  const byPid = new Map<string, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (!stat.includes('(postgres)')) continue;
+      const fields = stat.split(') ')[1].split(' ');
+      byPid.set(entry, (Number(fields[11]) + Number(fields[12])) * 10_000);
+    } catch {}
+  }
+  return byPid;
+}
+
+/** What the PostgreSQL processes alive at both times spent between them (a backend that ended is left out). */
+function postgresSpent(before: Map<string, number>, after: Map<string, number>): number {
+  let spent = 0;
+  for (const [pid, micros] of after) spent += micros - (before.get(pid) ?? micros);
+  return spent;
+}
+
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
@@ -294,6 +324,13 @@ interface Figures {
   cpuMicrosPerRequest?: number;
   /** The kernel's share of it (socket reads and writes). */
   systemMicrosPerRequest?: number;
+  /**
+   * CPU time of the whole machine per request (every process: load generator, upstream, proxy,
+   * PostgreSQL): what a two-core machine running all of them has to share out.
+   */
+  machineMicrosPerRequest?: number;
+  /** PostgreSQL's CPU time per request (the gateway's per-call events), when it runs here. */
+  postgresMicrosPerRequest?: number;
   p50: number;
   p99: number;
   errors: number;
@@ -377,15 +414,21 @@ async function main(): Promise<void> {
         if (ONLY && !ONLY.includes(name)) continue;
         await load(url, headers, round === 0 ? WARMUP_S : 1);
         const cpuBefore = await cpuMicros(proc);
+        const machineBefore = machineBusyMicros();
+        const postgresBefore = postgresMicros();
         const f = await load(url, headers, DURATION_S);
         const cpuAfter = await cpuMicros(proc);
+        const machine = machineBusyMicros() - machineBefore;
+        const postgres = postgresSpent(postgresBefore, postgresMicros());
         const requests = Math.max(1, f.rps * DURATION_S);
         const system = cpuAfter.system - cpuBefore.system;
         f.cpuMicrosPerRequest = Math.round((cpuAfter.user - cpuBefore.user + system) / requests);
         f.systemMicrosPerRequest = Math.round(system / requests);
+        f.machineMicrosPerRequest = Math.round(machine / requests);
+        f.postgresMicrosPerRequest = Math.round(postgres / requests);
         figures[name] = f;
         console.log(
-          `round ${round + 1}/${ROUNDS} ${name.padEnd(18)} ${String(f.rps).padStart(7)} req/s  p50 ${f.p50} ms  p99 ${f.p99} ms  cpu ${f.cpuMicrosPerRequest} µs/req (kernel ${f.systemMicrosPerRequest})  errors ${f.errors}  non-2xx ${f.non2xx}`,
+          `round ${round + 1}/${ROUNDS} ${name.padEnd(18)} ${String(f.rps).padStart(7)} req/s  p50 ${f.p50} ms  p99 ${f.p99} ms  cpu ${f.cpuMicrosPerRequest} µs/req (kernel ${f.systemMicrosPerRequest}; machine ${f.machineMicrosPerRequest}, postgres ${f.postgresMicrosPerRequest})  errors ${f.errors}  non-2xx ${f.non2xx}`,
         );
       }
       rounds.push(figures);
@@ -397,6 +440,8 @@ async function main(): Promise<void> {
         rps: of('rps'),
         cpuMicrosPerRequest: of('cpuMicrosPerRequest'),
         systemMicrosPerRequest: of('systemMicrosPerRequest'),
+        machineMicrosPerRequest: of('machineMicrosPerRequest'),
+        postgresMicrosPerRequest: of('postgresMicrosPerRequest'),
         p50: of('p50'),
         p99: of('p99'),
         // Failures are summed, not medianed: one in any round counts.
