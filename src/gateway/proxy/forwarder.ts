@@ -86,6 +86,21 @@ export interface ForwarderOptions {
 
 const EMPTY: Endpoint[] = [];
 
+// Breaker keys made once per id: a key built per lookup is a new string to hash every time
+// (several lookups a call). Bounded; cleared when full, as entries are cheap to remake.
+const ENDPOINT_KEYS = new Map<string, string>();
+const MODEL_KEYS = new Map<string, string>();
+
+function keyOf(keys: Map<string, string>, prefix: string, id: string): string {
+  let key = keys.get(id);
+  if (key === undefined) {
+    if (keys.size >= 10_000) keys.clear();
+    key = prefix + id;
+    keys.set(id, key);
+  }
+  return key;
+}
+
 /**
  * Sends one call through the resilience chain: for each choice in order (the chosen model,
  * then the fallbacks), pick a usable instance (open breakers are skipped before anything is
@@ -101,12 +116,12 @@ export class Forwarder {
 
   /** The breaker key of an endpoint. */
   static endpointKey(endpoint: Endpoint): string {
-    return `endpoint:${endpoint.id}`;
+    return keyOf(ENDPOINT_KEYS, 'endpoint:', endpoint.id);
   }
 
   /** The breaker key of a model. */
   static modelKey(modelId: string): string {
-    return `model:${modelId}`;
+    return keyOf(MODEL_KEYS, 'model:', modelId);
   }
 
   /** Forwards the call; rejects with an UpstreamError or a GatewayRefusal when nothing answered usefully. */
