@@ -258,6 +258,31 @@ function machineBusyMicros(): number {
   return busy * 10_000;
 }
 
+/** Busy and total CPU time of the machine so far (ticks). */
+function machineTicks(): { busy: number; total: number } {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const total = fields.slice(0, 8).reduce((sum, v) => sum + v, 0);
+  return { busy: total - fields[3] - fields[4], total };
+}
+
+/**
+ * Waits (at most 20 s) until the machine has been nearly idle for half a second: the work a
+ * scenario leaves behind (PostgreSQL vacuuming and checkpointing the events just written) must
+ * not be billed to the next one.
+ */
+async function machineQuiet(): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  let calm = 0;
+  let last = machineTicks();
+  while (Date.now() < deadline && calm < 2) {
+    await new Promise((r) => setTimeout(r, 250));
+    const now = machineTicks();
+    const share = (now.busy - last.busy) / Math.max(1, now.total - last.total);
+    calm = share < 0.15 ? calm + 1 : 0;
+    last = now;
+  }
+}
+
 /** CPU time so far of each PostgreSQL server process on this machine, by pid (none when none runs here). */
 function postgresMicros(): Map<string, number> {
   const byPid = new Map<string, number>();
@@ -412,6 +437,7 @@ async function main(): Promise<void> {
       const figures: Record<string, Figures> = {};
       for (const [name, url, headers, proc] of scenarios) {
         if (ONLY && !ONLY.includes(name)) continue;
+        await machineQuiet();
         await load(url, headers, round === 0 ? WARMUP_S : 1);
         const cpuBefore = await cpuMicros(proc);
         const machineBefore = machineBusyMicros();
