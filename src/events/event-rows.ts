@@ -3,7 +3,18 @@
 
 // Appends serialise on this lock so positions commit in order: a relay reading
 // "position > last" can then never skip a row that commits late (the outbox gap problem).
-const APPEND_LOCK_KEY = 7_346_121_002;
+export const APPEND_LOCK_KEY = 7_346_121_002;
+
+/** Takes the append lock for the rest of the transaction (before a COPY, which cannot join it in). */
+export const LOCK = 'SELECT pg_advisory_xact_lock($1)';
+
+/**
+ * The bulk path for batches nobody waits on: COPY, about a quarter less work for the server per
+ * row than INSERT ... SELECT FROM unnest. It cannot skip duplicates as ON CONFLICT does, so a
+ * batch holding an id already stored fails as a whole and is stored again through INSERT.
+ */
+export const COPY = `COPY aimesh_events (id, type, source, subject, time, target, correlation_id, causation_id,
+  traceparent, schema_version, topic, data) FROM STDIN`;
 
 // One statement, so one implicit transaction and one round trip. The lock row is joined in and
 // the ORDER BY sorts every row before the first insert, so the lock is taken before any
@@ -103,4 +114,35 @@ function element(value: string | undefined): string {
   return value.indexOf('"') < 0 && value.indexOf('\\') < 0
     ? `"${value}"`
     : `"${value.replace(ESCAPE, '\\$&')}"`;
+}
+
+/** The batch as COPY text-format input: a line per event, tab-separated, `\N` for nothing. */
+export function copyRows(events: PreparedEvent[]): string {
+  const lines = new Array<string>(events.length);
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i];
+    lines[i] =
+      `${field(e.id)}\t${field(e.type)}\t${field(e.source)}\t${field(e.subject)}\t${field(e.time)}\t` +
+      `${field(e.target)}\t${field(e.correlationid)}\t${field(e.causationid)}\t${field(e.traceparent)}\t` +
+      `${e.version}\t${field(e.topic)}\t${field(JSON.stringify(e.data ?? null))}\n`;
+  }
+  return lines.join('');
+}
+
+const COPY_SPECIAL = /[\\\t\n\r]/g;
+const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
+
+/** One COPY text field: backslash, tab, newline and carriage return escaped; `\N` for nothing. */
+function field(value: string | undefined): string {
+  if (value === undefined) return '\\N';
+  return value.indexOf('\\') < 0 &&
+    value.indexOf('\t') < 0 &&
+    value.indexOf('\n') < 0 &&
+    value.indexOf('\r') < 0
+    ? value
+    : value.replace(COPY_SPECIAL, copyEscape);
+}
+
+function copyEscape(c: string): string {
+  return COPY_ESCAPES[c];
 }

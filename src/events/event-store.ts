@@ -6,7 +6,9 @@ import type { Logger } from '../core/logger.js';
 import type { Database, Sql } from '../ports/database.js';
 import type { EventCatalogue } from './catalogue.js';
 import { checkEnvelope, type EnvelopeDefaults } from './cloud-event-envelope.js';
-import { columns, INSERT } from './event-rows.js';
+import { APPEND_LOCK_KEY, COPY, columns, copyRows, INSERT, LOCK } from './event-rows.js';
+
+const UNIQUE_VIOLATION = '23505';
 
 /** What a producer hands the store; id and time are filled in when absent. */
 export interface NewEvent {
@@ -264,14 +266,30 @@ export class EventStore {
   }
 
   /**
-   * A batch from `enqueue`: the same checks and statement as `append`, but nobody waits for
-   * positions, so none are returned or read back.
+   * A batch from `enqueue`: the same checks as `append`, but nobody waits for positions, so
+   * none are returned or read back, and on a PostgreSQL server it is loaded with COPY under the
+   * same append lock (INSERT, as `append`, where the adapter has no COPY or an id repeats).
    */
   private async insertBatch(batch: NewEvent[]): Promise<void> {
     const events = batch.map((e, i) => this.prepare(e, i));
-    const result = await this.db.query(INSERT, columns(events).params, { name: 'aimesh_events_batch' });
-    this.appended?.inc(result.rowCount);
-    if (result.rowCount > 0) this.committed();
+    let stored: number | undefined;
+    if (this.db.copyFrom) {
+      try {
+        stored = await this.db.transaction(async (tx) => {
+          await tx.query(LOCK, [APPEND_LOCK_KEY], { name: 'aimesh_events_lock' });
+          return tx.copyFrom!(COPY, copyRows(events));
+        });
+      } catch (error) {
+        // An id stored before (a producer's retry): INSERT skips it, COPY cannot.
+        if ((error as { code?: string }).code !== UNIQUE_VIOLATION) throw error;
+      }
+    }
+    if (stored === undefined) {
+      const result = await this.db.query(INSERT, columns(events).params, { name: 'aimesh_events_batch' });
+      stored = result.rowCount;
+    }
+    this.appended?.inc(stored);
+    if (stored > 0) this.committed();
   }
 
   /** Events matching every given filter, in store order (by time for causation queries). */

@@ -22,6 +22,12 @@ export interface Sql {
   ): Promise<QueryResult<Row>>;
   /** Runs a script of several statements without parameters (migrations). */
   exec(script: string): Promise<void>;
+  /**
+   * Bulk load: runs `statement` (a `COPY ... FROM STDIN` in text format) with `data` as its
+   * input and returns the rows loaded. Only where the adapter has a cheaper bulk path than an
+   * INSERT (the PostgreSQL server); callers fall back to INSERT when absent.
+   */
+  copyFrom?(statement: string, data: string): Promise<number>;
 }
 
 /**

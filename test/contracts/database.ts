@@ -55,6 +55,31 @@ export function databaseContract(
       expect(inTx.rows[0].doubled).toBe(42);
     });
 
+    it('bulk-loads with COPY where the adapter offers it (the server), alone and inside a transaction', async () => {
+      // Embedded PGlite has no COPY path here; its callers use INSERT.
+      expect(db.copyFrom === undefined).toBe(db.kind === 'pglite');
+      if (!db.copyFrom) return;
+      const loaded = await db.copyFrom(
+        'COPY things (name, doc) FROM STDIN',
+        'copy-1\t{"a":1}\ncopy-2\t\\N\n',
+      );
+      expect(loaded).toBe(2);
+      await expect(
+        db.transaction(async (tx) => {
+          await tx.copyFrom!('COPY things (name) FROM STDIN', 'copy-3\n');
+          throw new Error('undo');
+        }),
+      ).rejects.toThrow('undo');
+      const { rows } = await db.query<{ name: string; doc: unknown }>(
+        "SELECT name, doc FROM things WHERE name LIKE 'copy-%' ORDER BY name",
+      );
+      expect(rows).toEqual([
+        { name: 'copy-1', doc: { a: 1 } },
+        { name: 'copy-2', doc: null },
+      ]);
+      await db.query("DELETE FROM things WHERE name LIKE 'copy-%'");
+    });
+
     it('commits a transaction that resolves', async () => {
       await db.transaction(async (tx) => {
         await tx.query('INSERT INTO things (name) VALUES ($1)', ['c']);

@@ -290,15 +290,27 @@ function eventStoreSpec(
       // Each store takes 10 ms; events arrive every 2 ms for ~200 ms; the interval is 40 ms.
       // Storing again as soon as a store ended would make ~20 statements of a few events each.
       let statements = 0;
+      const slowly = async () => {
+        statements += 1;
+        await new Promise((r) => setTimeout(r, 10));
+      };
+      // Whichever way the adapter stores a batch: an INSERT, or a COPY in a transaction.
       const slowDb: Database = {
         ...db,
         query: async (text, params, options) => {
-          if (text.includes('INSERT INTO aimesh_events')) {
-            statements += 1;
-            await new Promise((r) => setTimeout(r, 10));
-          }
+          if (text.includes('INSERT INTO aimesh_events')) await slowly();
           return db.query(text, params, options);
         },
+        transaction: (fn) =>
+          db.transaction((tx) =>
+            fn({
+              ...tx,
+              copyFrom: async (statement, data) => {
+                await slowly();
+                return tx.copyFrom!(statement, data);
+              },
+            }),
+          ),
       };
       const batching = new EventStore({
         db: slowDb,
@@ -319,6 +331,21 @@ function eventStoreSpec(
       );
       expect(statements).toBeGreaterThanOrEqual(2);
       expect(statements).toBeLessThanOrEqual(10);
+    });
+
+    it('stores a batch holding an id stored before, or twice, once each and loses the rest of it', async () => {
+      const corr = unique('dup-batch');
+      const repeated = unique('dup');
+      await store.append(completed({ id: repeated, correlationid: corr }));
+      const twice = unique('twice');
+      store.enqueue(completed({ id: repeated, correlationid: corr }));
+      store.enqueue(completed({ id: twice, correlationid: corr }));
+      store.enqueue(completed({ id: twice, correlationid: corr }));
+      store.enqueue(completed({ correlationid: corr }));
+      await store.flush();
+      const stored = await store.query({ correlationId: corr });
+      expect(stored).toHaveLength(3);
+      expect(new Set(stored.map((e) => e.id)).size).toBe(3);
     });
 
     it('stores a full batch at once, without waiting for the interval', async () => {

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { from as copyStream } from 'pg-copy-streams';
 import type { Database, QueryOptions, QueryResult, Sql } from '../../ports/database.js';
 
 const INT8_OID = 20;
@@ -29,10 +30,28 @@ export async function openPostgresDatabase(url: string, poolSize = 10): Promise<
       : target.query(text, params));
     return { rows: result.rows as Row[], rowCount: result.rowCount ?? result.rows.length };
   };
+  const copyFrom = async (client: pg.PoolClient, statement: string, data: string): Promise<number> => {
+    const stream = client.query(copyStream(statement));
+    await new Promise<void>((resolve, reject) => {
+      stream.once('finish', resolve);
+      stream.once('error', reject);
+      stream.end(data);
+    });
+    return stream.rowCount;
+  };
   const sqlOf = (target: pg.Pool | pg.PoolClient): Sql => ({
     query: (text, params, options) => run(target, text, params, options),
     exec: async (script) => {
       await target.query(script);
+    },
+    copyFrom: async (statement, data) => {
+      if (target !== pool) return copyFrom(target as pg.PoolClient, statement, data);
+      const client = await pool.connect();
+      try {
+        return await copyFrom(client, statement, data);
+      } finally {
+        client.release();
+      }
     },
   });
   return {
