@@ -18,8 +18,8 @@ import { report } from './report.js';
 
 const CONNECTIONS = 32;
 // Seconds per scenario per round.
-const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 5);
-const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
+const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 4);
+const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 5));
 const WARMUP_S = 2;
 const ADMIN = 'bench-admin-token-0123456789';
 const RATE = Number(process.env.BENCH_RATE ?? 0);
@@ -405,16 +405,18 @@ async function main(): Promise<void> {
   if (clustered) children.push(clustered.proc);
   try {
     const path = '/api/v1/ai/models/sentiment/infer';
+    // The target's pair first and back to back: this shared machine has slower and faster
+    // spells of tens of seconds, and a ratio is only fair between neighbouring measurements.
     const scenarios: [string, string, Record<string, string>, ChildProcess][] = [
-      ['direct', `${upstreamUrl}${path}`, {}, upstream.proc],
       ['bare-proxy', `http://127.0.0.1:${bare.message.port}${path}`, {}, bare.proc],
-      ['fastify-proxy', `http://127.0.0.1:${fastify.message.port}${path}`, {}, fastify.proc],
       [
         'aimesh',
         `http://127.0.0.1:${gateway.message.port}${path}`,
         { 'x-api-key': gateway.message.key!, 'x-model-type': 'sentiment' },
         gateway.proc,
       ],
+      ['direct', `${upstreamUrl}${path}`, {}, upstream.proc],
+      ['fastify-proxy', `http://127.0.0.1:${fastify.message.port}${path}`, {}, fastify.proc],
       [
         'aimesh-no-events',
         `http://127.0.0.1:${quiet.message.port}${path}`,
