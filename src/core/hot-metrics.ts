@@ -81,7 +81,11 @@ abstract class HotMetric<L extends string, S> {
     return entry;
   }
 
+  /** Bumped by every `reset`: a series handle kept from before belongs to no exported series. */
+  generation = 0;
+
   reset(): void {
+    this.generation += 1;
     this.series.clear();
   }
 

@@ -1,5 +1,10 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { HotCounter, HotHistogram } from '../../core/hot-metrics.js';
+import {
+  type CounterSeries,
+  type HistogramSeries,
+  HotCounter,
+  HotHistogram,
+} from '../../core/hot-metrics.js';
 import type { BreakerRegistry } from '../../resilience/breaker-registry.js';
 
 const STATE_VALUE = { closed: 0, 'half-open': 1, open: 2 } as const;
@@ -57,9 +62,37 @@ export class GatewayMetrics {
 
   /** Counts one finished call and its time to headers. */
   observe(route: string, model: string, upstream: string, status: number, seconds: number): void {
-    this.requests.labels(route, model, upstream, String(status)).inc();
-    this.duration.labels(route, model).observe(seconds);
+    // Calls in a row mostly share their labels: the last series is kept and reused when they
+    // match (the same strings, compared by identity first), sparing a key join and a lookup.
+    const last = this.last;
+    if (
+      last.route !== route ||
+      last.model !== model ||
+      last.upstream !== upstream ||
+      last.status !== status ||
+      last.generation !== this.requests.generation + this.duration.generation
+    ) {
+      last.generation = this.requests.generation + this.duration.generation;
+      last.route = route;
+      last.model = model;
+      last.upstream = upstream;
+      last.status = status;
+      last.requests = this.requests.labels(route, model, upstream, String(status));
+      last.duration = this.duration.labels(route, model);
+    }
+    last.requests!.inc();
+    last.duration!.observe(seconds);
   }
+
+  private readonly last: {
+    route?: string;
+    model?: string;
+    upstream?: string;
+    status?: number;
+    generation?: number;
+    requests?: CounterSeries;
+    duration?: HistogramSeries;
+  } = {};
 
   /** Counts a retry. */
   retried(): void {
