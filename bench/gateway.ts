@@ -252,14 +252,12 @@ async function aimeshRole(upstream: string, events: boolean): Promise<void> {
 
 /** Busy CPU time of the whole machine so far (all cores), from /proc/stat (ticks of 10 ms). */
 function machineBusyMicros(): number {
-  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-  // user nice system idle iowait irq softirq steal: busy is all but idle and iowait.
-  const busy = fields.slice(0, 8).reduce((sum, v, i) => (i === 3 || i === 4 ? sum : sum + v), 0);
-  return busy * 10_000;
+  return machineTicks().busy * 10_000;
 }
 
-/** Busy and total CPU time of the machine so far (ticks). */
+/** Busy and total CPU time of the machine so far (ticks): busy is all but idle and iowait. */
 function machineTicks(): { busy: number; total: number } {
+  // user nice system idle iowait irq softirq steal
   const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
   const total = fields.slice(0, 8).reduce((sum, v) => sum + v, 0);
   return { busy: total - fields[3] - fields[4], total };
