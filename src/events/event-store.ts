@@ -6,7 +6,7 @@ import type { Logger } from '../core/logger.js';
 import type { Database, Sql } from '../ports/database.js';
 import type { EventCatalogue } from './catalogue.js';
 import { checkEnvelope, type EnvelopeDefaults } from './cloud-event-envelope.js';
-import { APPEND_LOCK_KEY, COPY, columns, copyRows, INSERT, LOCK } from './event-rows.js';
+import { APPEND_LOCK_KEY, COPY, columns, copyRows, INSERT, LOCK, type PreparedEvent } from './event-rows.js';
 
 const UNIQUE_VIOLATION = '23505';
 
@@ -271,7 +271,24 @@ export class EventStore {
    * same append lock (INSERT, as `append`, where the adapter has no COPY or an id repeats).
    */
   private async insertBatch(batch: NewEvent[]): Promise<void> {
-    const events = batch.map((e, i) => this.prepare(e, i));
+    const events: PreparedEvent[] = [];
+    let invalid: unknown;
+    for (let i = 0; i < batch.length; i++) {
+      try {
+        events.push(this.prepare(batch[i], i));
+      } catch (error) {
+        // One producer's bad event must not cost the batch the others.
+        this.dropped?.inc();
+        invalid ??= error;
+      }
+    }
+    if (invalid) {
+      this.logger.error(
+        { err: invalid, events: batch.length - events.length },
+        'queued events failed validation; dropped',
+      );
+    }
+    if (events.length === 0) return;
     let stored: number | undefined;
     if (this.db.copyFrom) {
       try {

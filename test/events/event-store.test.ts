@@ -348,6 +348,16 @@ function eventStoreSpec(
       expect(new Set(stored.map((e) => e.id)).size).toBe(3);
     });
 
+    it('drops only the invalid events of a queued batch and stores the rest', async () => {
+      const corr = unique('mixed');
+      store.enqueue(completed({ correlationid: corr }));
+      store.enqueue(completed({ correlationid: corr, source: '' }));
+      store.enqueue(completed({ correlationid: corr, data: { latencyMs: 'slow' } }));
+      store.enqueue(completed({ correlationid: corr }));
+      await store.flush();
+      expect(await store.query({ correlationId: corr })).toHaveLength(2);
+    });
+
     it('stores a full batch at once, without waiting for the interval', async () => {
       const eager = new EventStore({
         db,
