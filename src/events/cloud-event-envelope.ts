@@ -44,7 +44,10 @@ export function checkEnvelope(
     id: input.id === undefined ? defaults.id() : text(where, 'id', input.id)!,
     type: text(where, 'type', input.type)!,
     source: text(where, 'source', input.source)!,
-    time: input.time === undefined ? new Date(defaults.now()).toISOString() : toIso(input.time, where),
+    time:
+      input.time === undefined
+        ? new Date(defaults.now()).toISOString()
+        : toIso(input.time, where, defaults.times),
   };
   if (!URI_REFERENCE.test(envelope.source)) {
     throw fail(where, `source must be a URI reference (RFC 3986), got ${show(envelope.source)}`);
@@ -68,10 +71,11 @@ export function checkEnvelope(
   return envelope;
 }
 
-/** How a missing id and time are filled in. */
+/** How a missing id and time are filled in, and times formatted. */
 export interface EnvelopeDefaults {
   id(): string;
   now(): number;
+  times?: IsoTimes;
 }
 
 function fail(where: string, message: string) {
@@ -89,12 +93,13 @@ function text(where: string, key: string, value: unknown): string | undefined {
   return value;
 }
 
-function toIso(value: unknown, where: string): string {
+function toIso(value: unknown, where: string, times: IsoTimes | undefined): string {
   if (typeof value !== 'string' && !(value instanceof Date)) {
     throw fail(where, 'time must be an RFC 3339 string');
   }
   const date = value instanceof Date ? value : new Date(value);
-  const iso = isoTime(date.getTime(), date);
+  const ms = date.getTime();
+  const iso = times ? times.of(ms, date) : Number.isNaN(ms) ? '' : date.toISOString();
   // RFC 3339 has four-digit years; JavaScript's extended years (+275760, -000001) are not times.
   if (iso === '' || iso.startsWith('+') || iso.startsWith('-')) {
     throw fail(where, `time is not a valid RFC 3339 time: ${show(value)}`);
@@ -102,16 +107,21 @@ function toIso(value: unknown, where: string): string {
   return iso;
 }
 
-// Events stamped in the same millisecond (hundreds a second on a busy gateway) share one string.
-let lastMs = Number.NaN;
-let lastIso = '';
+/**
+ * ISO 8601 strings of times, the last one remembered: events stamped in the same millisecond
+ * (hundreds a second on a busy gateway) share one string instead of formatting it again.
+ */
+export class IsoTimes {
+  private lastMs = Number.NaN;
+  private lastIso = '';
 
-/** `date.toISOString()`, or '' for an invalid date; the last one is remembered. */
-function isoTime(ms: number, date: Date): string {
-  if (Number.isNaN(ms)) return '';
-  if (ms !== lastMs) {
-    lastIso = date.toISOString();
-    lastMs = ms;
+  /** `date.toISOString()` (`ms` is its time), or '' for an invalid date. */
+  of(ms: number, date: Date): string {
+    if (Number.isNaN(ms)) return '';
+    if (ms !== this.lastMs) {
+      this.lastIso = date.toISOString();
+      this.lastMs = ms;
+    }
+    return this.lastIso;
   }
-  return lastIso;
 }

@@ -5,7 +5,7 @@ import { IdSource } from '../core/ids.js';
 import type { Logger } from '../core/logger.js';
 import type { Database, Sql } from '../ports/database.js';
 import type { EventCatalogue } from './catalogue.js';
-import { checkEnvelope, type EnvelopeDefaults } from './cloud-event-envelope.js';
+import { checkEnvelope, type EnvelopeDefaults, IsoTimes } from './cloud-event-envelope.js';
 import { APPEND_LOCK_KEY, COPY, columns, copyRows, INSERT, LOCK, type PreparedEvent } from './event-rows.js';
 
 const UNIQUE_VIOLATION = '23505';
@@ -123,7 +123,11 @@ export class EventStore {
     this.logger = options.logger;
     // Pooled randomness: a batch of a thousand events would otherwise draw a thousand times.
     const ids = new IdSource();
-    this.envelopeDefaults = { id: () => ids.next(this.clock.now()), now: () => this.clock.now() };
+    this.envelopeDefaults = {
+      id: () => ids.next(this.clock.now()),
+      now: () => this.clock.now(),
+      times: new IsoTimes(),
+    };
     this.maxBuffered = options.maxBuffered ?? 10_000;
     this.batchSize = options.batchSize ?? 500;
     this.flushIntervalMs = options.flushIntervalMs ?? 20;

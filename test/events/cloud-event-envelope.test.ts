@@ -2,7 +2,7 @@ import { CloudEvent } from 'cloudevents';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { AimeshError } from '../../src/core/errors.js';
-import { checkEnvelope } from '../../src/events/cloud-event-envelope.js';
+import { checkEnvelope, IsoTimes } from '../../src/events/cloud-event-envelope.js';
 
 const defaults = { id: () => 'generated-id', now: () => Date.parse('2030-01-01T00:00:00Z') };
 const check = (input: Record<string, unknown>) => checkEnvelope(input, 'event', defaults);
@@ -72,6 +72,25 @@ describe('CloudEvents envelope check', () => {
         },
       ),
       { numRuns: 2_000 },
+    );
+  });
+});
+
+describe('IsoTimes', () => {
+  it('formats any sequence of times exactly as toISOString, repeats and invalid dates included', () => {
+    const times = new IsoTimes();
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof(fc.integer({ min: 0, max: 4_102_444_800_000 }), fc.constant(Number.NaN)), {
+          maxLength: 30,
+        }),
+        (values) => {
+          for (const ms of [...values, ...values]) {
+            const date = new Date(ms);
+            expect(times.of(date.getTime(), date)).toBe(Number.isNaN(ms) ? '' : date.toISOString());
+          }
+        },
+      ),
     );
   });
 });

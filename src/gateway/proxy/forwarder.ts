@@ -86,11 +86,6 @@ export interface ForwarderOptions {
 
 const EMPTY: Endpoint[] = [];
 
-// Breaker keys made once per id: a key built per lookup is a new string to hash every time
-// (several lookups a call). Bounded; cleared when full, as entries are cheap to remake.
-const ENDPOINT_KEYS = new Map<string, string>();
-const MODEL_KEYS = new Map<string, string>();
-
 function keyOf(keys: Map<string, string>, prefix: string, id: string): string {
   let key = keys.get(id);
   if (key === undefined) {
@@ -114,14 +109,28 @@ export class Forwarder {
 
   constructor(private readonly o: ForwarderOptions) {}
 
+  // Breaker keys made once per id: a key built per lookup is a new string to hash every time
+  // (several lookups a call). Bounded; cleared when full, as entries are cheap to remake.
+  private readonly endpointKeys = new Map<string, string>();
+  private readonly modelKeys = new Map<string, string>();
+
   /** The breaker key of an endpoint. */
   static endpointKey(endpoint: Endpoint): string {
-    return keyOf(ENDPOINT_KEYS, 'endpoint:', endpoint.id);
+    return `endpoint:${endpoint.id}`;
   }
 
   /** The breaker key of a model. */
   static modelKey(modelId: string): string {
-    return keyOf(MODEL_KEYS, 'model:', modelId);
+    return `model:${modelId}`;
+  }
+
+  // The same keys as the static forms, made once per id.
+  private endpointBreakerKey(endpoint: Endpoint): string {
+    return keyOf(this.endpointKeys, 'endpoint:', endpoint.id);
+  }
+
+  private modelBreakerKey(modelId: string): string {
+    return keyOf(this.modelKeys, 'model:', modelId);
   }
 
   /** Forwards the call; rejects with an UpstreamError or a GatewayRefusal when nothing answered usefully. */
@@ -137,7 +146,7 @@ export class Forwarder {
     for (let index = 0; index < request.choices.length; index++) {
       const choice = request.choices[index];
       const modelBreaker = choice.model
-        ? o.breakers.get(Forwarder.modelKey(choice.model.id), request.policy)
+        ? o.breakers.get(this.modelBreakerKey(choice.model.id), request.policy)
         : undefined;
       if (modelBreaker?.isRefusing()) {
         openUntil = Math.min(openUntil, modelBreaker.retryAt() || openUntil);
@@ -159,12 +168,12 @@ export class Forwarder {
         const endpoint = this.pick(endpoints, tried, request.policy);
         if (!endpoint) {
           for (const e of endpoints) {
-            const at = o.breakers.peek(Forwarder.endpointKey(e))?.retryAt();
+            const at = o.breakers.peek(this.endpointBreakerKey(e))?.retryAt();
             if (at) openUntil = Math.min(openUntil, at);
           }
           break;
         }
-        const breaker = o.breakers.get(Forwarder.endpointKey(endpoint), request.policy);
+        const breaker = o.breakers.get(this.endpointBreakerKey(endpoint), request.policy);
         if (!breaker.tryAcquire()) {
           tried.add(endpoint.id);
           continue;
@@ -308,7 +317,7 @@ export class Forwarder {
     let filter = this.closedFilters.get(policy);
     if (!filter) {
       const { breakers } = this.o;
-      filter = (e: Endpoint) => !breakers.get(Forwarder.endpointKey(e), policy).isRefusing();
+      filter = (e: Endpoint) => !breakers.get(this.endpointBreakerKey(e), policy).isRefusing();
       this.closedFilters.set(policy, filter);
     }
     return filter;
