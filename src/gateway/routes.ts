@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { isAimeshError } from '../core/errors.js';
 import { errorBody, toHttpError } from '../core/http.js';
@@ -58,6 +58,7 @@ export function gatewayRoutes(deps: PipelineDeps): FastifyPluginAsync {
     app.removeAllContentTypeParsers();
     app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
     const callers = new CallerSignals();
+    const bodyLimit = app.initialConfig.bodyLimit ?? 1024 * 1024;
     for (const route of deps.routes) {
       const handler = (request: FastifyRequest, reply: FastifyReply) =>
         handle(deps, callers, route, request, reply);
@@ -70,11 +71,176 @@ export function gatewayRoutes(deps: PipelineDeps): FastifyPluginAsync {
           url,
           exposeHeadRoute: false,
           schema: { hide: true },
+          // The fallback when another module's routes share the prefix (see TrafficRoutes).
+          config: { traffic: route.subtree },
           handler,
+        });
+      }
+      // Calls through the gateway skip Fastify's per-request machinery: read the body, handle.
+      if (route.subtree) {
+        app.traffic.add(route.prefix, (req, res, id) => {
+          if (!TRAFFIC_METHODS.has(req.method ?? '')) {
+            const path = (req.url ?? '/').split('?')[0];
+            new TrafficReply(res)
+              .status(404)
+              .send(errorBody('not_found', `no route for ${req.method} ${path}`));
+            return;
+          }
+          readBody(req, res, bodyLimit, (body) =>
+            handle(deps, callers, route, new TrafficRequest(req, id, body), new TrafficReply(res)),
+          );
         });
       }
     }
   };
+}
+
+const TRAFFIC_METHODS = new Set<string>(METHODS);
+
+/** What the pipeline reads of a call: Fastify's request, or the traffic path's own. */
+interface GatewayRequest {
+  readonly id: string;
+  readonly method: string;
+  readonly url: string;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: unknown;
+  readonly ip: string | undefined;
+  readonly query: unknown;
+  readonly raw: IncomingMessage;
+}
+
+/** What the pipeline does with an answer: Fastify's reply, or the traffic path's own. */
+interface GatewayReply {
+  readonly raw: ServerResponse;
+  hijack(): void;
+  header(name: string, value: string): unknown;
+  headers(values: Record<string, string | number>): unknown;
+  status(code: number): { send(body: unknown): unknown };
+}
+
+/** A call taken from Node's server directly: the same fields Fastify's request would give. */
+class TrafficRequest implements GatewayRequest {
+  private parsedQuery: Record<string, string | string[]> | undefined;
+
+  constructor(
+    readonly raw: IncomingMessage,
+    readonly id: string,
+    readonly body: Buffer | undefined,
+  ) {}
+
+  get method(): string {
+    return this.raw.method ?? 'GET';
+  }
+
+  get url(): string {
+    return this.raw.url ?? '/';
+  }
+
+  get headers(): IncomingHttpHeaders {
+    return this.raw.headers;
+  }
+
+  get ip(): string | undefined {
+    return this.raw.socket.remoteAddress;
+  }
+
+  /** The query string as Fastify parses it (a repeated key gives an array); read only when needed. */
+  get query(): Record<string, string | string[]> {
+    if (this.parsedQuery) return this.parsedQuery;
+    const parsed: Record<string, string | string[]> = {};
+    const url = this.url;
+    const at = url.indexOf('?');
+    if (at >= 0) {
+      for (const [key, value] of new URLSearchParams(url.slice(at + 1))) {
+        const seen = parsed[key];
+        parsed[key] = seen === undefined ? value : Array.isArray(seen) ? [...seen, value] : [seen, value];
+      }
+    }
+    this.parsedQuery = parsed;
+    return parsed;
+  }
+}
+
+/** An answer written straight to Node's response: headers gathered, then JSON or a relay. */
+class TrafficReply implements GatewayReply {
+  private readonly extra: Record<string, string | number> = {};
+  private code = 200;
+
+  constructor(readonly raw: ServerResponse) {}
+
+  hijack(): void {}
+
+  header(name: string, value: string): this {
+    this.extra[name] = value;
+    return this;
+  }
+
+  headers(values: Record<string, string | number>): this {
+    Object.assign(this.extra, values);
+    return this;
+  }
+
+  status(code: number): this {
+    this.code = code;
+    return this;
+  }
+
+  send(body: unknown): void {
+    const text = JSON.stringify(body);
+    this.raw.writeHead(this.code, {
+      ...this.extra,
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(text),
+    });
+    this.raw.end(text);
+  }
+}
+
+/**
+ * Reads a request body of at most `limit` bytes, then calls `done` (undefined when empty); a
+ * larger one is refused with 413 as Fastify would, an aborted one ends the exchange.
+ */
+function readBody(
+  req: IncomingMessage,
+  res: ServerResponse,
+  limit: number,
+  done: (body: Buffer | undefined) => void,
+): void {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > limit) {
+    tooLarge(req, res, limit);
+    return;
+  }
+  if (declared === 0 && req.headers['transfer-encoding'] === undefined) {
+    // No body to wait for; still let the message finish so the connection can be reused.
+    req.resume();
+    done(undefined);
+    return;
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  req.on('data', (chunk: Buffer) => {
+    size += chunk.length;
+    if (size > limit) {
+      req.removeAllListeners('data');
+      req.removeAllListeners('end');
+      tooLarge(req, res, limit);
+      return;
+    }
+    chunks.push(chunk);
+  });
+  req.on('end', () =>
+    done(chunks.length === 0 ? undefined : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)),
+  );
+  req.on('error', () => res.destroy());
+}
+
+function tooLarge(req: IncomingMessage, res: ServerResponse, limit: number): void {
+  req.resume();
+  new TrafficReply(res)
+    .header('connection', 'close')
+    .status(413)
+    .send(errorBody('payload_too_large', `Request body is too large (the limit is ${limit} bytes)`));
 }
 
 function hasCredentials(headers: IncomingHttpHeaders): boolean {
@@ -85,8 +251,8 @@ async function handle(
   deps: PipelineDeps,
   callers: CallerSignals,
   route: CompiledRoute,
-  request: FastifyRequest,
-  reply: FastifyReply,
+  request: GatewayRequest,
+  reply: GatewayReply,
 ) {
   const started = performance.now();
   const headers = request.headers;
@@ -173,7 +339,7 @@ const NOT_FORWARDED = new Set([
 
 /** The headers for the upstream, built in one pass (hop-by-hop ones dropped here, not again in the client). */
 function upstreamHeaders(
-  request: FastifyRequest,
+  request: GatewayRequest,
   principal: Principal | undefined,
   traceIds: RandomHexPool,
 ): Record<string, string | string[] | undefined> {
@@ -199,8 +365,8 @@ function serverTiming(totalMs: number, upstreamMs: number): string {
 function relay(
   deps: PipelineDeps,
   route: CompiledRoute,
-  request: FastifyRequest,
-  reply: FastifyReply,
+  request: GatewayRequest,
+  reply: GatewayReply,
   result: ForwardResult,
   principal: Principal | undefined,
   started: number,
@@ -259,7 +425,7 @@ function relay(
 class RelayedCall implements ExchangeSink {
   constructor(
     private readonly deps: PipelineDeps,
-    private readonly request: FastifyRequest,
+    private readonly request: GatewayRequest,
     private readonly route: CompiledRoute,
     private readonly principal: Principal | undefined,
     private readonly model: Choice['model'],
@@ -289,7 +455,7 @@ class RelayedCall implements ExchangeSink {
 
 function record(
   deps: PipelineDeps,
-  request: FastifyRequest,
+  request: GatewayRequest,
   route: CompiledRoute,
   principal: Principal | undefined,
   model: Choice['model'],
@@ -330,8 +496,8 @@ function routeTargetName(route: CompiledRoute): string {
 function fail(
   deps: PipelineDeps,
   route: CompiledRoute,
-  request: FastifyRequest,
-  reply: FastifyReply,
+  request: GatewayRequest,
+  reply: GatewayReply,
   error: unknown,
   principal: Principal | undefined,
   choices: Choice[] | undefined,
@@ -339,7 +505,7 @@ function fail(
 ): void {
   const { status, body } = toHttpError(error);
   if (status >= 500 && !isAimeshError(error))
-    request.log.error({ err: error, reqId: request.id }, 'gateway call failed');
+    deps.logger.error({ err: error, reqId: request.id }, 'gateway call failed');
   if (error instanceof GatewayRefusal && error.retryAfterMs !== undefined) {
     reply.header('retry-after', String(Math.max(1, Math.ceil(error.retryAfterMs / 1000))));
   }

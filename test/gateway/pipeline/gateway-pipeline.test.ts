@@ -136,6 +136,39 @@ describe('the gateway pipeline against misbehaving loopback upstreams', () => {
     expect(seen.headers.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
   });
 
+  it('forwards a body as it came, in one piece or chunked, and refuses one over the limit with 413', async () => {
+    const before = up.plain.seen.length;
+    const posted = await call('/plain/echo', { method: 'POST', body: 'x'.repeat(100_000) });
+    expect(posted.status).toBe(200);
+    expect(up.plain.seen.at(-1)!.body).toHaveLength(100_000);
+    const chunked = await call('/plain/echo', {
+      method: 'POST',
+      body: new ReadableStream({
+        start(controller) {
+          controller.enqueue(new TextEncoder().encode('a'.repeat(1000)));
+          controller.enqueue(new TextEncoder().encode('b'.repeat(1000)));
+          controller.close();
+        },
+      }),
+      duplex: 'half',
+    } as RequestInit & { headers?: Record<string, string> });
+    expect(chunked.status).toBe(200);
+    expect(up.plain.seen.at(-1)!.body).toBe('a'.repeat(1000) + 'b'.repeat(1000));
+    const seenBefore = up.plain.seen.length;
+    expect(seenBefore).toBe(before + 2);
+    const tooLarge = await call('/plain/echo', { method: 'POST', body: 'x'.repeat(4 * 1024 * 1024 + 1) });
+    expect(tooLarge.status).toBe(413);
+    expect((await tooLarge.json()).error.code).toBe('payload_too_large');
+    expect(up.plain.seen.length).toBe(seenBefore);
+  });
+
+  it('answers a method it does not route with a JSON 404, and keeps serving', async () => {
+    const response = await call('/plain/x', { method: 'PROPFIND' });
+    expect(response.status).toBe(404);
+    expect((await response.json()).error.code).toBe('not_found');
+    expect((await call('/plain/hello')).status).toBe(200);
+  });
+
   it('continues the caller’s trace', async () => {
     const trace = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
     await (await call('/plain/t', { headers: { traceparent: trace } })).text();
