@@ -116,25 +116,69 @@ function element(value: string | undefined): string {
     : `"${value.replace(ESCAPE, '\\$&')}"`;
 }
 
-/** The batch as COPY text-format input: a line per event, tab-separated, `\N` for nothing. */
-export function copyRows(events: PreparedEvent[]): string {
-  const lines = new Array<string>(events.length);
+/**
+ * The batch as COPY text-format input: a line per event, tab-separated, `\N` for nothing.
+ * Written field by field into one buffer: building a string per line and joining them made
+ * garbage enough per event to show as collector time on the gateway's thread.
+ */
+export function copyRows(events: PreparedEvent[]): Buffer {
+  const data = new Array<string>(events.length);
+  // UTF-8 takes at most three bytes per UTF-16 unit and an escape doubles a unit: 6 bytes each.
+  let bound = 0;
   for (let i = 0; i < events.length; i++) {
     const e = events[i];
-    lines[i] =
-      `${field(e.id)}\t${field(e.type)}\t${field(e.source)}\t${field(e.subject)}\t${field(e.time)}\t` +
-      `${field(e.target)}\t${field(e.correlationid)}\t${field(e.causationid)}\t${field(e.traceparent)}\t` +
-      `${e.version}\t${field(e.topic)}\t${field(JSON.stringify(e.data ?? null))}\n`;
+    data[i] = JSON.stringify(e.data ?? null);
+    bound +=
+      6 *
+        (e.id.length +
+          e.type.length +
+          e.source.length +
+          (e.subject?.length ?? 2) +
+          e.time.length +
+          (e.target?.length ?? 2) +
+          (e.correlationid?.length ?? 2) +
+          (e.causationid?.length ?? 2) +
+          (e.traceparent?.length ?? 2) +
+          e.topic.length +
+          data[i].length) +
+      32;
   }
-  return lines.join('');
+  const out = Buffer.allocUnsafe(bound);
+  let at = 0;
+  const put = (value: string | undefined, end: number) => {
+    if (value === undefined) {
+      out[at++] = 92; // \N
+      out[at++] = 78;
+    } else at += out.write(field(value), at);
+    out[at++] = end;
+  };
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i];
+    put(e.id, TAB);
+    put(e.type, TAB);
+    put(e.source, TAB);
+    put(e.subject, TAB);
+    put(e.time, TAB);
+    put(e.target, TAB);
+    put(e.correlationid, TAB);
+    put(e.causationid, TAB);
+    put(e.traceparent, TAB);
+    at += out.write(String(e.version), at);
+    out[at++] = TAB;
+    put(e.topic, TAB);
+    put(data[i], NEWLINE);
+  }
+  return out.subarray(0, at);
 }
+
+const TAB = 9;
+const NEWLINE = 10;
 
 const COPY_SPECIAL = /[\\\t\n\r]/g;
 const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
 
-/** One COPY text field: backslash, tab, newline and carriage return escaped; `\N` for nothing. */
-function field(value: string | undefined): string {
-  if (value === undefined) return '\\N';
+/** One COPY text field: backslash, tab, newline and carriage return escaped. */
+function field(value: string): string {
   return value.indexOf('\\') < 0 &&
     value.indexOf('\t') < 0 &&
     value.indexOf('\n') < 0 &&

@@ -27,7 +27,7 @@ export interface Sql {
    * input and returns the rows loaded. Only where the adapter has a cheaper bulk path than an
    * INSERT (the PostgreSQL server); callers fall back to INSERT when absent.
    */
-  copyFrom?(statement: string, data: string): Promise<number>;
+  copyFrom?(statement: string, data: string | Uint8Array): Promise<number>;
 }
 
 /**

@@ -30,7 +30,11 @@ export async function openPostgresDatabase(url: string, poolSize = 10): Promise<
       : target.query(text, params));
     return { rows: result.rows as Row[], rowCount: result.rowCount ?? result.rows.length };
   };
-  const copyFrom = async (client: pg.PoolClient, statement: string, data: string): Promise<number> => {
+  const copyFrom = async (
+    client: pg.PoolClient,
+    statement: string,
+    data: string | Uint8Array,
+  ): Promise<number> => {
     const stream = client.query(copyStream(statement));
     await new Promise<void>((resolve, reject) => {
       stream.once('finish', resolve);
