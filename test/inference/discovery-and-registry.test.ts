@@ -19,7 +19,7 @@ interface Row {
   id: string;
   service: string;
   url: string;
-  metadata: { zone?: string; models?: { id: string; version: string }[] };
+  metadata: { zone?: string; models?: { id: string; version: string; default?: boolean }[] };
 }
 
 /** The inference instances as the discovery module stored them: the table every process reads. */
@@ -187,9 +187,13 @@ describe('inference with discovery and the registry', () => {
     expect((await call(url, 'GET', '/v2/models/churn/versions/2')).body).toMatchObject({
       platform: 'tensorflowjs_layers',
     });
-    const [row] = await eventually('discovery to list churn version 2', async () => {
+    // Discovery's copy catches up after the switch (a loaded v2 may show there before it is the
+    // default): wait for the state the server already serves.
+    const [row] = await eventually('discovery to list churn version 2 as the default', async () => {
       const rows = await registered(aimesh.db);
-      return rows[0]?.metadata.models?.some((m) => m.id === 'churn' && m.version === '2') ? rows : undefined;
+      return rows[0]?.metadata.models?.some((m) => m.id === 'churn' && m.version === '2' && m.default)
+        ? rows
+        : undefined;
     });
     expect(row.metadata.models).toContainEqual({
       id: 'churn',
