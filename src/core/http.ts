@@ -123,10 +123,23 @@ export async function createHttpServer(options: HttpOptions): Promise<HttpServer
   };
   const traffic = new TrafficRoutes(requestId);
   const app = Fastify({
-    serverFactory: (handler) =>
-      createServer((req, res) => {
+    serverFactory: (handler, settings) => {
+      const server = createServer((req, res) => {
         if (!traffic.dispatch(req, res)) handler(req, res);
-      }),
+      });
+      // What Fastify sets on a server it makes itself.
+      const o = settings as {
+        keepAliveTimeout?: number;
+        requestTimeout?: number;
+        connectionTimeout?: number;
+        maxRequestsPerSocket?: number;
+      };
+      server.keepAliveTimeout = o.keepAliveTimeout ?? server.keepAliveTimeout;
+      server.requestTimeout = o.requestTimeout ?? server.requestTimeout;
+      server.setTimeout(o.connectionTimeout ?? 0);
+      if ((o.maxRequestsPerSocket ?? 0) > 0) server.maxRequestsPerSocket = o.maxRequestsPerSocket!;
+      return server;
+    },
     loggerInstance: options.logger,
     // Per-request logging at info would cost more than the gateway itself; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),

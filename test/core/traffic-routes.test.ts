@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { TrafficRoutes } from '../../src/core/http.js';
+import { createHttpServer, TrafficRoutes } from '../../src/core/http.js';
+import { createLogger } from '../../src/core/logger.js';
 
 const req = (url: string) => ({ url, headers: {} }) as IncomingMessage;
 const res = {} as ServerResponse;
@@ -44,5 +45,18 @@ describe('TrafficRoutes', () => {
     expect(routes.dispatch(req('/elsewhere'), res)).toBe(false);
     routes.routed('/x');
     expect(routes.dispatch(req('/x/y'), res)).toBe(false);
+  });
+});
+
+describe('the HTTP server in front of the router', () => {
+  it('keeps the connection settings Fastify gives a server it makes itself', async () => {
+    const app = await createHttpServer({ logger: createLogger('silent'), bodyLimitBytes: 1024 * 1024 });
+    try {
+      expect(app.server.keepAliveTimeout).toBe(72_000);
+      expect(app.server.requestTimeout).toBe(0);
+      expect(app.traffic).toBeInstanceOf(TrafficRoutes);
+    } finally {
+      await app.close();
+    }
   });
 });
