@@ -228,7 +228,16 @@ function setPath(target: Record<string, unknown>, path: string[], value: unknown
 export function deepMerge(base: unknown, override: unknown): unknown {
   if (!isPlainObject(base) || !isPlainObject(override)) return override === undefined ? base : override;
   const out: Record<string, unknown> = { ...base };
-  for (const [k, v] of Object.entries(override)) out[k] = deepMerge(base[k], v);
+  for (const [k, v] of Object.entries(override)) {
+    // Own keys only, defined rather than assigned: a key named `valueOf` must not pick up the
+    // inherited function, nor one named `__proto__` change the prototype.
+    Object.defineProperty(out, k, {
+      value: deepMerge(Object.hasOwn(base, k) ? base[k] : undefined, v),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  }
   return out;
 }
 

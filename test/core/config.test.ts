@@ -99,6 +99,24 @@ describe('Configuration', () => {
     expect(problems(() => readSection(Section, { rps: 0 }, '/gateway'))[0].path).toBe('/gateway/rps');
   });
 
+  it('refuses keys named like Object.prototype members with a ConfigError, not a crash', () => {
+    for (const overrides of [
+      { valueOf: undefined },
+      { toString: {} },
+      { server: { hasOwnProperty: 1 } },
+      JSON.parse('{"__proto__": {"port": 1}}'),
+    ]) {
+      try {
+        loadConfig({ env: {}, overrides });
+      } catch (error) {
+        expect(error).toBeInstanceOf(ConfigError);
+      }
+    }
+    expect(() => loadConfig({ env: {}, overrides: { valueOf: undefined } })).toThrow(
+      /\/valueOf: expected no such key/,
+    );
+  });
+
   it('never fails on arbitrary input with anything but a ConfigError', () => {
     fc.assert(
       fc.property(
