@@ -34,7 +34,8 @@ declare module 'fastify' {
 export class TrafficRoutes {
   private readonly routes: { prefix: string; handler: TrafficHandler }[] = [];
   private readonly others: string[] = [];
-  private active: { prefix: string; handler: TrafficHandler }[] = [];
+  /** The prefixes served here, worked out at the first request (routes are all known by then). */
+  private active: { prefix: string; handler: TrafficHandler }[] | undefined;
 
   constructor(private readonly requestId: (req: IncomingMessage) => string) {}
 
@@ -42,17 +43,18 @@ export class TrafficRoutes {
   add(prefix: string, handler: TrafficHandler): void {
     if (prefix === '' || prefix === '/') return;
     this.routes.push({ prefix, handler });
-    this.refresh();
+    this.active = undefined;
   }
 
   /** A route the router serves (told of every route as it is added). */
   routed(url: string): void {
     this.others.push(url);
-    this.refresh();
+    this.active = undefined;
   }
 
   /** True when a traffic route took the request. */
   dispatch(req: IncomingMessage, res: ServerResponse): boolean {
+    if (!this.active) this.active = this.resolve();
     const active = this.active;
     if (active.length === 0) return false;
     const url = req.url ?? '/';
@@ -72,8 +74,8 @@ export class TrafficRoutes {
   }
 
   // Longest prefix first; a prefix with another module's route at or under it stays routed.
-  private refresh(): void {
-    this.active = this.routes
+  private resolve(): { prefix: string; handler: TrafficHandler }[] {
+    return this.routes
       .filter(({ prefix }) => !this.others.some((url) => url === prefix || url.startsWith(`${prefix}/`)))
       .sort((a, b) => b.prefix.length - a.prefix.length);
   }

@@ -8,20 +8,40 @@ export const APPEND_LOCK_KEY = 7_346_121_002;
 /** Takes the append lock for the rest of the transaction (before a COPY, which cannot join it in). */
 export const LOCK = 'SELECT pg_advisory_xact_lock($1)';
 
+// The table's columns in the order every statement and every row here uses.
+const COLUMNS = `id, type, source, subject, time, target, correlation_id, causation_id, traceparent,
+  schema_version, topic, data`;
+
+/**
+ * The envelope columns in that order, each as text (undefined: NULL); `data` follows them. The
+ * INSERT takes them as one array literal each, COPY as the fields of a line.
+ */
+const ENVELOPE: readonly ((e: PreparedEvent) => string | undefined)[] = [
+  (e) => e.id,
+  (e) => e.type,
+  (e) => e.source,
+  (e) => e.subject,
+  (e) => e.time,
+  (e) => e.target,
+  (e) => e.correlationid,
+  (e) => e.causationid,
+  (e) => e.traceparent,
+  (e) => String(e.version),
+  (e) => e.topic,
+];
+
 /**
  * The bulk path for batches nobody waits on: COPY, about a quarter less work for the server per
  * row than INSERT ... SELECT FROM unnest. It cannot skip duplicates as ON CONFLICT does, so a
  * batch holding an id already stored fails as a whole and is stored again through INSERT.
  */
-export const COPY = `COPY aimesh_events (id, type, source, subject, time, target, correlation_id, causation_id,
-  traceparent, schema_version, topic, data) FROM STDIN`;
+export const COPY = `COPY aimesh_events (${COLUMNS}) FROM STDIN`;
 
 // One statement, so one implicit transaction and one round trip. The lock row is joined in and
 // the ORDER BY sorts every row before the first insert, so the lock is taken before any
 // position is drawn and held until the commit.
 export const INSERT = `WITH append_lock AS MATERIALIZED (SELECT pg_advisory_xact_lock($13))
-  INSERT INTO aimesh_events (id, type, source, subject, time, target, correlation_id, causation_id,
-    traceparent, schema_version, topic, data)
+  INSERT INTO aimesh_events (${COLUMNS})
   SELECT id, type, source, subject, time, target, correlation_id, causation_id, traceparent,
     schema_version, topic, $12::jsonb -> (n::int - 1)
   FROM append_lock, unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[],
@@ -59,48 +79,16 @@ export function columns(events: PreparedEvent[]): { ids: string[]; params: unkno
   const ids = new Array<string>(n);
   // Elements per column, joined once: `join` builds a flat string, where appending builds a
   // rope that pg then flattens piece by piece when it measures and copies each parameter.
-  const id = new Array<string>(n);
-  const type = new Array<string>(n);
-  const source = new Array<string>(n);
-  const subject = new Array<string>(n);
-  const time = new Array<string>(n);
-  const target = new Array<string>(n);
-  const correlation = new Array<string>(n);
-  const causation = new Array<string>(n);
-  const traceparent = new Array<string>(n);
-  const version = new Array<number>(n);
-  const topic = new Array<string>(n);
   const data = new Array<unknown>(n);
   for (let i = 0; i < n; i++) {
-    const e = events[i];
-    ids[i] = e.id;
-    id[i] = element(e.id);
-    type[i] = element(e.type);
-    source[i] = element(e.source);
-    subject[i] = element(e.subject);
-    time[i] = element(e.time);
-    target[i] = element(e.target);
-    correlation[i] = element(e.correlationid);
-    causation[i] = element(e.causationid);
-    traceparent[i] = element(e.traceparent);
-    version[i] = e.version;
-    topic[i] = element(e.topic);
-    data[i] = e.data ?? null;
+    ids[i] = events[i].id;
+    data[i] = events[i].data ?? null;
   }
-  const params: unknown[] = [
-    id,
-    type,
-    source,
-    subject,
-    time,
-    target,
-    correlation,
-    causation,
-    traceparent,
-    version,
-    topic,
-  ];
-  for (let k = 0; k < params.length; k++) params[k] = `{${(params[k] as unknown[]).join(',')}}`;
+  const params: unknown[] = ENVELOPE.map((column) => {
+    const elements = new Array<string>(n);
+    for (let i = 0; i < n; i++) elements[i] = element(column(events[i]));
+    return `{${elements.join(',')}}`;
+  });
   params.push(JSON.stringify(data), APPEND_LOCK_KEY);
   return { ids, params };
 }
@@ -128,45 +116,24 @@ export function copyRows(events: PreparedEvent[]): Buffer {
   for (let i = 0; i < events.length; i++) {
     const e = events[i];
     data[i] = JSON.stringify(e.data ?? null);
-    bound +=
-      6 *
-        (e.id.length +
-          e.type.length +
-          e.source.length +
-          (e.subject?.length ?? 2) +
-          e.time.length +
-          (e.target?.length ?? 2) +
-          (e.correlationid?.length ?? 2) +
-          (e.causationid?.length ?? 2) +
-          (e.traceparent?.length ?? 2) +
-          e.topic.length +
-          data[i].length) +
-      32;
+    let units = data[i].length;
+    for (const column of ENVELOPE) units += column(e)?.length ?? 2;
+    bound += 6 * units + 32;
   }
   const out = Buffer.allocUnsafe(bound);
   let at = 0;
-  const put = (value: string | undefined, end: number) => {
-    if (value === undefined) {
-      out[at++] = 92; // \N
-      out[at++] = 78;
-    } else at += out.write(field(value), at);
-    out[at++] = end;
-  };
   for (let i = 0; i < events.length; i++) {
     const e = events[i];
-    put(e.id, TAB);
-    put(e.type, TAB);
-    put(e.source, TAB);
-    put(e.subject, TAB);
-    put(e.time, TAB);
-    put(e.target, TAB);
-    put(e.correlationid, TAB);
-    put(e.causationid, TAB);
-    put(e.traceparent, TAB);
-    at += out.write(String(e.version), at);
-    out[at++] = TAB;
-    put(e.topic, TAB);
-    put(data[i], NEWLINE);
+    for (const column of ENVELOPE) {
+      const value = column(e);
+      if (value === undefined) {
+        out[at++] = 92; // \N
+        out[at++] = 78;
+      } else at += out.write(field(value), at);
+      out[at++] = TAB;
+    }
+    at += out.write(field(data[i]), at);
+    out[at++] = NEWLINE;
   }
   return out.subarray(0, at);
 }

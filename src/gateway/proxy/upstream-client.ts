@@ -172,18 +172,7 @@ export class UpstreamClient {
   async call(target: UpstreamTarget, request: UpstreamRequest): Promise<UpstreamResponse> {
     const entry = this.entry(target.url);
     try {
-      const response = await entry.pool.request({
-        method: request.method as 'GET',
-        path: entry.basePath === '' ? request.path : entry.basePath + request.path,
-        headers: (request.headersClean ? request.headers : endToEndHeaders(request.headers)) as Record<
-          string,
-          string
-        >,
-        body: request.body ?? null,
-        signal: request.signal,
-        headersTimeout: request.headersTimeoutMs ?? this.readTimeoutMs,
-        bodyTimeout: request.bodyTimeoutMs ?? this.readTimeoutMs,
-      });
+      const response = await entry.pool.request({ ...this.options(entry, request), signal: request.signal });
       return {
         status: response.statusCode,
         headers: response.headers as IncomingHttpHeaders,
@@ -207,21 +196,23 @@ export class UpstreamClient {
       return Promise.reject(classifyError(request.signal.reason, target.id, request.signal));
     }
     const started = exchange.started();
-    entry.pool.dispatch(
-      {
-        method: request.method as Dispatcher.HttpMethod,
-        path: entry.basePath === '' ? request.path : entry.basePath + request.path,
-        headers: (request.headersClean ? request.headers : endToEndHeaders(request.headers)) as Record<
-          string,
-          string
-        >,
-        body: (request.body ?? null) as Dispatcher.DispatchOptions['body'],
-        headersTimeout: request.headersTimeoutMs ?? this.readTimeoutMs,
-        bodyTimeout: request.bodyTimeoutMs ?? this.readTimeoutMs,
-      },
-      exchange,
-    );
+    entry.pool.dispatch(this.options(entry, request), exchange);
     return started;
+  }
+
+  /** What undici is told of one call, either way it is made (the signal aside). */
+  private options(entry: PoolEntry, request: UpstreamRequest): Dispatcher.DispatchOptions {
+    return {
+      method: request.method as Dispatcher.HttpMethod,
+      path: entry.basePath === '' ? request.path : entry.basePath + request.path,
+      headers: (request.headersClean ? request.headers : endToEndHeaders(request.headers)) as Record<
+        string,
+        string
+      >,
+      body: (request.body ?? null) as Dispatcher.DispatchOptions['body'],
+      headersTimeout: request.headersTimeoutMs ?? this.readTimeoutMs,
+      bodyTimeout: request.bodyTimeoutMs ?? this.readTimeoutMs,
+    };
   }
 
   /** Closes the pool of one upstream (e.g. after its instance left discovery). */
