@@ -12,42 +12,37 @@ export interface MigrationSet {
 const MIGRATION_LOCK_KEY = 7_346_121_001;
 
 /**
- * Applies every migration not yet recorded, each in its own transaction, while holding a
- * transaction-level advisory lock, so two processes starting at once apply the schema once.
- * Returns the names applied by this call.
+ * Applies every migration not yet recorded, in one transaction that holds an advisory lock
+ * throughout, so two processes starting at once never interleave: the first applies what is
+ * missing, the second then finds the schema up to date. A failing migration rolls back the
+ * run, leaving the recorded set and the schema as they were. Returns the names applied.
  */
 export async function migrate(db: Database, sets: MigrationSet[]): Promise<string[]> {
-  // Under the lock too: two CREATE TABLE IF NOT EXISTS racing can still collide on the catalog.
-  await db.transaction(async (tx) => {
+  return db.transaction(async (tx) => {
     await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
     await tx.exec(`CREATE TABLE IF NOT EXISTS aimesh_migrations (
       module TEXT NOT NULL, version INT NOT NULL, name TEXT NOT NULL,
       applied_at TIMESTAMPTZ NOT NULL DEFAULT now(), PRIMARY KEY (module, version))`);
-  });
-  const applied: string[] = [];
-  for (const set of sets) {
-    for (const file of migrationFiles(set.dir)) {
-      const version = Number(file.split('_')[0]);
-      const sql = readFileSync(join(set.dir, file), 'utf8');
-      const ran = await db.transaction(async (tx) => {
-        await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
+    const applied: string[] = [];
+    for (const set of sets) {
+      for (const file of migrationFiles(set.dir)) {
+        const version = Number(file.split('_')[0]);
         const done = await tx.query('SELECT 1 FROM aimesh_migrations WHERE module = $1 AND version = $2', [
           set.module,
           version,
         ]);
-        if (done.rows.length > 0) return false;
-        await tx.exec(sql);
+        if (done.rows.length > 0) continue;
+        await tx.exec(readFileSync(join(set.dir, file), 'utf8'));
         await tx.query('INSERT INTO aimesh_migrations (module, version, name) VALUES ($1, $2, $3)', [
           set.module,
           version,
           file,
         ]);
-        return true;
-      });
-      if (ran) applied.push(`${set.module}/${file}`);
+        applied.push(`${set.module}/${file}`);
+      }
     }
-  }
-  return applied;
+    return applied;
+  });
 }
 
 function migrationFiles(dir: string): string[] {
