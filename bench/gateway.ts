@@ -4,7 +4,7 @@
 // call). Each server runs in its own process so the load generator does not share a thread with
 // what it measures.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -31,8 +31,32 @@ const role = process.argv.find((a) => a.startsWith('--role='))?.slice(7);
 // reported next to req/s (which does, on a shared machine).
 if (role && role !== 'aimesh-workers')
   process.on('message', (m) => m === 'cpu' && process.send?.({ cpu: process.cpuUsage() }));
-// A clean exit on SIGTERM lets `--cpu-prof` write its profile (BENCH_CPU_PROF=<role>[,<role>]).
 if (role && !role.startsWith('aimesh')) process.on('SIGTERM', () => process.exit(0));
+// BENCH_CPU_PROF=<role>[,<role>]: a CPU profile of the measured load only (no start-up, no
+// warm-up), so its times divided by the requests served are each function's cost per call.
+if (role && role !== 'aimesh-workers' && process.env.BENCH_CPU_PROF?.split(',').includes(role))
+  await profileOnRequest(role);
+
+async function profileOnRequest(name: string): Promise<void> {
+  const { Session } = await import('node:inspector/promises');
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  // 100 µs between samples: ~10 per proxied call even on a fast spell.
+  await session.post('Profiler.setSamplingInterval', { interval: 100 });
+  let round = 0;
+  process.on('message', async (m: { profile?: 'start' | 'stop'; requests?: number }) => {
+    if (m.profile === 'start') await session.post('Profiler.start');
+    if (m.profile !== 'stop') return;
+    const { profile } = await session.post('Profiler.stop');
+    const dir = join('bench/results/profiles', name);
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, `round-${++round}`);
+    writeFileSync(`${file}.cpuprofile`, JSON.stringify(profile));
+    writeFileSync(`${file}.json`, JSON.stringify({ requests: m.requests }));
+    process.send?.({ profiled: true });
+  });
+}
 const listen = (server: ReturnType<typeof createServer>) =>
   new Promise<number>((resolve) =>
     server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)),
@@ -309,6 +333,19 @@ function median(values: number[]): number {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
+/** Stops a role's profiler and waits until its profile is written. */
+function profileWritten(proc: ChildProcess, requests: number): Promise<void> {
+  return new Promise((resolve) => {
+    const onMessage = (m: { profiled?: boolean }) => {
+      if (!m.profiled) return;
+      proc.off('message', onMessage);
+      resolve();
+    };
+    proc.on('message', onMessage);
+    proc.send({ profile: 'stop', requests });
+  });
+}
+
 function cpuMicros(proc: ChildProcess): Promise<NodeJS.CpuUsage> {
   return new Promise((resolve) => {
     const onMessage = (m: { cpu?: NodeJS.CpuUsage }) => {
@@ -325,12 +362,11 @@ function child(
   name: string,
   args: string[],
 ): Promise<{ proc: ChildProcess; message: { port: number; key?: string } }> {
-  const extra = process.env.BENCH_CPU_PROF?.split(',').includes(name)
-    ? ['--cpu-prof', `--cpu-prof-dir=bench/results/profiles/${name}`]
-    : [];
+  // BENCH_NODE_ARGS: flags for the measured processes (--trace-gc, --perf-basic-prof, ...).
+  const flags = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
   const proc = spawn(
     process.execPath,
-    [...extra, '--import', 'tsx', fileURLToPath(import.meta.url), `--role=${name}`, ...args],
+    [...flags, '--import', 'tsx', fileURLToPath(import.meta.url), `--role=${name}`, ...args],
     {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     },
@@ -343,6 +379,7 @@ function child(
 
 interface Figures {
   rps: number;
+  requests: number;
   /** CPU time of the proxy process per request (µs); for `direct`, of the upstream. */
   cpuMicrosPerRequest?: number;
   /** The kernel's share of it (socket reads and writes). */
@@ -374,6 +411,7 @@ async function load(url: string, headers: Record<string, string>, seconds: numbe
   });
   return {
     rps: Math.round(result.requests.average),
+    requests: result.requests.total,
     p50: result.latency.p50,
     p99: result.latency.p99,
     errors: result.errors + result.timeouts,
@@ -390,6 +428,10 @@ async function main(): Promise<void> {
   // The same chain without the per-call event, to show what the event costs.
   const quiet = await child('aimesh-no-events', [upstreamUrl]);
   const children = [upstream.proc, bare.proc, fastify.proc, gateway.proc, quiet.proc];
+  const roles = ['upstream', 'bare', 'fastify', 'aimesh', 'aimesh-no-events'];
+  const profiled = new Set(
+    children.filter((_, i) => process.env.BENCH_CPU_PROF?.split(',').includes(roles[i])),
+  );
   // `--workers N` (one gateway per core) when its shared services answer.
   const { serviceAvailable } = await import('../test/support/services.js');
   const workers = Number(process.env.BENCH_WORKERS ?? availableParallelism());
@@ -442,7 +484,9 @@ async function main(): Promise<void> {
         const cpuBefore = await cpuMicros(proc);
         const machineBefore = machineBusyMicros();
         const postgresBefore = postgresMicros();
+        if (profiled.has(proc)) proc.send({ profile: 'start' });
         const f = await load(url, headers, DURATION_S);
+        if (profiled.has(proc)) await profileWritten(proc, f.requests);
         const cpuAfter = await cpuMicros(proc);
         const machine = machineBusyMicros() - machineBefore;
         const postgres = postgresSpent(postgresBefore, postgresMicros());
@@ -464,6 +508,7 @@ async function main(): Promise<void> {
       const of = (key: keyof Figures) => median(rounds.map((r) => r[name][key] ?? 0));
       figures[name] = {
         rps: of('rps'),
+        requests: of('requests'),
         cpuMicrosPerRequest: of('cpuMicrosPerRequest'),
         systemMicrosPerRequest: of('systemMicrosPerRequest'),
         machineMicrosPerRequest: of('machineMicrosPerRequest'),
