@@ -5,9 +5,6 @@
 // "position > last" can then never skip a row that commits late (the outbox gap problem).
 export const APPEND_LOCK_KEY = 7_346_121_002;
 
-/** Takes the append lock for the rest of the transaction (before a COPY, which cannot join it in). */
-export const LOCK = 'SELECT pg_advisory_xact_lock($1)';
-
 // The table's columns in the order every statement and every row here uses.
 const COLUMNS = `id, type, source, subject, time, target, correlation_id, causation_id, traceparent,
   schema_version, topic, data`;

@@ -6,7 +6,7 @@ import type { Logger } from '../core/logger.js';
 import type { Database, Sql } from '../ports/database.js';
 import type { EventCatalogue } from './catalogue.js';
 import { checkEnvelope, type EnvelopeDefaults, IsoTimes } from './cloud-event-envelope.js';
-import { APPEND_LOCK_KEY, COPY, columns, copyRows, INSERT, LOCK, type PreparedEvent } from './event-rows.js';
+import { APPEND_LOCK_KEY, COPY, columns, copyRows, INSERT, type PreparedEvent } from './event-rows.js';
 
 const UNIQUE_VIOLATION = '23505';
 
@@ -296,10 +296,7 @@ export class EventStore {
     let stored: number | undefined;
     if (this.db.copyFrom) {
       try {
-        stored = await this.db.transaction(async (tx) => {
-          await tx.query(LOCK, [APPEND_LOCK_KEY], { name: 'aimesh_events_lock' });
-          return tx.copyFrom!(COPY, copyRows(events));
-        });
+        stored = await this.db.copyFrom(COPY, copyRows(events), { advisoryLock: APPEND_LOCK_KEY });
       } catch (error) {
         // An id stored before (a producer's retry): INSERT skips it, COPY cannot.
         if ((error as { code?: string }).code !== UNIQUE_VIOLATION) throw error;

@@ -13,6 +13,16 @@ export interface QueryOptions {
   name?: string;
 }
 
+/** How to run one bulk load. */
+export interface CopyOptions {
+  /**
+   * Takes this transaction-scoped advisory lock (`pg_advisory_xact_lock`) before loading, in
+   * the same transaction as the load: outside a transaction, the load and the lock are then one
+   * statement's worth of round trips instead of BEGIN, lock, COPY and COMMIT.
+   */
+  advisoryLock?: number;
+}
+
 /** Something that runs SQL (Postgres dialect, `$1` placeholders): the database or a transaction. */
 export interface Sql {
   query<Row = Record<string, unknown>>(
@@ -27,7 +37,7 @@ export interface Sql {
    * input and returns the rows loaded. Only where the adapter has a cheaper bulk path than an
    * INSERT (the PostgreSQL server); callers fall back to INSERT when absent.
    */
-  copyFrom?(statement: string, data: string | Uint8Array): Promise<number>;
+  copyFrom?(statement: string, data: string | Uint8Array, options?: CopyOptions): Promise<number>;
 }
 
 /**

@@ -80,6 +80,38 @@ export function databaseContract(
       await db.query("DELETE FROM things WHERE name LIKE 'copy-%'");
     });
 
+    it('holds the advisory lock a bulk load asks for until its rows commit', async () => {
+      if (!db.copyFrom) return;
+      const key = 4_242_001;
+      let releaseHolder!: () => void;
+      let holding!: () => void;
+      const held = new Promise<void>((r) => (holding = r));
+      // Another transaction holds the lock: the load must wait for it.
+      const holder = db.transaction(async (tx) => {
+        await tx.query('SELECT pg_advisory_xact_lock($1)', [key]);
+        holding();
+        await new Promise<void>((r) => (releaseHolder = r));
+      });
+      await held;
+      let loaded: number | undefined;
+      const load = db
+        .copyFrom('COPY things (name) FROM STDIN', 'locked-1\nlocked-2\n', { advisoryLock: key })
+        .then((n) => (loaded = n));
+      await new Promise((r) => setTimeout(r, 300));
+      expect(loaded).toBeUndefined();
+      releaseHolder();
+      await holder;
+      await load;
+      expect(loaded).toBe(2);
+      // Once the load committed, the lock is free again for anyone.
+      const free = await db.query<{ got: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS got', [key]);
+      expect(free.rows[0].got).toBe(true);
+      await expect(
+        db.copyFrom('COPY things (name) FROM STDIN', 'x\n', { advisoryLock: 1.5 }),
+      ).rejects.toThrow('advisoryLock must be a safe integer');
+      await db.query("DELETE FROM things WHERE name LIKE 'locked-%'");
+    });
+
     it('commits a transaction that resolves', async () => {
       await db.transaction(async (tx) => {
         await tx.query('INSERT INTO things (name) VALUES ($1)', ['c']);

@@ -294,23 +294,21 @@ function eventStoreSpec(
         statements += 1;
         await new Promise((r) => setTimeout(r, 10));
       };
-      // Whichever way the adapter stores a batch: an INSERT, or a COPY in a transaction.
+      // Whichever way the adapter stores a batch: an INSERT, or a COPY.
       const slowDb: Database = {
         ...db,
         query: async (text, params, options) => {
           if (text.includes('INSERT INTO aimesh_events')) await slowly();
           return db.query(text, params, options);
         },
-        transaction: (fn) =>
-          db.transaction((tx) =>
-            fn({
-              ...tx,
-              copyFrom: async (statement, data) => {
+        ...(db.copyFrom
+          ? {
+              copyFrom: async (statement, data, options) => {
                 await slowly();
-                return tx.copyFrom!(statement, data);
+                return db.copyFrom!(statement, data, options);
               },
-            }),
-          ),
+            }
+          : {}),
       };
       const batching = new EventStore({
         db: slowDb,

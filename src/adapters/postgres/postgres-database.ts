@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { from as copyStream } from 'pg-copy-streams';
-import type { Database, QueryOptions, QueryResult, Sql } from '../../ports/database.js';
+import type { CopyOptions, Database, QueryOptions, QueryResult, Sql } from '../../ports/database.js';
 
 const INT8_OID = 20;
 
@@ -34,8 +34,19 @@ export async function openPostgresDatabase(url: string, poolSize = 10): Promise<
     client: pg.PoolClient,
     statement: string,
     data: string | Uint8Array,
+    options?: CopyOptions,
   ): Promise<number> => {
-    const stream = client.query(copyStream(statement));
+    const lock = options?.advisoryLock;
+    if (lock !== undefined && !Number.isSafeInteger(lock))
+      throw new TypeError(`advisoryLock must be a safe integer, got ${lock}`);
+    // The lock and the load as one simple query: its statements share one transaction (an
+    // implicit one outside BEGIN), so the lock is held until the rows commit.
+    const copy = copyStream(
+      lock === undefined ? statement : `SELECT pg_advisory_xact_lock(${lock}); ${statement}`,
+    );
+    // The lock's one row comes to the copy stream first; it has nothing to do with it.
+    Object.assign(copy, { handleRowDescription: ignore, handleDataRow: ignore });
+    const stream = client.query(copy);
     await new Promise<void>((resolve, reject) => {
       stream.once('finish', resolve);
       stream.once('error', reject);
@@ -48,11 +59,11 @@ export async function openPostgresDatabase(url: string, poolSize = 10): Promise<
     exec: async (script) => {
       await target.query(script);
     },
-    copyFrom: async (statement, data) => {
-      if (target !== pool) return copyFrom(target as pg.PoolClient, statement, data);
+    copyFrom: async (statement, data, options) => {
+      if (target !== pool) return copyFrom(target as pg.PoolClient, statement, data, options);
       const client = await pool.connect();
       try {
-        return await copyFrom(client, statement, data);
+        return await copyFrom(client, statement, data, options);
       } finally {
         client.release();
       }
@@ -78,3 +89,5 @@ export async function openPostgresDatabase(url: string, poolSize = 10): Promise<
     close: () => pool.end(),
   };
 }
+
+function ignore(): void {}
