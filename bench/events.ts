@@ -79,7 +79,7 @@ function rawInsert(db: Database) {
     await db.query(
       `INSERT INTO aimesh_events (id, type, source, subject, time, target, correlation_id, causation_id,
          traceparent, schema_version, topic, data)
-       SELECT id, type, source, subject, time, target, c, ca, tp, v, topic, data::jsonb
+       SELECT id, type, source, subject, time, target, c, ca, tp, v, topic, data::json
        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::text[],
          $8::text[], $9::text[], $10::int[], $11::text[], $12::text[])
          AS t(id, type, source, subject, time, target, c, ca, tp, v, topic, data)`,
