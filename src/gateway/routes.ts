@@ -285,6 +285,7 @@ async function handle(
           target,
         )
       : [{ target }];
+    const caller = callers.of(request.raw.socket);
     const result = await deps.forwarder.forward({
       method: request.method,
       path: upstreamPath(route, request.url),
@@ -294,7 +295,8 @@ async function handle(
       repeatable: isRepeatable(request.method, headers),
       priority: parsePriority(headers['x-priority']),
       policy: route.policy,
-      signal: callers.of(request.raw.socket),
+      signal: caller.signal,
+      caller,
       choices,
     });
     relay(deps, route, request, reply, result, principal, started, choices[0].model?.id, decision);

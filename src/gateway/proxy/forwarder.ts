@@ -10,6 +10,7 @@ import type { EndpointStatsTable } from '../balancing/endpoint-stats.js';
 import type { Endpoint, LoadBalancer } from '../balancing/load-balancer.js';
 import type { RouteTarget } from '../routing/route-table.js';
 import {
+  type CallerWatch,
   isFailureStatus,
   isRetryableStatus,
   parseRetryAfter,
@@ -40,6 +41,8 @@ export interface ForwardRequest {
   /** Breaker policy name of the route. */
   policy: string;
   signal: AbortSignal;
+  /** The caller's connection, when the call came over one: watched more cheaply than `signal`. */
+  caller?: CallerWatch;
   choices: Choice[];
 }
 
@@ -278,6 +281,7 @@ export class Forwarder {
         headersClean: request.headersClean,
         body: request.body,
         signal: request.signal,
+        caller: request.caller,
       });
       const upstreamMs = performance.now() - started;
       const ok = !isFailureStatus(response.status);

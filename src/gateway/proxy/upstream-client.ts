@@ -22,10 +22,18 @@ export interface UpstreamRequest {
   /** A buffer or string (repeatable) or a stream (sent once, never retried). */
   body?: Buffer | string | Readable | null;
   signal?: AbortSignal;
+  /** Who to register with instead of listening on `signal` (its connection; see CallerConnection). */
+  caller?: CallerWatch;
   /** Time to the response headers; default the client's `readTimeoutMs`. */
   headersTimeoutMs?: number;
   /** Longest silence between body chunks; default the client's `readTimeoutMs`. */
   bodyTimeoutMs?: number;
+}
+
+/** A caller's connection that tells the calls it watches when it goes away (`callerGone`). */
+export interface CallerWatch {
+  watch(call: { callerGone(): void }): void;
+  unwatch(call: { callerGone(): void }): void;
 }
 
 /** The upstream's answer; `body` is a stream the caller must consume or destroy. */
@@ -191,7 +199,7 @@ export class UpstreamClient {
    */
   exchange(target: UpstreamTarget, request: UpstreamRequest): Promise<UpstreamExchange> {
     const entry = this.entry(target.url);
-    const exchange = new UpstreamExchange(target.id, request.signal);
+    const exchange = new UpstreamExchange(target.id, request.signal, request.caller);
     if (request.signal?.aborted) {
       return Promise.reject(classifyError(request.signal.reason, target.id, request.signal));
     }
@@ -303,11 +311,13 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
   constructor(
     private readonly target: string,
     private readonly signal: AbortSignal | undefined,
+    private readonly caller?: CallerWatch,
   ) {}
 
   /** The promise of the response headers (called once, before dispatching). */
   started(): Promise<UpstreamExchange> {
-    this.signal?.addEventListener('abort', this.onCallerGone);
+    if (this.caller) this.caller.watch(this);
+    else this.signal?.addEventListener('abort', this.onCallerGone);
     return new Promise((resolve, reject) => {
       this.resolveStart = resolve;
       this.rejectStart = reject;
@@ -352,7 +362,8 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
   // cost more than the bind.
   private readonly onCallerGone = this.callerGone.bind(this);
 
-  private callerGone(): void {
+  /** The caller went away: the call is aborted. */
+  callerGone(): void {
     this.controller?.abort(this.signal?.reason ?? new Error('aborted'));
   }
 
@@ -432,7 +443,8 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
   private settle(): void {
     if (this.settled) return;
     this.settled = true;
-    this.signal?.removeEventListener('abort', this.onCallerGone);
+    if (this.caller) this.caller.unwatch(this);
+    else this.signal?.removeEventListener('abort', this.onCallerGone);
     const held = this.held;
     this.held = undefined;
     held?.leave();
