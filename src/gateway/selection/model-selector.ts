@@ -89,25 +89,32 @@ export class ModelSelector {
       });
     }
     const now = this.options.clock.now();
-    const all = states.map((s) => this.candidate(s, now));
-    const fitting = all.filter(
-      (c) =>
+    // Ranked as they are made, by insertion: catalogues hold a few models per type, and sorting
+    // them cost a work array per call.
+    const fitting: RankedCandidate[] = [];
+    for (const state of states) {
+      const c = this.candidate(state, now);
+      if (
         (constraints.maxLatencyMs === undefined || c.latencyMs <= constraints.maxLatencyMs) &&
-        (constraints.minAccuracy === undefined || c.accuracy >= constraints.minAccuracy),
-    );
+        (constraints.minAccuracy === undefined || c.accuracy >= constraints.minAccuracy)
+      ) {
+        let at = fitting.length;
+        fitting.push(c);
+        for (; at > 0 && rankOrder(c, fitting[at - 1]) < 0; at--) fitting[at] = fitting[at - 1];
+        fitting[at] = c;
+      }
+    }
     if (fitting.length === 0) {
       throw unprocessable(
         'no_suitable_model',
-        `no model of type '${type}' meets ${describe(constraints)}; closest: ${all
+        `no model of type '${type}' meets ${describe(constraints)}; closest: ${states
+          .map((state) => this.candidate(state, now))
           .map((c) => `${c.id} (${Math.round(c.latencyMs)} ms, accuracy ${c.accuracy})`)
           .join(', ')}`,
         { type, constraints },
       );
     }
-    // Ties on cost go to the faster model, then to the id so the order is stable.
-    return fitting.sort(
-      (a, b) => a.expectedCost - b.expectedCost || a.latencyMs - b.latencyMs || a.id.localeCompare(b.id),
-    );
+    return fitting;
   }
 
   /** Feeds one finished call of `modelId` into its latency EWMA, throughput count and tokens per call. */
@@ -159,6 +166,11 @@ export class ModelSelector {
     state.windowStart = now;
     state.windowCalls = 0;
   }
+}
+
+// Cheapest expected cost first; ties go to the faster model, then to the id so the order is stable.
+function rankOrder(a: RankedCandidate, b: RankedCandidate): number {
+  return a.expectedCost - b.expectedCost || a.latencyMs - b.latencyMs || a.id.localeCompare(b.id);
 }
 
 function describe(c: SelectionConstraints): string {

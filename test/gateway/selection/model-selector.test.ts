@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/core/clock.js';
 import { readSection } from '../../../src/core/config.js';
@@ -127,5 +128,50 @@ describe('Model selection', () => {
       accuracy: { accuracyOf: (id) => (id === 'sentiment-small' ? 0.99 : undefined) },
     });
     expect(s.rank('sentiment', { minAccuracy: 0.98 }).map((c) => c.id)).toEqual(['sentiment-small']);
+  });
+});
+
+describe('ModelSelector ranking', () => {
+  it('returns exactly the models meeting the constraints, cheapest first, then faster, then by id', () => {
+    const model = fc.record({
+      id: fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f'),
+      costPerCall: fc.constantFrom(0, 0.001, 0.002, 0.01),
+      accuracy: fc.constantFrom(0.5, 0.9, 0.95, 0.99),
+      latencyMs: fc.constantFrom(5, 20, 100),
+    });
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(model, { minLength: 1, maxLength: 6, selector: (m) => m.id }),
+        fc.option(fc.constantFrom(10, 50, 500), { nil: undefined }),
+        fc.option(fc.constantFrom(0.8, 0.92, 0.97), { nil: undefined }),
+        (models, maxLatencyMs, minAccuracy) => {
+          const config = readSection(
+            ModelsConfig,
+            { catalogue: models.map((m) => ({ ...m, type: 't', upstream: 'u' })) },
+            '/gateway/models',
+          );
+          const ranker = new ModelSelector({ config, clock: new ManualClock(0) });
+          const expected = models
+            .filter(
+              (m) =>
+                (maxLatencyMs === undefined || m.latencyMs <= maxLatencyMs) &&
+                (minAccuracy === undefined || m.accuracy >= minAccuracy),
+            )
+            .sort(
+              (x, y) =>
+                x.costPerCall - y.costPerCall || x.latencyMs - y.latencyMs || x.id.localeCompare(y.id),
+            )
+            .map((m) => m.id);
+          let ranked: string[];
+          try {
+            ranked = ranker.rank('t', { maxLatencyMs, minAccuracy }).map((c) => c.id);
+          } catch (error) {
+            if (!isAimeshError(error) || error.code !== 'no_suitable_model') throw error;
+            ranked = [];
+          }
+          expect(ranked).toEqual(expected);
+        },
+      ),
+    );
   });
 });
