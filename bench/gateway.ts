@@ -346,6 +346,23 @@ function profileWritten(proc: ChildProcess, requests: number): Promise<void> {
   });
 }
 
+/** Two measurements of one scenario as one: their mean (failures summed). */
+function meanOf(a: Figures, b: Figures): Figures {
+  const mean = (x: number | undefined, y: number | undefined) => Math.round(((x ?? 0) + (y ?? 0)) / 2);
+  return {
+    rps: mean(a.rps, b.rps),
+    requests: a.requests + b.requests,
+    cpuMicrosPerRequest: mean(a.cpuMicrosPerRequest, b.cpuMicrosPerRequest),
+    systemMicrosPerRequest: mean(a.systemMicrosPerRequest, b.systemMicrosPerRequest),
+    machineMicrosPerRequest: mean(a.machineMicrosPerRequest, b.machineMicrosPerRequest),
+    postgresMicrosPerRequest: mean(a.postgresMicrosPerRequest, b.postgresMicrosPerRequest),
+    p50: mean(a.p50, b.p50),
+    p99: mean(a.p99, b.p99),
+    errors: a.errors + b.errors,
+    non2xx: a.non2xx + b.non2xx,
+  };
+}
+
 function cpuMicros(proc: ChildProcess): Promise<NodeJS.CpuUsage> {
   return new Promise((resolve) => {
     const onMessage = (m: { cpu?: NodeJS.CpuUsage }) => {
@@ -473,34 +490,47 @@ async function main(): Promise<void> {
       ]);
     // Rounds: every scenario once per round, in turn, so a machine that is busier for a while
     // (other tenants, a noisy neighbour) slows all of them alike; ratios are taken per round and
-    // their median reported, with the median figures of each scenario.
+    // their median reported, with the median figures of each scenario. The target's pair is
+    // measured again at the end of each round in the opposite order (bare, aimesh, ..., aimesh,
+    // bare): a machine that speeds up or slows down during a round then weighs on both alike.
+    const measure = async (
+      round: number,
+      name: string,
+      url: string,
+      headers: Record<string, string>,
+      proc: ChildProcess,
+    ) => {
+      await machineQuiet();
+      await load(url, headers, round === 0 ? WARMUP_S : 1);
+      const cpuBefore = await cpuMicros(proc);
+      const machineBefore = machineBusyMicros();
+      const postgresBefore = postgresMicros();
+      if (profiled.has(proc)) proc.send({ profile: 'start' });
+      const f = await load(url, headers, DURATION_S);
+      if (profiled.has(proc)) await profileWritten(proc, f.requests);
+      const cpuAfter = await cpuMicros(proc);
+      const machine = machineBusyMicros() - machineBefore;
+      const postgres = postgresSpent(postgresBefore, postgresMicros());
+      const requests = Math.max(1, f.rps * DURATION_S);
+      const system = cpuAfter.system - cpuBefore.system;
+      f.cpuMicrosPerRequest = Math.round((cpuAfter.user - cpuBefore.user + system) / requests);
+      f.systemMicrosPerRequest = Math.round(system / requests);
+      f.machineMicrosPerRequest = Math.round(machine / requests);
+      f.postgresMicrosPerRequest = Math.round(postgres / requests);
+      console.log(
+        `round ${round + 1}/${ROUNDS} ${name.padEnd(18)} ${String(f.rps).padStart(7)} req/s  p50 ${f.p50} ms  p99 ${f.p99} ms  cpu ${f.cpuMicrosPerRequest} µs/req (kernel ${f.systemMicrosPerRequest}; machine ${f.machineMicrosPerRequest}, postgres ${f.postgresMicrosPerRequest})  errors ${f.errors}  non-2xx ${f.non2xx}`,
+      );
+      return f;
+    };
+    const pair = new Set(['bare-proxy', 'aimesh']);
     const rounds: Record<string, Figures>[] = [];
     for (let round = 0; round < ROUNDS; round++) {
       const figures: Record<string, Figures> = {};
-      for (const [name, url, headers, proc] of scenarios) {
-        if (ONLY && !ONLY.includes(name)) continue;
-        await machineQuiet();
-        await load(url, headers, round === 0 ? WARMUP_S : 1);
-        const cpuBefore = await cpuMicros(proc);
-        const machineBefore = machineBusyMicros();
-        const postgresBefore = postgresMicros();
-        if (profiled.has(proc)) proc.send({ profile: 'start' });
-        const f = await load(url, headers, DURATION_S);
-        if (profiled.has(proc)) await profileWritten(proc, f.requests);
-        const cpuAfter = await cpuMicros(proc);
-        const machine = machineBusyMicros() - machineBefore;
-        const postgres = postgresSpent(postgresBefore, postgresMicros());
-        const requests = Math.max(1, f.rps * DURATION_S);
-        const system = cpuAfter.system - cpuBefore.system;
-        f.cpuMicrosPerRequest = Math.round((cpuAfter.user - cpuBefore.user + system) / requests);
-        f.systemMicrosPerRequest = Math.round(system / requests);
-        f.machineMicrosPerRequest = Math.round(machine / requests);
-        f.postgresMicrosPerRequest = Math.round(postgres / requests);
-        figures[name] = f;
-        console.log(
-          `round ${round + 1}/${ROUNDS} ${name.padEnd(18)} ${String(f.rps).padStart(7)} req/s  p50 ${f.p50} ms  p99 ${f.p99} ms  cpu ${f.cpuMicrosPerRequest} µs/req (kernel ${f.systemMicrosPerRequest}; machine ${f.machineMicrosPerRequest}, postgres ${f.postgresMicrosPerRequest})  errors ${f.errors}  non-2xx ${f.non2xx}`,
-        );
-      }
+      const wanted = scenarios.filter(([name]) => !ONLY || ONLY.includes(name));
+      for (const [name, url, headers, proc] of wanted)
+        figures[name] = await measure(round, name, url, headers, proc);
+      for (const [name, url, headers, proc] of wanted.filter(([n]) => pair.has(n)).reverse())
+        figures[name] = meanOf(figures[name], await measure(round, name, url, headers, proc));
       rounds.push(figures);
     }
     const figures: Record<string, Figures> = {};
