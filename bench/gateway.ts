@@ -25,6 +25,9 @@ const ADMIN = 'bench-admin-token-0123456789';
 const RATE = Number(process.env.BENCH_RATE ?? 0);
 // BENCH_ONLY=<scenario>[,<scenario>] measures just those (the ratios need bare-proxy and aimesh).
 const ONLY = process.env.BENCH_ONLY?.split(',');
+// BENCH_CPU_PROF=<role>[,<role>]: a CPU profile of the measured load only (no start-up, no
+// warm-up), so its times divided by the requests served are each function's cost per call.
+const PROFILED_ROLES = process.env.BENCH_CPU_PROF?.split(',') ?? [];
 
 const role = process.argv.find((a) => a.startsWith('--role='))?.slice(7);
 // CPU time a server spends per request does not depend on what else the machine runs, so it is
@@ -32,10 +35,7 @@ const role = process.argv.find((a) => a.startsWith('--role='))?.slice(7);
 if (role && role !== 'aimesh-workers')
   process.on('message', (m) => m === 'cpu' && process.send?.({ cpu: process.cpuUsage() }));
 if (role && !role.startsWith('aimesh')) process.on('SIGTERM', () => process.exit(0));
-// BENCH_CPU_PROF=<role>[,<role>]: a CPU profile of the measured load only (no start-up, no
-// warm-up), so its times divided by the requests served are each function's cost per call.
-if (role && role !== 'aimesh-workers' && process.env.BENCH_CPU_PROF?.split(',').includes(role))
-  await profileOnRequest(role);
+if (role && role !== 'aimesh-workers' && PROFILED_ROLES.includes(role)) await profileOnRequest(role);
 
 async function profileOnRequest(name: string): Promise<void> {
   const { Session } = await import('node:inspector/promises');
@@ -44,14 +44,16 @@ async function profileOnRequest(name: string): Promise<void> {
   await session.post('Profiler.enable');
   // 100 µs between samples: ~10 per proxied call even on a fast spell.
   await session.post('Profiler.setSamplingInterval', { interval: 100 });
-  let round = 0;
+  // This run's profiles only: an earlier run's rounds would be summed with them.
+  const dir = join('bench/results/profiles', name);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  let loads = 0;
   process.on('message', async (m: { profile?: 'start' | 'stop'; requests?: number }) => {
     if (m.profile === 'start') await session.post('Profiler.start');
     if (m.profile !== 'stop') return;
     const { profile } = await session.post('Profiler.stop');
-    const dir = join('bench/results/profiles', name);
-    mkdirSync(dir, { recursive: true });
-    const file = join(dir, `round-${++round}`);
+    const file = join(dir, `load-${++loads}`);
     writeFileSync(`${file}.cpuprofile`, JSON.stringify(profile));
     writeFileSync(`${file}.json`, JSON.stringify({ requests: m.requests }));
     process.send?.({ profiled: true });
@@ -444,11 +446,15 @@ async function main(): Promise<void> {
   const gateway = await child('aimesh', [upstreamUrl]);
   // The same chain without the per-call event, to show what the event costs.
   const quiet = await child('aimesh-no-events', [upstreamUrl]);
-  const children = [upstream.proc, bare.proc, fastify.proc, gateway.proc, quiet.proc];
-  const roles = ['upstream', 'bare', 'fastify', 'aimesh', 'aimesh-no-events'];
-  const profiled = new Set(
-    children.filter((_, i) => process.env.BENCH_CPU_PROF?.split(',').includes(roles[i])),
-  );
+  const roles: [string, ChildProcess][] = [
+    ['upstream', upstream.proc],
+    ['bare', bare.proc],
+    ['fastify', fastify.proc],
+    ['aimesh', gateway.proc],
+    ['aimesh-no-events', quiet.proc],
+  ];
+  const children = roles.map(([, proc]) => proc);
+  const profiled = new Set(roles.filter(([name]) => PROFILED_ROLES.includes(name)).map(([, proc]) => proc));
   // `--workers N` (one gateway per core) when its shared services answer.
   const { serviceAvailable } = await import('../test/support/services.js');
   const workers = Number(process.env.BENCH_WORKERS ?? availableParallelism());
@@ -511,7 +517,7 @@ async function main(): Promise<void> {
       const cpuAfter = await cpuMicros(proc);
       const machine = machineBusyMicros() - machineBefore;
       const postgres = postgresSpent(postgresBefore, postgresMicros());
-      const requests = Math.max(1, f.rps * DURATION_S);
+      const requests = Math.max(1, f.requests);
       const system = cpuAfter.system - cpuBefore.system;
       f.cpuMicrosPerRequest = Math.round((cpuAfter.user - cpuBefore.user + system) / requests);
       f.systemMicrosPerRequest = Math.round(system / requests);

@@ -9,7 +9,7 @@ import type { RateLimitDecision } from '../ports/rate-limit-store.js';
 import { parsePriority } from '../resilience/bulkhead.js';
 import { isRepeatable } from '../resilience/retry.js';
 import type { Authenticator, Principal } from './auth/principal.js';
-import { CallerSignals } from './proxy/caller-signals.js';
+import { CallerConnections } from './proxy/caller-connections.js';
 import { type Choice, type Forwarder, type ForwardResult, GatewayRefusal } from './proxy/forwarder.js';
 import type { GatewayMetrics } from './proxy/gateway-metrics.js';
 import { childTraceparent, type RandomHexPool } from './proxy/trace-context.js';
@@ -57,7 +57,7 @@ export function gatewayRoutes(deps: PipelineDeps): FastifyPluginAsync {
     // The body is forwarded as it came; it is parsed only when routing or selection must read it.
     app.removeAllContentTypeParsers();
     app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
-    const callers = new CallerSignals();
+    const callers = new CallerConnections();
     const bodyLimit = app.initialConfig.bodyLimit ?? 1024 * 1024;
     for (const route of deps.routes) {
       const handler = (request: FastifyRequest, reply: FastifyReply) =>
@@ -249,7 +249,7 @@ function hasCredentials(headers: IncomingHttpHeaders): boolean {
 
 async function handle(
   deps: PipelineDeps,
-  callers: CallerSignals,
+  callers: CallerConnections,
   route: CompiledRoute,
   request: GatewayRequest,
   reply: GatewayReply,

@@ -37,17 +37,16 @@ export class CallerConnection implements CallerWatch {
  * close listener per request showed in the gateway's profile and a kept-alive connection
  * carries thousands of calls. Bounded by the open connections: entries go with their sockets.
  */
-export class CallerSignals {
+export class CallerConnections {
   private readonly connections = new WeakMap<Socket, CallerConnection>();
 
   /** The connection of `socket`; its signal is already aborted when the connection is closed. */
   of(socket: Socket): CallerConnection {
-    let connection = this.connections.get(socket);
-    if (connection) return connection;
-    connection = new CallerConnection();
-    const opened = connection;
-    if (socket.destroyed) opened.closed();
-    else socket.once('close', () => opened.closed());
+    const known = this.connections.get(socket);
+    if (known) return known;
+    const connection = new CallerConnection();
+    if (socket.destroyed) connection.closed();
+    else socket.once('close', () => connection.closed());
     this.connections.set(socket, connection);
     return connection;
   }
