@@ -1,8 +1,8 @@
 // Run search over 100,000 runs on the PostgreSQL server: a metric + param filter through the
 // registry's repository, beside plain indexed SELECTs as the floor, in one run.
 import { openPostgresDatabase } from '../src/adapters/postgres/postgres-database.js';
-import { migrate } from '../src/core/migrations.js';
-import { seededRandom } from '../src/core/random.js';
+import { migrate } from '../src/app/migrations.js';
+import { seededRandom } from '../src/kernel/random.js';
 import type { Database } from '../src/ports/database.js';
 import { ExperimentRepository } from '../src/registry/experiment-repository.js';
 import { createTestDatabase, serviceAvailable } from '../test/support/services.js';

@@ -1,6 +1,6 @@
 import { userInfo } from 'node:os';
 import { request } from 'undici';
-import { AimeshError } from '../core/errors.js';
+import { AimeshError } from '../kernel/errors.js';
 
 export interface ClientOptions {
   /** Base URL of a running aimesh (default AIMESH_URL or http://127.0.0.1:8080). */

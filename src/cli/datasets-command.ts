@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
 import { request } from 'undici';
-import { AimeshError } from '../core/errors.js';
+import { AimeshError } from '../kernel/errors.js';
 import { callApi, clientHeaders } from './client.js';
 import { printTable } from './table-output.js';
 

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { request } from 'undici';
-import { AimeshError } from '../core/errors.js';
+import { AimeshError } from '../kernel/errors.js';
 import { callApi } from './client.js';
 
 interface TailOptions {

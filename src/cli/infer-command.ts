@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { badRequest } from '../core/errors.js';
+import { badRequest } from '../kernel/errors.js';
 import { callApi } from './client.js';
 
 /** `aimesh infer <model> --input '[...]'`: one inference call against a running server. */

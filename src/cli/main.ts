@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { isAimeshError } from '../core/errors.js';
+import { isAimeshError } from '../kernel/errors.js';
 import { registerDatasetsCommands } from './datasets-command.js';
 import { registerEventsCommands } from './events-commands.js';
 import { registerInferCommand } from './infer-command.js';

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
-import { loadConfig } from '../core/config.js';
-import { openDatabase } from '../core/database.js';
-import { migrate } from '../core/migrations.js';
-import { moduleTable } from '../core/modules.js';
+import { openDatabase } from '../app/database.js';
+import { migrate } from '../app/migrations.js';
+import { moduleTable } from '../app/modules.js';
+import { loadConfig } from '../kernel/config.js';
 
 /** `aimesh migrate`: applies pending migrations of every module and exits. */
 export function registerMigrateCommand(program: Command): void {

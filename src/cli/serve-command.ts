@@ -1,9 +1,9 @@
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { deepMerge, loadConfig } from '../core/config.js';
-import { badRequest } from '../core/errors.js';
-import { startAimesh } from '../core/runtime.js';
+import { startAimesh } from '../app/runtime.js';
+import { deepMerge, loadConfig } from '../kernel/config.js';
+import { badRequest } from '../kernel/errors.js';
 
 interface ServeOptions {
   config?: string;

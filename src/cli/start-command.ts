@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
-import { clusterProblems, isClusterWorker, runClusterPrimary } from '../core/cluster.js';
-import { type Config, loadConfig, readSection } from '../core/config.js';
-import { AimeshError } from '../core/errors.js';
-import { createLogger } from '../core/logger.js';
-import { startAimesh } from '../core/runtime.js';
+import { clusterProblems, isClusterWorker, runClusterPrimary } from '../app/cluster.js';
+import { startAimesh } from '../app/runtime.js';
 import { GatewayConfig } from '../gateway/config.js';
+import { type Config, loadConfig, readSection } from '../kernel/config.js';
+import { AimeshError } from '../kernel/errors.js';
+import { createLogger } from '../kernel/logger.js';
 
 /** `aimesh start`: runs the chosen targets until SIGINT/SIGTERM, then stops gracefully. */
 export function registerStartCommand(program: Command): void {

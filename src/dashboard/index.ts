@@ -1,4 +1,4 @@
-import { placeholderModule } from '../core/module.js';
+import { placeholderModule } from '../kernel/module.js';
 
 /** The dashboard module. */
 export const dashboardModule = placeholderModule('dashboard', ['events'], 'the dashboard');

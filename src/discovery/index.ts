@@ -1,6 +1,6 @@
 import { Gauge } from 'prom-client';
-import { readSection } from '../core/config.js';
-import type { ModuleDefinition } from '../core/module.js';
+import { readSection } from '../kernel/config.js';
+import type { ModuleDefinition } from '../kernel/module.js';
 import type { DiscoveryApi, ServiceInstance } from './api.js';
 import { DiscoveryConfig } from './config.js';
 import { InstanceStore } from './instance-store.js';
@@ -16,7 +16,7 @@ export interface DiscoveryModuleApi extends DiscoveryApi {
   list(service?: string): ServiceInstance[];
 }
 
-declare module '../core/module.js' {
+declare module '../kernel/module.js' {
   interface ModuleApis {
     discovery: DiscoveryModuleApi;
   }

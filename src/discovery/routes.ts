@@ -1,7 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import { forbidden, notFound, unauthorized } from '../core/errors.js';
+import { forbidden, notFound, unauthorized } from '../kernel/errors.js';
 import type { ServiceDirectory } from './service-directory.js';
 
 const Instance = Type.Object({

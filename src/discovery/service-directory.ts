@@ -1,7 +1,7 @@
-import type { Clock } from '../core/clock.js';
-import { badRequest } from '../core/errors.js';
-import { newId } from '../core/ids.js';
-import type { Logger } from '../core/logger.js';
+import type { Clock } from '../kernel/clock.js';
+import { badRequest } from '../kernel/errors.js';
+import { newId } from '../kernel/ids.js';
+import type { Logger } from '../kernel/logger.js';
 import type { EventBus, Subscription } from '../ports/event-bus.js';
 import type { DiscoveryApi, Registration, ServiceInstance } from './api.js';
 import type { DiscoveryConfig } from './config.js';

@@ -1,4 +1,4 @@
-import { badRequest } from '../core/errors.js';
+import { badRequest } from '../kernel/errors.js';
 
 /** The envelope attributes of a CloudEvent as the store keeps them, checked and normalised. */
 export interface Envelope {

@@ -1,8 +1,8 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { Clock } from '../core/clock.js';
-import { badRequest } from '../core/errors.js';
-import { IdSource } from '../core/ids.js';
-import type { Logger } from '../core/logger.js';
+import type { Clock } from '../kernel/clock.js';
+import { badRequest } from '../kernel/errors.js';
+import { IdSource } from '../kernel/ids.js';
+import type { Logger } from '../kernel/logger.js';
 import type { Database, Sql } from '../ports/database.js';
 import type { EventCatalogue } from './catalogue.js';
 import { checkEnvelope, type EnvelopeDefaults, IsoTimes } from './cloud-event-envelope.js';

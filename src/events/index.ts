@@ -1,6 +1,6 @@
-import { readSection } from '../core/config.js';
-import { newId } from '../core/ids.js';
-import type { ModuleDefinition } from '../core/module.js';
+import { readSection } from '../kernel/config.js';
+import { newId } from '../kernel/ids.js';
+import type { ModuleDefinition } from '../kernel/module.js';
 import { EventsConfig } from './config.js';
 import { LiveStream } from './live-stream.js';
 import { OutboxRelay } from './outbox-relay.js';

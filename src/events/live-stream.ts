@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { Logger } from '../core/logger.js';
+import type { Logger } from '../kernel/logger.js';
 import { type BusMessage, type EventBus, type Subscription, subjectMatches } from '../ports/event-bus.js';
 import { decodeCloudEvent } from './cloud-event-json.js';
 

@@ -1,7 +1,7 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { Clock } from '../core/clock.js';
-import type { Logger } from '../core/logger.js';
-import type { Random } from '../core/random.js';
+import type { Clock } from '../kernel/clock.js';
+import type { Logger } from '../kernel/logger.js';
+import type { Random } from '../kernel/random.js';
 import type { Database } from '../ports/database.js';
 import type { EventBus } from '../ports/event-bus.js';
 import { encodeCloudEvent } from './cloud-event-json.js';

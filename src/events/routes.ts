@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
-import { badRequest } from '../core/errors.js';
+import { badRequest } from '../kernel/errors.js';
 import type { EventStore, NewEvent } from './event-store.js';
 import type { LiveStream } from './live-stream.js';
 

@@ -1,8 +1,8 @@
 import { createMemoryRateLimitStore } from '../adapters/memory/memory-rate-limit-store.js';
 import { createRedisRateLimitStore } from '../adapters/redis/redis-rate-limit-store.js';
-import { readSection } from '../core/config.js';
-import { IdSource } from '../core/ids.js';
-import type { ModuleContext, ModuleDefinition } from '../core/module.js';
+import { readSection } from '../kernel/config.js';
+import { IdSource } from '../kernel/ids.js';
+import type { ModuleContext, ModuleDefinition } from '../kernel/module.js';
 import type { RateLimitStore } from '../ports/rate-limit-store.js';
 import { BreakerRegistry } from '../resilience/breaker-registry.js';
 import type { BreakerPolicy } from '../resilience/circuit-breaker.js';
@@ -37,7 +37,7 @@ export interface GatewayApi {
   breakers: BreakerRegistry;
 }
 
-declare module '../core/module.js' {
+declare module '../kernel/module.js' {
   interface ModuleApis {
     gateway: GatewayApi;
   }

@@ -1,5 +1,5 @@
-import type { Clock } from '../core/clock.js';
-import { AimeshError } from '../core/errors.js';
+import type { Clock } from '../kernel/clock.js';
+import { AimeshError } from '../kernel/errors.js';
 import type { Tensor } from '../ports/model-runtime.js';
 import { batchSignature, concatBatch, splitBatch } from './tensor-codec.js';
 

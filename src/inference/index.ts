@@ -1,6 +1,6 @@
-import { readSection } from '../core/config.js';
-import type { ModuleContext, ModuleDefinition, ModuleInstance } from '../core/module.js';
 import type { DiscoveryApi, Registration } from '../discovery/api.js';
+import { readSection } from '../kernel/config.js';
+import type { ModuleContext, ModuleDefinition, ModuleInstance } from '../kernel/module.js';
 import type { RegistryApi } from '../registry/api.js';
 import { DEFAULT_INFERENCE_PORT, InferenceConfig } from './config.js';
 import { discoveryMetadata, startInferenceListener } from './inference-server.js';
@@ -17,7 +17,7 @@ export interface InferenceApi {
   infer(request: InferenceRequest): Promise<InferenceResponse>;
 }
 
-declare module '../core/module.js' {
+declare module '../kernel/module.js' {
   interface ModuleApis {
     inference: InferenceApi;
   }

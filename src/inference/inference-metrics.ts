@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { HotCounter, HotHistogram } from '../core/hot-metrics.js';
+import { HotCounter, HotHistogram } from '../kernel/hot-metrics.js';
 import type { BatchObserver } from './batcher.js';
 
 /** The inference module's Prometheus metrics, registered on the process registry. */

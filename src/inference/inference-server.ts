@@ -1,6 +1,6 @@
 import type { Registry } from 'prom-client';
-import { createHttpServer, type HttpServer } from '../core/http.js';
-import type { Logger } from '../core/logger.js';
+import { createHttpServer, type HttpServer } from '../kernel/http.js';
+import type { Logger } from '../kernel/logger.js';
 import type { InferenceConfig } from './config.js';
 import type { InferenceService } from './inference-service.js';
 import type { ModelLoader } from './model-loader.js';

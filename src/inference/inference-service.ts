@@ -1,6 +1,6 @@
-import type { Clock } from '../core/clock.js';
-import { AimeshError, badRequest, isAimeshError } from '../core/errors.js';
 import type { EventStore } from '../events/event-store.js';
+import type { Clock } from '../kernel/clock.js';
+import { AimeshError, badRequest, isAimeshError } from '../kernel/errors.js';
 import type { Tensor, TensorSpec } from '../ports/model-runtime.js';
 import type { InferenceMetrics } from './inference-metrics.js';
 import type { ModelManager } from './model-manager.js';

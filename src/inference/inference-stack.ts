@@ -1,7 +1,7 @@
 import { createOnnxRuntime } from '../adapters/onnx/onnx-runtime.js';
 import { openAiRuntime, v2RemoteRuntime } from '../adapters/remote/remote-runtime.js';
 import { tfjsRuntime } from '../adapters/tfjs/tfjs-runtime.js';
-import type { ModuleContext } from '../core/module.js';
+import type { ModuleContext } from '../kernel/module.js';
 import type { ModelRuntime } from '../ports/model-runtime.js';
 import type { RegistryApi } from '../registry/api.js';
 import type { InferenceConfig } from './config.js';

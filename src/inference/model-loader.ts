@@ -1,5 +1,5 @@
-import { notFound } from '../core/errors.js';
-import type { Logger } from '../core/logger.js';
+import { notFound } from '../kernel/errors.js';
+import type { Logger } from '../kernel/logger.js';
 import type { ArtifactStore } from '../ports/artifact-store.js';
 import type { RegistryApi } from '../registry/api.js';
 import type { InferenceConfig } from './config.js';

@@ -1,7 +1,7 @@
-import type { Clock } from '../core/clock.js';
-import { notFound, unavailable } from '../core/errors.js';
-import type { Logger } from '../core/logger.js';
-import type { Random } from '../core/random.js';
+import type { Clock } from '../kernel/clock.js';
+import { notFound, unavailable } from '../kernel/errors.js';
+import type { Logger } from '../kernel/logger.js';
+import type { Random } from '../kernel/random.js';
 import type { LoadedModel, ModelRuntime } from '../ports/model-runtime.js';
 import { Batcher, type BatchingPolicy } from './batcher.js';
 import type { BatchingConfig, ModelConfig } from './config.js';

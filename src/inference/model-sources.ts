@@ -1,7 +1,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve, sep } from 'node:path';
-import { readSection } from '../core/config.js';
-import { badRequest, notFound } from '../core/errors.js';
+import { readSection } from '../kernel/config.js';
+import { badRequest, notFound } from '../kernel/errors.js';
 import type { ArtifactStore } from '../ports/artifact-store.js';
 import type { ModelSource } from '../ports/model-runtime.js';
 import type { ModelVersionRecord } from '../registry/api.js';

@@ -1,4 +1,4 @@
-import type { Logger } from '../core/logger.js';
+import type { Logger } from '../kernel/logger.js';
 import type { EventBus, Subscription } from '../ports/event-bus.js';
 import type { ModelLoader, Promotion } from './model-loader.js';
 

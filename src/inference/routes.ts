@@ -1,8 +1,8 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply } from 'fastify';
-import { badRequest } from '../core/errors.js';
-import { type HttpServer, toHttpError } from '../core/http.js';
+import { badRequest } from '../kernel/errors.js';
+import { type HttpServer, toHttpError } from '../kernel/http.js';
 import type { InferenceService } from './inference-service.js';
 import type { ModelLoader } from './model-loader.js';
 import type { ModelManager } from './model-manager.js';

@@ -1,7 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply } from 'fastify';
-import { type HttpServer, toHttpError } from '../core/http.js';
+import { type HttpServer, toHttpError } from '../kernel/http.js';
 import type { InferenceService } from './inference-service.js';
 import type { ModelManager, ModelVersion } from './model-manager.js';
 import { encodeTensor } from './tensor-codec.js';

@@ -1,4 +1,4 @@
-import { placeholderModule } from '../core/module.js';
+import { placeholderModule } from '../kernel/module.js';
 
 /** The pipeline module. */
 export const pipelineModule = placeholderModule(

@@ -1,4 +1,4 @@
-import { AimeshError, badRequest } from '../core/errors.js';
+import { AimeshError, badRequest } from '../kernel/errors.js';
 
 /** Bounds on what a CSV upload may be. */
 export interface CsvLimits {

@@ -1,4 +1,4 @@
-import { notFound } from '../core/errors.js';
+import { notFound } from '../kernel/errors.js';
 import type { Sql } from '../ports/database.js';
 import type { ColumnProfile } from './dataset-profile.js';
 import type { Page } from './page.js';

@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
-import { badRequest } from '../core/errors.js';
+import { badRequest } from '../kernel/errors.js';
 import type { RegistryConfig } from './config.js';
 import type { ExpectedColumn } from './dataset-profile.js';
 import { type Page, PageQuery, paged } from './page.js';

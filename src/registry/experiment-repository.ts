@@ -1,4 +1,4 @@
-import { badRequest, conflict, notFound } from '../core/errors.js';
+import { badRequest, conflict, notFound } from '../kernel/errors.js';
 import type { Sql } from '../ports/database.js';
 import type { Page } from './page.js';
 import { type RunSearch, runSearchQuery, windowable } from './run-search-sql.js';

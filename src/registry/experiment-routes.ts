@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
-import { newId } from '../core/ids.js';
+import { newId } from '../kernel/ids.js';
 import { RUN_STATUSES, type RunBatch } from './experiment-repository.js';
 import { LineageRepository } from './lineage-repository.js';
 import { type Page, PageQuery, paged } from './page.js';

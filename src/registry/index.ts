@@ -1,5 +1,5 @@
-import { readSection } from '../core/config.js';
-import type { ModuleDefinition } from '../core/module.js';
+import { readSection } from '../kernel/config.js';
+import type { ModuleDefinition } from '../kernel/module.js';
 import type { RegistryApi } from './api.js';
 import { RegistryConfig } from './config.js';
 import { RegistryService } from './registry-service.js';
@@ -8,7 +8,7 @@ import { registryRoutes } from './routes.js';
 export type { ModelVersionRecord, RegistryApi } from './api.js';
 export { RegistryConfig } from './config.js';
 
-declare module '../core/module.js' {
+declare module '../kernel/module.js' {
   interface ModuleApis {
     registry: RegistryApi;
   }

@@ -1,4 +1,4 @@
-import { badRequest } from '../core/errors.js';
+import { badRequest } from '../kernel/errors.js';
 import type { Sql } from '../ports/database.js';
 import type { Page } from './page.js';
 

@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
-import { notFound } from '../core/errors.js';
+import { notFound } from '../kernel/errors.js';
 import { MAX_LINEAGE_DEPTH } from './lineage-repository.js';
 import { parseNode, RunEvent, toRunEvent } from './openlineage.js';
 import { type Page, PageQuery, paged } from './page.js';

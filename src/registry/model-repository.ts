@@ -1,4 +1,4 @@
-import { conflict, notFound } from '../core/errors.js';
+import { conflict, notFound } from '../kernel/errors.js';
 import type { Sql } from '../ports/database.js';
 import type { ModelVersionRecord } from './api.js';
 import type { Page } from './page.js';

@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { badRequest } from '../core/errors.js';
+import { badRequest } from '../kernel/errors.js';
 import type { RecordedRun } from './lineage-repository.js';
 
 /** Namespace of the datasets and models aimesh itself names in lineage. */

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { Counter, type Registry } from 'prom-client';
-import type { Clock } from '../core/clock.js';
-import { badRequest, unprocessable } from '../core/errors.js';
-import type { Logger } from '../core/logger.js';
 import type { EventStore, NewEvent } from '../events/event-store.js';
+import type { Clock } from '../kernel/clock.js';
+import { badRequest, unprocessable } from '../kernel/errors.js';
+import type { Logger } from '../kernel/logger.js';
 import type { ArtifactStore } from '../ports/artifact-store.js';
 import type { Database, Sql } from '../ports/database.js';
 import type { DatasetPush, NewModel, PromotionRequest, PromotionResult, RegistryApi } from './api.js';

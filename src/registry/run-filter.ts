@@ -1,4 +1,4 @@
-import { badRequest } from '../core/errors.js';
+import { badRequest } from '../kernel/errors.js';
 
 /** What a comparison in a run filter looks at. */
 export type FilterScope = 'metrics' | 'params' | 'tags' | 'attributes';

@@ -1,4 +1,4 @@
-import { badRequest } from '../core/errors.js';
+import { badRequest } from '../kernel/errors.js';
 import type { Page } from './page.js';
 import { type FilterNode, parseFilter } from './run-filter.js';
 import { compileFilter } from './run-filter-sql.js';

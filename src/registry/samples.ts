@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { notFound } from '../core/errors.js';
+import { notFound } from '../kernel/errors.js';
 
 /** The built-in sample data sets (see samples/SOURCES.md for where each comes from). */
 export const SAMPLE_DATASETS: Record<string, { file: string; description: string }> = {

@@ -1,4 +1,4 @@
-import type { Clock } from '../core/clock.js';
+import type { Clock } from '../kernel/clock.js';
 
 /** closed: calls flow and outcomes are counted; open: calls are refused; half-open: a few trial calls. */
 export type BreakerState = 'closed' | 'open' | 'half-open';

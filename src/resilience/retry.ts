@@ -1,5 +1,5 @@
-import type { Clock } from '../core/clock.js';
-import type { Random } from '../core/random.js';
+import type { Clock } from '../kernel/clock.js';
+import type { Random } from '../kernel/random.js';
 
 /** How often and how patiently to retry. */
 export interface RetryPolicy {

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { exportDenseModelToOnnx } from '../../src/adapters/onnx/onnx-export.js';
 import { onnxRuntime } from '../../src/adapters/onnx/onnx-runtime.js';
-import { seededRandom } from '../../src/core/random.js';
+import { seededRandom } from '../../src/kernel/random.js';
 import { denseModel, predict } from '../support/models.js';
 
 const load = (bytes: Uint8Array) => onnxRuntime.load({ entry: 'model.onnx', read: async () => bytes });

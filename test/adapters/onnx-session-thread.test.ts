@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOnnxRuntime } from '../../src/adapters/onnx/onnx-runtime.js';
-import { seededRandom } from '../../src/core/random.js';
+import { seededRandom } from '../../src/kernel/random.js';
 import type { LoadedModel } from '../../src/ports/model-runtime.js';
 import { denseModel, onnxFiles } from '../support/models.js';
 

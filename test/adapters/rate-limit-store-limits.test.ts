@@ -2,7 +2,7 @@ import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { createMemoryRateLimitStore } from '../../src/adapters/memory/memory-rate-limit-store.js';
 import { createRedisRateLimitStore } from '../../src/adapters/redis/redis-rate-limit-store.js';
-import { ManualClock } from '../../src/core/clock.js';
+import { ManualClock } from '../../src/kernel/clock.js';
 
 describe('In-process rate-limit store bounds', () => {
   it('keeps at most maxKeys buckets, forgetting the least recently used first', async () => {

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createMemoryRateLimitStore } from '../../src/adapters/memory/memory-rate-limit-store.js';
 import { createRedisRateLimitStore } from '../../src/adapters/redis/redis-rate-limit-store.js';
-import { ManualClock } from '../../src/core/clock.js';
+import { ManualClock } from '../../src/kernel/clock.js';
 import { rateLimitStoreContract } from '../contracts/rate-limit-store.js';
 import { REDIS_URL, serviceAvailable } from '../support/services.js';
 

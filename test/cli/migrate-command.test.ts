@@ -1,7 +1,7 @@
 import { readdirSync } from 'node:fs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { moduleTable } from '../../src/core/modules.js';
+import { moduleTable } from '../../src/app/modules.js';
 import { runAimesh } from '../support/processes.js';
 import { createTestDatabase, serviceAvailable } from '../support/services.js';
 

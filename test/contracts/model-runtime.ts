@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { seededRandom } from '../../src/core/random.js';
+import { seededRandom } from '../../src/kernel/random.js';
 import type { LoadedModel, ModelRuntime, ModelSource } from '../../src/ports/model-runtime.js';
 
 /** What an adapter's suite provides: the runtime, a source of a 5 → 3 dense model, and that model's reference predictions. */

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrate } from '../../src/core/migrations.js';
+import { migrate } from '../../src/app/migrations.js';
 import type { Database } from '../../src/ports/database.js';
 import { DatasetRepository } from '../../src/registry/dataset-repository.js';
 import { ExperimentRepository } from '../../src/registry/experiment-repository.js';

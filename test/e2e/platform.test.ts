@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningAimesh } from '../../src/core/runtime.js';
+import type { RunningAimesh } from '../../src/app/runtime.js';
 import { startTestAimesh } from '../support/aimesh.js';
 import { call as plainCall } from '../support/inference.js';
 import { denseModel, onnxFiles, tfjsFiles } from '../support/models.js';

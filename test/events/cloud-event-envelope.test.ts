@@ -1,8 +1,8 @@
 import { CloudEvent } from 'cloudevents';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { AimeshError } from '../../src/core/errors.js';
 import { checkEnvelope, IsoTimes } from '../../src/events/cloud-event-envelope.js';
+import { AimeshError } from '../../src/kernel/errors.js';
 
 const defaults = { id: () => 'generated-id', now: () => Date.parse('2030-01-01T00:00:00Z') };
 const check = (input: Record<string, unknown>) => checkEnvelope(input, 'event', defaults);

@@ -2,12 +2,12 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPgliteDatabase } from '../../src/adapters/pglite/pglite-database.js';
 import { openPostgresDatabase } from '../../src/adapters/postgres/postgres-database.js';
-import { systemClock } from '../../src/core/clock.js';
-import type { AimeshError } from '../../src/core/errors.js';
-import { createLogger } from '../../src/core/logger.js';
-import { migrate } from '../../src/core/migrations.js';
+import { migrate } from '../../src/app/migrations.js';
 import { EventCatalogue } from '../../src/events/catalogue.js';
 import { EventStore } from '../../src/events/event-store.js';
+import { systemClock } from '../../src/kernel/clock.js';
+import type { AimeshError } from '../../src/kernel/errors.js';
+import { createLogger } from '../../src/kernel/logger.js';
 import type { Database } from '../../src/ports/database.js';
 import { createTestDatabase, serviceAvailable } from '../support/services.js';
 

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningAimesh } from '../../src/core/runtime.js';
+import type { RunningAimesh } from '../../src/app/runtime.js';
 import { startTestAimesh } from '../support/aimesh.js';
 import { sleep, waitFor } from '../support/wait.js';
 

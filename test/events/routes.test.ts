@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningAimesh } from '../../src/core/runtime.js';
+import type { RunningAimesh } from '../../src/app/runtime.js';
 import { startTestAimesh } from '../support/aimesh.js';
 
 describe('Events HTTP API', () => {

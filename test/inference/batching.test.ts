@@ -1,7 +1,7 @@
 import { cpSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningAimesh } from '../../src/core/runtime.js';
+import type { RunningAimesh } from '../../src/app/runtime.js';
 import { call, startInference, tempModelsDir } from '../support/inference.js';
 import {
   denseModel,

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPgliteDatabase } from '../../src/adapters/pglite/pglite-database.js';
-import type { RunningAimesh } from '../../src/core/runtime.js';
+import type { RunningAimesh } from '../../src/app/runtime.js';
 import { INFERENCE_SERVICE } from '../../src/inference/index.js';
 import type { Sql } from '../../src/ports/database.js';
 import { startTestAimesh } from '../support/aimesh.js';

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { AimeshError } from '../../src/core/errors.js';
+import { AimeshError } from '../../src/kernel/errors.js';
 import { readCsv } from '../../src/registry/csv-reader.js';
 
 const limits = { maxBytes: 1_000_000, maxColumns: 50, maxRows: 1_000 };

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ModuleDefinition } from '../../src/core/module.js';
-import type { RunningAimesh } from '../../src/core/runtime.js';
+import type { RunningAimesh } from '../../src/app/runtime.js';
 import { eventsModule } from '../../src/events/index.js';
+import type { ModuleDefinition } from '../../src/kernel/module.js';
 import { type RegistryApi, registryModule } from '../../src/registry/index.js';
 import { startTestAimesh } from '../support/aimesh.js';
 

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { AimeshError } from '../../src/core/errors.js';
+import { AimeshError } from '../../src/kernel/errors.js';
 import { type FilterNode, parseFilter } from '../../src/registry/run-filter.js';
 import { compileFilter } from '../../src/registry/run-filter-sql.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ManualClock } from '../../src/core/clock.js';
+import { ManualClock } from '../../src/kernel/clock.js';
 import { BreakerRegistry } from '../../src/resilience/breaker-registry.js';
 import { CircuitBreaker, DEFAULT_BREAKER_POLICY } from '../../src/resilience/circuit-breaker.js';
 

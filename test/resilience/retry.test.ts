@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ManualClock } from '../../src/core/clock.js';
-import { seededRandom } from '../../src/core/random.js';
+import { ManualClock } from '../../src/kernel/clock.js';
+import { seededRandom } from '../../src/kernel/random.js';
 import { Bulkhead, parsePriority } from '../../src/resilience/bulkhead.js';
 import { backoffDelay, DEFAULT_RETRY_POLICY, isRepeatable, RetryBudget } from '../../src/resilience/retry.js';
 

@@ -1,9 +1,9 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Config, deepMerge, loadConfig } from '../../src/core/config.js';
-import { createLogger } from '../../src/core/logger.js';
-import { type RunningAimesh, type StartOptions, startAimesh } from '../../src/core/runtime.js';
+import { type RunningAimesh, type StartOptions, startAimesh } from '../../src/app/runtime.js';
+import { type Config, deepMerge, loadConfig } from '../../src/kernel/config.js';
+import { createLogger } from '../../src/kernel/logger.js';
 
 /** A config for tests: in-memory PGlite, in-process bus, any free port, silent logs; `overrides` deep-merge on top. */
 export function testConfig(overrides: Record<string, unknown> = {}): Config {

@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
-import type { RunningAimesh } from '../../src/core/runtime.js';
+import type { RunningAimesh } from '../../src/app/runtime.js';
 import { startTestAimesh } from './aimesh.js';
 
 /** A running aimesh with only the inference module (and its deps), serving `modelsDir`. */

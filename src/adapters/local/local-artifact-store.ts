@@ -1,6 +1,6 @@
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
-import { badRequest, notFound } from '../../core/errors.js';
+import { badRequest, notFound } from '../../kernel/errors.js';
 import type { ArtifactStore } from '../../ports/artifact-store.js';
 
 const SCHEME = 'artifact://';

@@ -1,5 +1,5 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { Clock } from '../../core/clock.js';
+import type { Clock } from '../../kernel/clock.js';
 import {
   type RateLimitDecision,
   type RateLimitStore,

@@ -15,7 +15,7 @@ import {
   nanos,
   headers as natsHeaders,
 } from '@nats-io/transport-node';
-import { AimeshError } from '../../core/errors.js';
+import { AimeshError } from '../../kernel/errors.js';
 import type {
   BusMessage,
   ConsumeOptions,

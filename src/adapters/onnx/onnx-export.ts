@@ -1,5 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
-import { unprocessable } from '../../core/errors.js';
+import { unprocessable } from '../../kernel/errors.js';
 import { tensorNames } from '../tfjs/tfjs-runtime.js';
 import { encodeOnnxModel, type OnnxInitializer, type OnnxNode, OnnxType } from './onnx-proto.js';
 

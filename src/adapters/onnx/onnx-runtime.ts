@@ -1,5 +1,5 @@
 import type * as ort from 'onnxruntime-node';
-import { badRequest, unprocessable } from '../../core/errors.js';
+import { badRequest, unprocessable } from '../../kernel/errors.js';
 import type {
   Datatype,
   LoadedModel,

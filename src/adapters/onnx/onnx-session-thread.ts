@@ -1,6 +1,6 @@
 import type { Worker } from 'node:worker_threads';
 import type * as ort from 'onnxruntime-node';
-import { startTsWorker } from '../../core/worker-thread.js';
+import { startTsWorker } from '../../kernel/worker-thread.js';
 
 /** A tensor as it crosses between the server thread and a session thread. */
 export interface WireTensor {

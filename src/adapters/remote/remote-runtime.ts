@@ -1,5 +1,5 @@
 import { request } from 'undici';
-import { AimeshError, badRequest } from '../../core/errors.js';
+import { AimeshError, badRequest } from '../../kernel/errors.js';
 import type {
   Datatype,
   LoadedModel,

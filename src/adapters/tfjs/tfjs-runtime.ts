@@ -1,5 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
-import { badRequest } from '../../core/errors.js';
+import { badRequest } from '../../kernel/errors.js';
 import type {
   LoadedModel,
   ModelRuntime,

@@ -1,4 +1,4 @@
-import { forbidden } from '../../core/errors.js';
+import { forbidden } from '../../kernel/errors.js';
 import type { AuthConfig } from './config.js';
 import { compileModelPattern, type ModelPattern } from './model-pattern.js';
 import type { AccessPolicy, Principal } from './principal.js';

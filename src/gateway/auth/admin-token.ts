@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import { forbidden, unauthorized } from '../../core/errors.js';
+import { forbidden, unauthorized } from '../../kernel/errors.js';
 
 /** The bearer token of `Authorization`, or undefined. */
 export function bearerToken(headers: IncomingHttpHeaders): string | undefined {

@@ -1,8 +1,8 @@
 import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { Clock } from '../../core/clock.js';
-import { notFound } from '../../core/errors.js';
-import { newId } from '../../core/ids.js';
+import type { Clock } from '../../kernel/clock.js';
+import { notFound } from '../../kernel/errors.js';
+import { newId } from '../../kernel/ids.js';
 import type { Database } from '../../ports/database.js';
 
 /** What is known about an API key; never the key itself. */

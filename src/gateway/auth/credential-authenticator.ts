@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Clock } from '../../core/clock.js';
-import { unauthorized } from '../../core/errors.js';
+import type { Clock } from '../../kernel/clock.js';
+import { unauthorized } from '../../kernel/errors.js';
 import { bearerToken } from './admin-token.js';
 import { type ApiKeyRecord, type ApiKeyStore, looksLikeApiKey } from './api-key-store.js';
 import type { JwtVerifier } from './jwt-verifier.js';

@@ -1,6 +1,6 @@
 import type { Registry } from 'prom-client';
-import type { Clock } from '../../core/clock.js';
-import { ConfigError } from '../../core/config.js';
+import type { Clock } from '../../kernel/clock.js';
+import { ConfigError } from '../../kernel/config.js';
 import type { Database } from '../../ports/database.js';
 import { createAccessPolicy } from './access-policy.js';
 import { ApiKeyStore } from './api-key-store.js';

@@ -7,7 +7,7 @@ import {
   type JWTPayload,
   jwtVerify,
 } from 'jose';
-import { unauthorized, unavailable } from '../../core/errors.js';
+import { unauthorized, unavailable } from '../../kernel/errors.js';
 import type { JwtConfig } from './config.js';
 import type { Principal } from './principal.js';
 

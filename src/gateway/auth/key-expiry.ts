@@ -1,4 +1,4 @@
-import { badRequest } from '../../core/errors.js';
+import { badRequest } from '../../kernel/errors.js';
 
 const UNITS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 const MAX_MS = 10 * 365 * 86_400_000;

@@ -1,4 +1,4 @@
-import type { Random } from '../../core/random.js';
+import type { Random } from '../../kernel/random.js';
 import type { EndpointStatsTable } from './endpoint-stats.js';
 
 /** Something a call can go to. */

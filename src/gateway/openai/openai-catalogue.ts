@@ -1,4 +1,4 @@
-import { badRequest, notFound } from '../../core/errors.js';
+import { badRequest, notFound } from '../../kernel/errors.js';
 import type { OpenAiConfig, OpenAiModel, OpenAiUpstream } from './config.js';
 
 /** One step of a fallback chain: a model and the upstream that serves it. */

@@ -1,4 +1,4 @@
-import { AimeshError } from '../../core/errors.js';
+import { AimeshError } from '../../kernel/errors.js';
 import { type UpstreamClient, UpstreamError, type UpstreamResponse } from '../proxy/upstream-client.js';
 import type { OpenAiRoute } from './openai-catalogue.js';
 

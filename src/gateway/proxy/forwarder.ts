@@ -1,7 +1,7 @@
-import type { Clock } from '../../core/clock.js';
-import { AimeshError } from '../../core/errors.js';
-import type { Random } from '../../core/random.js';
 import type { DiscoveryApi, ServiceInstance } from '../../discovery/api.js';
+import type { Clock } from '../../kernel/clock.js';
+import { AimeshError } from '../../kernel/errors.js';
+import type { Random } from '../../kernel/random.js';
 import type { BreakerRegistry } from '../../resilience/breaker-registry.js';
 import { Bulkhead, type Priority } from '../../resilience/bulkhead.js';
 import type { CircuitBreaker } from '../../resilience/circuit-breaker.js';

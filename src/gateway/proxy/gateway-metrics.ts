@@ -4,7 +4,7 @@ import {
   type HistogramSeries,
   HotCounter,
   HotHistogram,
-} from '../../core/hot-metrics.js';
+} from '../../kernel/hot-metrics.js';
 import type { BreakerRegistry } from '../../resilience/breaker-registry.js';
 
 const STATE_VALUE = { closed: 0, 'half-open': 1, open: 2 } as const;

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { type Dispatcher, Pool } from 'undici';
-import { AimeshError } from '../../core/errors.js';
+import { AimeshError } from '../../kernel/errors.js';
 
 /** Where a call goes: an upstream's base URL and a stable id (instance id or static upstream name). */
 export interface UpstreamTarget {

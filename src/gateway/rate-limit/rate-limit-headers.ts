@@ -1,5 +1,5 @@
 import type { FastifyReply } from 'fastify';
-import { AimeshError } from '../../core/errors.js';
+import { AimeshError } from '../../kernel/errors.js';
 import type { RateLimitDecision } from '../../ports/rate-limit-store.js';
 
 /** The `RateLimit-*` headers (IETF draft-ietf-httpapi-ratelimit-headers) and, when refused, `Retry-After`. */

@@ -1,4 +1,4 @@
-import { AimeshError } from '../../core/errors.js';
+import { AimeshError } from '../../kernel/errors.js';
 import type { RateLimitStore, TokenBucketRule } from '../../ports/rate-limit-store.js';
 
 /**

@@ -1,5 +1,5 @@
-import { type AimeshError, badRequest, isAimeshError, unprocessable } from '../../core/errors.js';
-import type { Random } from '../../core/random.js';
+import { type AimeshError, badRequest, isAimeshError, unprocessable } from '../../kernel/errors.js';
+import type { Random } from '../../kernel/random.js';
 import type { AccessPolicy, Principal } from '../auth/principal.js';
 import type { Choice } from '../proxy/forwarder.js';
 import type { ModelSelector } from '../selection/model-selector.js';

@@ -1,5 +1,5 @@
-import { ConfigError } from '../../core/config.js';
-import type { Random } from '../../core/random.js';
+import { ConfigError } from '../../kernel/config.js';
+import type { Random } from '../../kernel/random.js';
 import type { Endpoint } from '../balancing/load-balancer.js';
 import type { ContentMatchConfig, RouteConfig } from '../config.js';
 

@@ -1,5 +1,5 @@
-import type { Clock } from '../../core/clock.js';
-import { unprocessable } from '../../core/errors.js';
+import type { Clock } from '../../kernel/clock.js';
+import { unprocessable } from '../../kernel/errors.js';
 import type { CatalogueModel, ModelsConfig } from './config.js';
 import type { SelectionConstraints } from './selection-constraints.js';
 

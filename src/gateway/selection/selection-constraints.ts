@@ -1,4 +1,4 @@
-import { badRequest } from '../../core/errors.js';
+import { badRequest } from '../../kernel/errors.js';
 
 /** What a caller requires of the chosen model. */
 export interface SelectionConstraints {

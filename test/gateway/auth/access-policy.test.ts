@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ManualClock } from '../../../src/core/clock.js';
-import { readSection } from '../../../src/core/config.js';
 import { AuthConfig, createAccessPolicy, type Principal } from '../../../src/gateway/auth/index.js';
+import { ManualClock } from '../../../src/kernel/clock.js';
+import { readSection } from '../../../src/kernel/config.js';
 import { startAuthServer } from './auth-server.js';
 
 const access = {

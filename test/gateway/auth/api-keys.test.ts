@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ManualClock } from '../../../src/core/clock.js';
 import { ApiKeyStore } from '../../../src/gateway/auth/index.js';
+import { ManualClock } from '../../../src/kernel/clock.js';
 import type { Database } from '../../../src/ports/database.js';
 import { gatewayDatabase, startAuthServer } from './auth-server.js';
 

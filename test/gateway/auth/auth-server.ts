@@ -1,11 +1,11 @@
 import { openPgliteDatabase } from '../../../src/adapters/pglite/pglite-database.js';
 import { openPostgresDatabase } from '../../../src/adapters/postgres/postgres-database.js';
-import type { Clock } from '../../../src/core/clock.js';
-import { readSection } from '../../../src/core/config.js';
-import { createHttpServer, type HttpServer } from '../../../src/core/http.js';
-import { createLogger } from '../../../src/core/logger.js';
-import { migrate } from '../../../src/core/migrations.js';
+import { migrate } from '../../../src/app/migrations.js';
 import { AuthConfig, createGatewayAuth, type GatewayAuth } from '../../../src/gateway/auth/index.js';
+import type { Clock } from '../../../src/kernel/clock.js';
+import { readSection } from '../../../src/kernel/config.js';
+import { createHttpServer, type HttpServer } from '../../../src/kernel/http.js';
+import { createLogger } from '../../../src/kernel/logger.js';
 import type { Database } from '../../../src/ports/database.js';
 import { createTestDatabase, POSTGRES_URL, reachable } from '../../support/services.js';
 

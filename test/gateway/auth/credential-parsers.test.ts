@@ -1,10 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { systemClock } from '../../../src/core/clock.js';
-import { readSection } from '../../../src/core/config.js';
-import { AimeshError } from '../../../src/core/errors.js';
 import { AuthConfig, createGatewayAuth, parseExpiresIn } from '../../../src/gateway/auth/index.js';
 import { compileGlob } from '../../../src/gateway/auth/model-pattern.js';
+import { systemClock } from '../../../src/kernel/clock.js';
+import { readSection } from '../../../src/kernel/config.js';
+import { AimeshError } from '../../../src/kernel/errors.js';
 import type { Database } from '../../../src/ports/database.js';
 
 describe('Key lifetimes', () => {

@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exportJWK, exportSPKI, generateKeyPair, type JWK, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { systemClock } from '../../../src/core/clock.js';
-import { readSection } from '../../../src/core/config.js';
 import { AuthConfig, createJwtVerifier } from '../../../src/gateway/auth/index.js';
+import { systemClock } from '../../../src/kernel/clock.js';
+import { readSection } from '../../../src/kernel/config.js';
 import { startAuthServer } from './auth-server.js';
 
 const SECRET = 'a-shared-secret-of-at-least-32-characters!';

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { registerKeysCommands } from '../../../src/cli/keys-command.js';
-import { systemClock } from '../../../src/core/clock.js';
+import { systemClock } from '../../../src/kernel/clock.js';
 import { startAuthServer } from './auth-server.js';
 
 const ADMIN = 'cli-admin-token-0123456789abcdef';

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { seededRandom } from '../../../src/core/random.js';
 import { EndpointStatsTable } from '../../../src/gateway/balancing/endpoint-stats.js';
 import {
   LeastOutstandingBalancer,
   PowerOfTwoBalancer,
   RoundRobinBalancer,
 } from '../../../src/gateway/balancing/load-balancer.js';
+import { seededRandom } from '../../../src/kernel/random.js';
 
 const endpoints = ['a', 'b', 'c', 'd'].map((id) => ({ id, url: `http://127.0.0.1/${id}` }));
 const all = () => true;

@@ -1,8 +1,8 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { systemClock } from '../../../src/core/clock.js';
-import { readSection } from '../../../src/core/config.js';
 import { AuthConfig, createGatewayAuth, type GatewayAuth } from '../../../src/gateway/auth/index.js';
+import { systemClock } from '../../../src/kernel/clock.js';
+import { readSection } from '../../../src/kernel/config.js';
 import type { Database } from '../../../src/ports/database.js';
 import { gatewayDatabase } from '../auth/auth-server.js';
 import { startFakeOpenAi } from './fake-openai-upstream.js';

@@ -1,13 +1,13 @@
 import { Registry } from 'prom-client';
 import { createMemoryRateLimitStore } from '../../../src/adapters/memory/memory-rate-limit-store.js';
-import { systemClock } from '../../../src/core/clock.js';
-import { readSection } from '../../../src/core/config.js';
-import { createHttpServer } from '../../../src/core/http.js';
-import { createLogger } from '../../../src/core/logger.js';
 import type { GatewayAuth } from '../../../src/gateway/auth/index.js';
 import { type OpenAiCallOutcome, OpenAiConfig, openAiRoutes } from '../../../src/gateway/openai/index.js';
 import { UpstreamClient } from '../../../src/gateway/proxy/upstream-client.js';
 import { RateLimitConfig, RateLimiter, TokenQuota } from '../../../src/gateway/rate-limit/index.js';
+import { systemClock } from '../../../src/kernel/clock.js';
+import { readSection } from '../../../src/kernel/config.js';
+import { createHttpServer } from '../../../src/kernel/http.js';
+import { createLogger } from '../../../src/kernel/logger.js';
 
 /** A gateway HTTP server on loopback serving the OpenAI-compatible front with the given auth and config. */
 export async function startOpenAiGateway(options: {

@@ -1,6 +1,6 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningAimesh } from '../../../src/core/runtime.js';
+import type { RunningAimesh } from '../../../src/app/runtime.js';
 import { startTestAimesh } from '../../support/aimesh.js';
 import { createTestDatabase, serviceAvailable } from '../../support/services.js';
 import { startFakeOpenAi } from './fake-openai-upstream.js';

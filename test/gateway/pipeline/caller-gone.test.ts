@@ -1,6 +1,6 @@
 import { Agent, type IncomingMessage, request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningAimesh } from '../../../src/core/runtime.js';
+import type { RunningAimesh } from '../../../src/app/runtime.js';
 import { startTestAimesh } from '../../support/aimesh.js';
 import { type MisbehavingUpstream, startUpstream } from '../proxy/misbehaving-upstream.js';
 

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { systemClock } from '../../../src/core/clock.js';
-import { seededRandom } from '../../../src/core/random.js';
 import type { DiscoveryApi } from '../../../src/discovery/api.js';
 import { EndpointStatsTable } from '../../../src/gateway/balancing/endpoint-stats.js';
 import { RoundRobinBalancer } from '../../../src/gateway/balancing/load-balancer.js';
 import { Forwarder, type ForwardRequest } from '../../../src/gateway/proxy/forwarder.js';
 import { UpstreamClient } from '../../../src/gateway/proxy/upstream-client.js';
+import { systemClock } from '../../../src/kernel/clock.js';
+import { seededRandom } from '../../../src/kernel/random.js';
 import { BreakerRegistry } from '../../../src/resilience/breaker-registry.js';
 import { RetryBudget } from '../../../src/resilience/retry.js';
 import { type MisbehavingUpstream, startUpstream } from './misbehaving-upstream.js';

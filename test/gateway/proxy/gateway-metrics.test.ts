@@ -1,7 +1,7 @@
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { systemClock } from '../../../src/core/clock.js';
 import { GatewayMetrics } from '../../../src/gateway/proxy/gateway-metrics.js';
+import { systemClock } from '../../../src/kernel/clock.js';
 import { BreakerRegistry } from '../../../src/resilience/breaker-registry.js';
 
 const sample = (text: string, line: string) =>

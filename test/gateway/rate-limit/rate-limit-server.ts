@@ -1,8 +1,8 @@
 import type { Registry } from 'prom-client';
-import { readSection } from '../../../src/core/config.js';
-import { createHttpServer } from '../../../src/core/http.js';
-import { createLogger } from '../../../src/core/logger.js';
 import { enforceRateLimit, RateLimitConfig, RateLimiter } from '../../../src/gateway/rate-limit/index.js';
+import { readSection } from '../../../src/kernel/config.js';
+import { createHttpServer } from '../../../src/kernel/http.js';
+import { createLogger } from '../../../src/kernel/logger.js';
 import type { RateLimitStore } from '../../../src/ports/rate-limit-store.js';
 
 /**

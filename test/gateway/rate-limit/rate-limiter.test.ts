@@ -1,8 +1,8 @@
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMemoryRateLimitStore } from '../../../src/adapters/memory/memory-rate-limit-store.js';
-import { ManualClock } from '../../../src/core/clock.js';
 import { compileRoutePattern, rateLimitSubject, TokenQuota } from '../../../src/gateway/rate-limit/index.js';
+import { ManualClock } from '../../../src/kernel/clock.js';
 import type { RateLimitStore } from '../../../src/ports/rate-limit-store.js';
 import { startRateLimitedServer } from './rate-limit-server.js';
 

@@ -1,11 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ManualClock } from '../../../src/core/clock.js';
-import { forbidden } from '../../../src/core/errors.js';
-import { seededRandom } from '../../../src/core/random.js';
 import { ModelChooser, modelRequest } from '../../../src/gateway/routing/model-choice.js';
 import type { RouteTarget } from '../../../src/gateway/routing/route-table.js';
 import { ModelSelector } from '../../../src/gateway/selection/model-selector.js';
+import { ManualClock } from '../../../src/kernel/clock.js';
+import { forbidden } from '../../../src/kernel/errors.js';
+import { seededRandom } from '../../../src/kernel/random.js';
 
 const model = (id: string, costPerCall: number, accuracy: number, upstream = 'model-inference') => ({
   id,

@@ -1,7 +1,5 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { readSection } from '../../../src/core/config.js';
-import { seededRandom } from '../../../src/core/random.js';
 import { GatewayConfig } from '../../../src/gateway/config.js';
 import {
   compileRoutes,
@@ -10,6 +8,8 @@ import {
   resolveTarget,
   upstreamPath,
 } from '../../../src/gateway/routing/route-table.js';
+import { readSection } from '../../../src/kernel/config.js';
+import { seededRandom } from '../../../src/kernel/random.js';
 
 describe('gateway routes config', () => {
   it('defaults to the seed’s routes: /api/v1/ai/** and /v2/** to model-inference, /api/v1/training/** to model-training', () => {

@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ManualClock } from '../../../src/core/clock.js';
-import { readSection } from '../../../src/core/config.js';
-import { isAimeshError } from '../../../src/core/errors.js';
 import { ModelSelector, ModelsConfig } from '../../../src/gateway/selection/index.js';
+import { ManualClock } from '../../../src/kernel/clock.js';
+import { readSection } from '../../../src/kernel/config.js';
+import { isAimeshError } from '../../../src/kernel/errors.js';
 
 const catalogue = [
   {

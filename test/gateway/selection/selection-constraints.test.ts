@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { AimeshError } from '../../../src/core/errors.js';
 import { parseSelectionConstraints } from '../../../src/gateway/selection/index.js';
+import { AimeshError } from '../../../src/kernel/errors.js';
 
 describe('Selection constraints from the query string', () => {
   it.each([

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { Counter, Histogram, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { HotCounter, HotHistogram } from '../../src/core/hot-metrics.js';
+import { HotCounter, HotHistogram } from '../../src/kernel/hot-metrics.js';
 
 const BUCKETS = [0.001, 0.01, 0.1, 1, 10];
 const label = fc.constantFrom('a', 'b', 'route "x"', 'm\\n', '');

@@ -3,22 +3,22 @@ import { createLocalArtifactStore } from '../adapters/local/local-artifact-store
 import { EventCatalogue } from '../events/catalogue.js';
 import { EventsConfig } from '../events/config.js';
 import { EventStore } from '../events/event-store.js';
+import { type Clock, systemClock } from '../kernel/clock.js';
+import { type Config, readSection } from '../kernel/config.js';
+import { createHttpServer, type HttpServer } from '../kernel/http.js';
+import { createLogger, type Logger } from '../kernel/logger.js';
+import { createMetrics } from '../kernel/metrics.js';
+import type { ModuleDefinition } from '../kernel/module.js';
+import { ModuleManager } from '../kernel/module-manager.js';
+import { type Random, systemRandom } from '../kernel/random.js';
 import type { ArtifactStore } from '../ports/artifact-store.js';
 import type { Database } from '../ports/database.js';
 import type { EventBus } from '../ports/event-bus.js';
 import { openBus } from './bus.js';
-import { type Clock, systemClock } from './clock.js';
 import { workerNumber } from './cluster.js';
-import { type Config, readSection } from './config.js';
 import { openDatabase } from './database.js';
-import { createHttpServer, type HttpServer } from './http.js';
-import { createLogger, type Logger } from './logger.js';
-import { createMetrics } from './metrics.js';
 import { migrate } from './migrations.js';
-import type { ModuleDefinition } from './module.js';
-import { ModuleManager } from './module-manager.js';
 import { moduleTable } from './modules.js';
-import { type Random, systemRandom } from './random.js';
 
 export interface StartOptions {
   config: Config;

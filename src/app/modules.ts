@@ -3,10 +3,10 @@ import { discoveryModule } from '../discovery/index.js';
 import { eventsModule } from '../events/index.js';
 import { gatewayModule } from '../gateway/index.js';
 import { inferenceModule } from '../inference/index.js';
+import type { ModuleDefinition } from '../kernel/module.js';
 import { pipelineModule } from '../pipeline/index.js';
 import { registryModule } from '../registry/index.js';
 import { workerModule } from '../worker/index.js';
-import type { ModuleDefinition } from './module.js';
 
 /**
  * The module table: every component, its dependencies and its init. A target is a set of

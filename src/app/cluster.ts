@@ -1,6 +1,6 @@
 import cluster, { type Worker } from 'node:cluster';
-import { AimeshError } from './errors.js';
-import type { Logger } from './logger.js';
+import { AimeshError } from '../kernel/errors.js';
+import type { Logger } from '../kernel/logger.js';
 
 /** What decides whether several worker processes can share the work safely. */
 export interface ClusterConfig {

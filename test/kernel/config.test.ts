@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Type } from '@sinclair/typebox';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, environmentOverrides, loadConfig, readSection } from '../../src/core/config.js';
+import { ConfigError, environmentOverrides, loadConfig, readSection } from '../../src/kernel/config.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'aimesh-config-'));
 const file = (name: string, text: string) => {

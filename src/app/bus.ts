@@ -1,7 +1,7 @@
 import { createMemoryBus } from '../adapters/memory/memory-bus.js';
 import { connectNatsBus } from '../adapters/nats/nats-bus.js';
+import type { Config } from '../kernel/config.js';
 import type { EventBus } from '../ports/event-bus.js';
-import type { Config } from './config.js';
 
 /** Opens the event bus the config selects. */
 export function openBus(config: Config['bus']): Promise<EventBus> {

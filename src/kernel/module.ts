@@ -11,7 +11,7 @@ import type { Random } from './random.js';
 
 /**
  * The typed APIs modules offer each other. Each module adds its own entry with declaration
- * merging in its index.ts: `declare module '../core/module.js' { interface ModuleApis { x: XApi } }`.
+ * merging in its index.ts: `declare module '../kernel/module.js' { interface ModuleApis { x: XApi } }`.
  */
 // biome-ignore lint/suspicious/noEmptyInterface: filled by declaration merging
 export interface ModuleApis {}
@@ -46,7 +46,7 @@ export interface ModuleInstance {
   stop(deadline: number): Promise<void>;
 }
 
-/** One row of the module table (src/core/modules.ts). */
+/** One row of the module table (src/app/modules.ts). */
 export interface ModuleDefinition {
   name: string;
   deps: string[];

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { systemClock } from '../../src/core/clock.js';
-import { AimeshError } from '../../src/core/errors.js';
-import { createLogger } from '../../src/core/logger.js';
-import type { ModuleContext, ModuleDefinition } from '../../src/core/module.js';
-import { ModuleManager, resolveTargets } from '../../src/core/module-manager.js';
+import { systemClock } from '../../src/kernel/clock.js';
+import { AimeshError } from '../../src/kernel/errors.js';
+import { createLogger } from '../../src/kernel/logger.js';
+import type { ModuleContext, ModuleDefinition } from '../../src/kernel/module.js';
+import { ModuleManager, resolveTargets } from '../../src/kernel/module-manager.js';
 
 type Base = Omit<ModuleContext, 'use'>;
 const base = { logger: createLogger('silent'), clock: systemClock } as unknown as Base;

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { createHttpServer, TrafficRoutes } from '../../src/core/http.js';
-import { createLogger } from '../../src/core/logger.js';
+import { createHttpServer, TrafficRoutes } from '../../src/kernel/http.js';
+import { createLogger } from '../../src/kernel/logger.js';
 
 const req = (url: string) => ({ url, headers: {} }) as IncomingMessage;
 const res = {} as ServerResponse;
