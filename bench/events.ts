@@ -6,10 +6,11 @@ import { openPgliteDatabase } from '../src/adapters/pglite/pglite-database.js';
 import { openPostgresDatabase } from '../src/adapters/postgres/postgres-database.js';
 import { migrate } from '../src/app/migrations.js';
 import { EventCatalogue } from '../src/events/catalogue.js';
-import { EventStore, type NewEvent } from '../src/events/event-store.js';
+import { EventStore } from '../src/events/event-store.js';
 import { systemClock } from '../src/kernel/clock.js';
 import { createLogger } from '../src/kernel/logger.js';
 import type { Database } from '../src/ports/database.js';
+import type { NewEvent } from '../src/ports/event-log.js';
 import { createTestDatabase, serviceAvailable } from '../test/support/services.js';
 import { report } from './report.js';
 

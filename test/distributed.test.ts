@@ -40,8 +40,9 @@ describe.skipIf(!available)('Two targets as separate processes on Postgres + NAT
     expect(eventsUrl).not.toBe(registryUrl);
     const readiness = async (url: string) =>
       (await (await request(`${url}/readyz`)).body.json()) as { modules: Record<string, unknown> };
-    expect(Object.keys((await readiness(eventsUrl)).modules)).toEqual(['events']);
-    expect(Object.keys((await readiness(registryUrl)).modules)).toEqual(['registry']);
+    // Each target runs with the event log it records into, and nothing else.
+    expect(Object.keys((await readiness(eventsUrl)).modules)).toEqual(['eventlog', 'events']);
+    expect(Object.keys((await readiness(registryUrl)).modules)).toEqual(['eventlog', 'registry']);
   });
 
   it('stores an event appended through one process once and puts it on the JetStream stream once', async () => {

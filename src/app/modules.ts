@@ -1,6 +1,6 @@
 import { dashboardModule } from '../dashboard/index.js';
 import { discoveryModule } from '../discovery/index.js';
-import { eventsModule } from '../events/index.js';
+import { eventLogModule, eventsModule } from '../events/index.js';
 import { gatewayModule } from '../gateway/index.js';
 import { inferenceModule } from '../inference/index.js';
 import type { ModuleDefinition } from '../kernel/module.js';
@@ -13,6 +13,7 @@ import { workerModule } from '../worker/index.js';
  * these; the manager starts them in dependency order. Nothing else decides start order.
  */
 export const moduleTable: ModuleDefinition[] = [
+  eventLogModule,
   eventsModule,
   discoveryModule,
   registryModule,

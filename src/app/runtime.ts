@@ -1,10 +1,7 @@
 import type { Registry } from 'prom-client';
-import { createLocalArtifactStore } from '../adapters/local/local-artifact-store.js';
-import { EventCatalogue } from '../events/catalogue.js';
-import { EventsConfig } from '../events/config.js';
-import { EventStore } from '../events/event-store.js';
 import { type Clock, systemClock } from '../kernel/clock.js';
-import { type Config, readSection } from '../kernel/config.js';
+import type { Config } from '../kernel/config.js';
+import { AimeshError } from '../kernel/errors.js';
 import { createHttpServer, type HttpServer } from '../kernel/http.js';
 import { createLogger, type Logger } from '../kernel/logger.js';
 import { createMetrics } from '../kernel/metrics.js';
@@ -14,9 +11,9 @@ import { type Random, systemRandom } from '../kernel/random.js';
 import type { ArtifactStore } from '../ports/artifact-store.js';
 import type { Database } from '../ports/database.js';
 import type { EventBus } from '../ports/event-bus.js';
-import { openBus } from './bus.js';
+import type { EventLog } from '../ports/event-log.js';
+import { moduleAdapters, openArtifactStore, openBus, openDatabase } from './adapters.js';
 import { workerNumber } from './cluster.js';
-import { openDatabase } from './database.js';
 import { migrate } from './migrations.js';
 import { moduleTable } from './modules.js';
 
@@ -39,7 +36,8 @@ export interface RunningAimesh {
   http: HttpServer;
   db: Database;
   bus: EventBus;
-  events: EventStore;
+  /** The event log, when this process runs it (else reading it throws `module_not_running`). */
+  readonly events: EventLog;
   artifacts: ArtifactStore;
   metrics: Registry;
   manager: ModuleManager;
@@ -64,15 +62,7 @@ export async function startAimesh(options: StartOptions): Promise<RunningAimesh>
     );
     const bus = await openBus(config.bus);
     opened.push(bus);
-    const events = new EventStore({
-      db,
-      catalogue: new EventCatalogue(),
-      clock,
-      logger,
-      metrics,
-      ...readSection(EventsConfig, config.events, '/events').append,
-    });
-    const artifacts = createLocalArtifactStore(config.artifacts.dir);
+    const artifacts = openArtifactStore(config.artifacts);
     const http = await createHttpServer({ logger, bodyLimitBytes: config.server.bodyLimitBytes });
     const manager = new ModuleManager(table);
     registerHealthRoutes(http, manager, metrics);
@@ -84,9 +74,9 @@ export async function startAimesh(options: StartOptions): Promise<RunningAimesh>
       random: options.random ?? systemRandom,
       db,
       bus,
-      events,
       artifacts,
       http,
+      adapters: moduleAdapters(config, clock, metrics),
     });
     await http.listen({ host: config.server.host, port: config.server.port });
     const address = http.server.address();
@@ -101,7 +91,11 @@ export async function startAimesh(options: StartOptions): Promise<RunningAimesh>
       http,
       db,
       bus,
-      events,
+      get events(): EventLog {
+        const log = manager.api('eventlog');
+        if (!log) throw new AimeshError('module_not_running', 500, 'the eventlog module does not run here');
+        return log;
+      },
       artifacts,
       metrics,
       manager,
@@ -115,7 +109,6 @@ export async function startAimesh(options: StartOptions): Promise<RunningAimesh>
           ]);
           const errors = await manager.stop(deadline);
           for (const error of errors) logger.error({ err: error }, 'module stop failed');
-          await events.close();
           await bus.close();
           await db.close();
           logger.info('aimesh stopped');

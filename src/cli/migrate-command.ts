@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { openDatabase } from '../app/database.js';
+import { openDatabase } from '../app/adapters.js';
 import { migrate } from '../app/migrations.js';
 import { moduleTable } from '../app/modules.js';
 import { loadConfig } from '../kernel/config.js';

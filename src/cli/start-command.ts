@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { clusterProblems, isClusterWorker, runClusterPrimary } from '../app/cluster.js';
 import { startAimesh } from '../app/runtime.js';
-import { GatewayConfig } from '../gateway/config.js';
+import { GatewayConfig } from '../gateway/index.js';
 import { type Config, loadConfig, readSection } from '../kernel/config.js';
 import { AimeshError } from '../kernel/errors.js';
 import { createLogger } from '../kernel/logger.js';

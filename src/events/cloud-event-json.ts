@@ -1,4 +1,4 @@
-import type { StoredEvent } from './event-store.js';
+import type { StoredEvent } from '../ports/event-log.js';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

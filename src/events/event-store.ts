@@ -1,68 +1,23 @@
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, type Registry } from 'prom-client';
 import type { Clock } from '../kernel/clock.js';
 import { badRequest } from '../kernel/errors.js';
 import { IdSource } from '../kernel/ids.js';
 import type { Logger } from '../kernel/logger.js';
 import type { Database, Sql } from '../ports/database.js';
+import type { EventBus, Subscription } from '../ports/event-bus.js';
+import type {
+  AppendResult,
+  EventLog,
+  EventQuery,
+  LiveEvent,
+  NewEvent,
+  StoredEvent,
+} from '../ports/event-log.js';
+import { AppendQueue } from './append-queue.js';
 import type { EventCatalogue } from './catalogue.js';
 import { checkEnvelope, type EnvelopeDefaults, IsoTimes } from './cloud-event-envelope.js';
-import { APPEND_LOCK_KEY, COPY, columns, copyRows, INSERT, type PreparedEvent } from './event-rows.js';
-
-const UNIQUE_VIOLATION = '23505';
-
-/** What a producer hands the store; id and time are filled in when absent. */
-export interface NewEvent {
-  type: string;
-  source: string;
-  data?: unknown;
-  id?: string;
-  time?: string | Date;
-  subject?: string;
-  target?: string;
-  correlationid?: string;
-  causationid?: string;
-  traceparent?: string;
-  dataschema?: string;
-}
-
-/** A CloudEvents 1.0 event as stored, with its store position and bus topic. */
-export interface StoredEvent {
-  specversion: '1.0';
-  id: string;
-  type: string;
-  source: string;
-  subject?: string;
-  time: string;
-  datacontenttype: 'application/json';
-  dataschema: string;
-  target?: string;
-  correlationid?: string;
-  causationid?: string;
-  traceparent?: string;
-  data: unknown;
-  position: number;
-  topic: string;
-}
-
-export interface AppendResult {
-  id: string;
-  /** Store position, or the existing one for a duplicate. */
-  position: number;
-  /** True when an event with this id was already stored: the append was a no-op. */
-  duplicate: boolean;
-}
-
-export interface EventQuery {
-  from?: string | Date;
-  to?: string | Date;
-  type?: string;
-  correlationId?: string;
-  causationId?: string;
-  /** Only events after this store position (reading forward). */
-  afterPosition?: number;
-  /** At most this many (default 100, at most 10,000). */
-  limit?: number;
-}
+import { decodeCloudEvent } from './cloud-event-json.js';
+import { columns, INSERT, type PreparedEvent } from './event-rows.js';
 
 export interface EventStoreOptions {
   db: Database;
@@ -70,6 +25,8 @@ export interface EventStoreOptions {
   clock: Clock;
   logger: Logger;
   metrics?: Registry;
+  /** Carries the live stream (`subscribe`); without it `subscribe` is refused. */
+  bus?: EventBus;
   /** `enqueue` buffers at most this many events; beyond it events are dropped and counted. */
   maxBuffered?: number;
   /** `enqueue` flushes when this many are waiting... */
@@ -98,29 +55,21 @@ interface Row {
  * The event store: append-only CloudEvents in Postgres (embedded or server), validated on
  * append, upcast on read. It is also the outbox the relay publishes from.
  */
-export class EventStore {
+export class EventStore implements EventLog {
   private readonly db: Database;
   private readonly catalogue: EventCatalogue;
   private readonly clock: Clock;
-  private readonly logger: Logger;
+  private readonly bus: EventBus | undefined;
   private readonly listeners = new Set<() => void>();
   private readonly envelopeDefaults: EnvelopeDefaults;
-  private buffer: NewEvent[] = [];
-  private flushing: Promise<void> | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  /** The flush interval ended while a batch was being stored. */
-  private due = false;
-  private readonly maxBuffered: number;
-  private readonly batchSize: number;
-  private readonly flushIntervalMs: number;
-  private readonly dropped?: Counter;
+  private readonly queue: AppendQueue;
   private readonly appended?: Counter;
 
   constructor(options: EventStoreOptions) {
     this.db = options.db;
     this.catalogue = options.catalogue;
     this.clock = options.clock;
-    this.logger = options.logger;
+    this.bus = options.bus;
     // Pooled randomness: a batch of a thousand events would otherwise draw a thousand times.
     const ids = new IdSource();
     this.envelopeDefaults = {
@@ -128,30 +77,27 @@ export class EventStore {
       now: () => this.clock.now(),
       times: new IsoTimes(),
     };
-    this.maxBuffered = options.maxBuffered ?? 10_000;
-    this.batchSize = options.batchSize ?? 500;
-    this.flushIntervalMs = options.flushIntervalMs ?? 20;
     if (options.metrics) {
       this.appended = new Counter({
         name: 'aimesh_events_appended_total',
         help: 'Events stored.',
         registers: [options.metrics],
       });
-      this.dropped = new Counter({
-        name: 'aimesh_events_dropped_total',
-        help: 'Events dropped because the append buffer was full or the store failed.',
-        registers: [options.metrics],
-      });
-      const self = this;
-      new Gauge({
-        name: 'aimesh_events_buffered',
-        help: 'Events waiting in the append buffer.',
-        registers: [options.metrics],
-        collect() {
-          this.set(self.buffer.length);
-        },
-      });
     }
+    this.queue = new AppendQueue({
+      db: options.db,
+      clock: options.clock,
+      logger: options.logger,
+      metrics: options.metrics,
+      maxBuffered: options.maxBuffered,
+      batchSize: options.batchSize,
+      flushIntervalMs: options.flushIntervalMs,
+      prepare: (event, index) => this.prepare(event, index),
+      stored: (count) => {
+        this.appended?.inc(count);
+        this.committed();
+      },
+    });
   }
 
   /** Tells the listeners that events appended inside a transaction have committed. */
@@ -213,101 +159,21 @@ export class EventStore {
    * request) that must never wait on the store. The buffer is bounded; overflow is counted.
    */
   enqueue(event: NewEvent): void {
-    if (this.buffer.length >= this.maxBuffered) {
-      this.dropped?.inc();
-      return;
-    }
-    // Stamped when it happened, not when its batch is stored.
-    if (event.time === undefined) event.time = new Date(this.clock.now());
-    this.buffer.push(event);
-    if (this.buffer.length >= this.batchSize) {
-      if (!this.flushing) void this.storeBatch();
-    } else if (!this.timer) {
-      this.timer = setTimeout(this.onFlushTimer, this.flushIntervalMs);
-      this.timer.unref();
-    }
+    this.queue.enqueue(event);
   }
 
   /** Stores everything `enqueue`d so far. */
-  async flush(): Promise<void> {
-    while (this.flushing || this.buffer.length > 0) {
-      await (this.flushing ?? this.storeBatch());
-    }
+  flush(): Promise<void> {
+    return this.queue.flush();
   }
 
-  // The interval is the batching: when it ends during a store, the next batch goes as soon as
-  // that store is done. Storing again straight after every store instead made a batch of
-  // whatever arrived during one round trip (a fifth of the events per statement at 4,000/s).
-  private readonly onFlushTimer = () => {
-    this.timer = undefined;
-    if (this.flushing) this.due = true;
-    else void this.storeBatch();
-  };
-
-  /** Stores the buffer as one batch; when it is done, the next if one is full or due. */
-  private storeBatch(): Promise<void> {
-    if (this.timer) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
-    }
-    this.due = false;
-    const batch = this.buffer;
-    this.buffer = [];
-    this.flushing = this.insertBatch(batch)
-      .catch((error) => {
-        this.dropped?.inc(batch.length);
-        this.logger.error(
-          { err: error, events: batch.length },
-          'batched event append failed; events dropped',
-        );
-      })
-      .finally(() => {
-        this.flushing = undefined;
-        if (this.buffer.length >= this.batchSize || (this.due && this.buffer.length > 0))
-          void this.storeBatch();
-      });
-    return this.flushing;
-  }
-
-  /**
-   * A batch from `enqueue`: the same checks as `append`, but nobody waits for positions, so
-   * none are returned or read back, and on a PostgreSQL server it is loaded with COPY under the
-   * same append lock (INSERT, as `append`, where the adapter has no COPY or an id repeats).
-   */
-  private async insertBatch(batch: NewEvent[]): Promise<void> {
-    const events: PreparedEvent[] = [];
-    let invalid: unknown;
-    for (let i = 0; i < batch.length; i++) {
-      try {
-        events.push(this.prepare(batch[i], i));
-      } catch (error) {
-        // One producer's bad event must not cost the batch the others.
-        this.dropped?.inc();
-        invalid ??= error;
-      }
-    }
-    if (invalid) {
-      this.logger.error(
-        { err: invalid, events: batch.length - events.length },
-        'queued events failed validation; dropped',
-      );
-    }
-    if (events.length === 0) return;
-    let stored: number | undefined;
-    if (this.db.copyFrom) {
-      try {
-        stored = await this.db.copyFrom(COPY, copyRows(events), { advisoryLock: APPEND_LOCK_KEY });
-      } catch (error) {
-        // An id stored before (a producer's retry): INSERT skips it, COPY cannot.
-        if ((error as { code?: string }).code !== UNIQUE_VIOLATION) throw error;
-      }
-    }
-    if (stored === undefined) {
-      const result = await this.db.query(INSERT, columns(events).params, { name: 'aimesh_events_batch' });
-      stored = result.rowCount;
-    }
-    this.appended?.inc(stored);
-    if (stored > 0) this.committed();
+  /** Live events of the types `pattern` matches, as the relay publishes them to the bus. */
+  subscribe(pattern: string, handler: (event: LiveEvent) => void): Promise<Subscription> {
+    if (!this.bus) throw new Error('this event store has no bus to subscribe to');
+    return this.bus.subscribe(pattern, (message) => {
+      const event = decodeCloudEvent(message.data);
+      if (event) handler(event as unknown as LiveEvent);
+    });
   }
 
   /** Events matching every given filter, in store order (by time for causation queries). */

@@ -1,7 +1,9 @@
 import { readSection } from '../kernel/config.js';
 import { newId } from '../kernel/ids.js';
 import type { ModuleDefinition } from '../kernel/module.js';
+import { EventCatalogue } from './catalogue.js';
 import { EventsConfig } from './config.js';
+import { EventStore } from './event-store.js';
 import { LiveStream } from './live-stream.js';
 import { OutboxRelay } from './outbox-relay.js';
 import { eventRoutes } from './routes.js';
@@ -9,23 +11,59 @@ import { eventRoutes } from './routes.js';
 export type { EventTypeDefinition } from './catalogue.js';
 export { builtInEventTypes, DEFAULT_TOPIC, EventCatalogue } from './catalogue.js';
 export { decodeCloudEvent, encodeCloudEvent } from './cloud-event-json.js';
-export type { AppendResult, EventQuery, NewEvent, StoredEvent } from './event-store.js';
+export { EventsConfig } from './config.js';
 export { EventStore } from './event-store.js';
 export { OutboxRelay } from './outbox-relay.js';
 
+declare module '../kernel/module.js' {
+  interface ModuleApis {
+    /** The EventLog port (src/ports/event-log.ts), implemented on the database and the bus. */
+    eventlog: EventStore;
+  }
+}
+
+/**
+ * The event log: the store every module records into and reads from (the EventLog port). No
+ * HTTP and no relay of its own, so a process that only emits events (a gateway) runs just this.
+ * Stopped after every module that uses it, it stores what they queued last.
+ */
+export const eventLogModule: ModuleDefinition = {
+  name: 'eventlog',
+  deps: [],
+  async init(ctx) {
+    const config = readSection(EventsConfig, ctx.config.events, '/events');
+    const store = new EventStore({
+      db: ctx.db,
+      bus: ctx.bus,
+      catalogue: new EventCatalogue(),
+      clock: ctx.clock,
+      logger: ctx.logger,
+      metrics: ctx.metrics,
+      ...config.append,
+    });
+    return {
+      api: store,
+      ready: () => ({ status: 'ready' }),
+      stop: () => store.flush(),
+    };
+  },
+};
+
 /**
  * The events module: the events HTTP API, the outbox relay (store → bus, one active across
- * processes) and the live stream. The store itself is shared by every module of the process.
+ * processes) and the live stream, over the event log.
  */
 export const eventsModule: ModuleDefinition = {
   name: 'events',
-  deps: [],
+  deps: ['eventlog'],
+  // The event tables' migrations, recorded under this name since before the log was a module.
   migrations: new URL('./migrations', import.meta.url).pathname,
   async init(ctx) {
     const config = readSection(EventsConfig, ctx.config.events, '/events');
+    const store = ctx.use('eventlog');
     const relay = config.relay.enabled
       ? new OutboxRelay({
-          store: ctx.events,
+          store,
           db: ctx.db,
           bus: ctx.bus,
           clock: ctx.clock,
@@ -45,7 +83,7 @@ export const eventsModule: ModuleDefinition = {
     await live.start();
     // Live streams never finish on their own; end them before the server waits for open requests.
     ctx.http.addHook('preClose', async () => live.stop());
-    await ctx.http.register(eventRoutes(ctx.events, live), { prefix: '/api/v1/events' });
+    await ctx.http.register(eventRoutes(store, live), { prefix: '/api/v1/events' });
     relay?.start();
     return {
       ready: () => ({

@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { badRequest } from '../kernel/errors.js';
-import type { EventStore, NewEvent } from './event-store.js';
+import type { EventLog, NewEvent } from '../ports/event-log.js';
 import type { LiveStream } from './live-stream.js';
 
 const EventQuerystring = Type.Object({
@@ -36,7 +36,7 @@ const StreamQuerystring = Type.Object({
 });
 
 /** The events HTTP API: append (validated CloudEvents), query, and the live stream. */
-export function eventRoutes(store: EventStore, live: LiveStream): FastifyPluginAsync {
+export function eventRoutes(store: EventLog, live: LiveStream): FastifyPluginAsync {
   return async (app) => {
     app.get(
       '/stream',

@@ -1,9 +1,6 @@
-import { createMemoryRateLimitStore } from '../adapters/memory/memory-rate-limit-store.js';
-import { createRedisRateLimitStore } from '../adapters/redis/redis-rate-limit-store.js';
 import { readSection } from '../kernel/config.js';
 import { IdSource } from '../kernel/ids.js';
-import type { ModuleContext, ModuleDefinition } from '../kernel/module.js';
-import type { RateLimitStore } from '../ports/rate-limit-store.js';
+import type { ModuleDefinition } from '../kernel/module.js';
 import { BreakerRegistry } from '../resilience/breaker-registry.js';
 import type { BreakerPolicy } from '../resilience/circuit-breaker.js';
 import { RetryBudget } from '../resilience/retry.js';
@@ -43,28 +40,19 @@ declare module '../kernel/module.js' {
   }
 }
 
-function openRateLimitStore(ctx: ModuleContext, config: GatewayConfig): RateLimitStore {
-  return config.rateLimit.store === 'redis'
-    ? createRedisRateLimitStore({ url: ctx.config.redis.url, keyPrefix: config.rateLimit.keyPrefix })
-    : createMemoryRateLimitStore({
-        clock: ctx.clock,
-        maxKeys: config.rateLimit.memoryMaxKeys,
-        metrics: ctx.metrics,
-      });
-}
-
 /**
  * The gateway module: authenticate → rate limit → route → choose a model → pick an instance →
  * breaker → retry → forward, plus the OpenAI-compatible front and the admin APIs.
  */
 export const gatewayModule: ModuleDefinition = {
   name: 'gateway',
-  deps: ['discovery'],
+  deps: ['discovery', 'eventlog'],
   migrations: new URL('./migrations', import.meta.url).pathname,
   async init(ctx) {
     const config = readSection(GatewayConfig, ctx.config.gateway, '/gateway');
     const routes = compileRoutes(config.routes);
     const discovery = ctx.use('discovery');
+    const events = ctx.use('eventlog');
     const { resilience } = config;
     const policies: Record<string, BreakerPolicy> = { ...BUILT_IN_POLICIES };
     for (const [name, p] of Object.entries(resilience.policies)) policies[name] = { halfOpenCalls: 3, ...p };
@@ -104,7 +92,11 @@ export const gatewayModule: ModuleDefinition = {
       clock: ctx.clock,
       metrics: ctx.metrics,
     });
-    const store = openRateLimitStore(ctx, config);
+    const store = ctx.adapters.rateLimitStore({
+      kind: config.rateLimit.store,
+      keyPrefix: config.rateLimit.keyPrefix,
+      memoryMaxKeys: config.rateLimit.memoryMaxKeys,
+    });
     const rateLimiter = config.rateLimit.enabled
       ? new RateLimiter(config.rateLimit, store, ctx.metrics)
       : undefined;
@@ -134,7 +126,7 @@ export const gatewayModule: ModuleDefinition = {
           onCompleted: (outcome) => {
             if (!config.events) return;
             const ok = outcome.status < 400 && !outcome.error;
-            ctx.events.enqueue({
+            events.enqueue({
               type: ok ? 'ai.inference.completed' : 'ai.inference.failed',
               source: 'aimesh/gateway',
               correlationid: outcome.requestId,
@@ -165,7 +157,7 @@ export const gatewayModule: ModuleDefinition = {
         selector,
         forwarder,
         metrics,
-        events: config.events ? ctx.events : undefined,
+        events: config.events ? events : undefined,
         logger: ctx.logger,
         traceIds: new RandomHexPool(),
         eventIds: new IdSource(),

@@ -1,10 +1,10 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import type { EventStore } from '../events/event-store.js';
 import { isAimeshError } from '../kernel/errors.js';
 import { errorBody, toHttpError } from '../kernel/http.js';
 import type { IdSource } from '../kernel/ids.js';
 import type { Logger } from '../kernel/logger.js';
+import type { EventLog } from '../ports/event-log.js';
 import type { RateLimitDecision } from '../ports/rate-limit-store.js';
 import { parsePriority } from '../resilience/bulkhead.js';
 import { isRepeatable } from '../resilience/retry.js';
@@ -31,7 +31,7 @@ export interface PipelineDeps {
   selector?: ModelSelector;
   forwarder: Forwarder;
   metrics: GatewayMetrics;
-  events?: EventStore;
+  events?: EventLog;
   logger: Logger;
   /** Span and trace ids for `traceparent`. */
   traceIds: RandomHexPool;

@@ -1,7 +1,6 @@
-import type { DiscoveryApi, Registration } from '../discovery/api.js';
+import type { Registration } from '../discovery/index.js';
 import { readSection } from '../kernel/config.js';
 import type { ModuleContext, ModuleDefinition, ModuleInstance } from '../kernel/module.js';
-import type { RegistryApi } from '../registry/api.js';
 import { DEFAULT_INFERENCE_PORT, InferenceConfig } from './config.js';
 import { discoveryMetadata, startInferenceListener } from './inference-server.js';
 import type { InferenceRequest, InferenceResponse } from './inference-service.js';
@@ -29,7 +28,7 @@ export const INFERENCE_SERVICE = 'model-inference';
 /** The inference module: the model server on its own listener (Triton-style data plane port). */
 export const inferenceModule: ModuleDefinition = {
   name: 'inference',
-  deps: ['discovery', 'registry'],
+  deps: ['discovery', 'registry', 'eventlog'],
   init: startInference,
 };
 
@@ -37,16 +36,15 @@ async function startInference(ctx: ModuleContext): Promise<ModuleInstance> {
   const config = readSection(InferenceConfig, ctx.config.inference, '/inference');
   // A process whose main listener takes any free port (tests, embedded tools) does the same here.
   config.server.port ??= ctx.config.server.port === 0 ? 0 : DEFAULT_INFERENCE_PORT;
-  // Discovery and registry may run elsewhere (or not yet): both APIs are optional here.
-  const use = ctx.use as unknown as (name: string) => unknown;
-  const discovery = use('discovery') as DiscoveryApi | undefined;
-  const registry = use('registry') as RegistryApi | undefined;
+  const discovery = ctx.use('discovery');
+  const registry = ctx.use('registry');
+  const events = ctx.use('eventlog');
   let registration: Registration | undefined;
   const onChange = () =>
     void registration
       ?.update(discoveryMetadata(models, config.zone))
       .catch((error) => ctx.logger.warn({ err: error }, 'discovery metadata update failed'));
-  const { models, loader, service } = createInferenceStack({ ctx, config, registry, onChange });
+  const { models, loader, service } = createInferenceStack({ ctx, config, registry, events, onChange });
 
   await loader.loadConfigured();
   let retryTimer: NodeJS.Timeout | undefined;
@@ -83,17 +81,13 @@ async function startInference(ctx: ModuleContext): Promise<ModuleInstance> {
     { prefix: '/api/v1/inference' },
   );
 
-  if (discovery) {
-    registration = await discovery.register({
-      service: INFERENCE_SERVICE,
-      url,
-      metadata: discoveryMetadata(models, config.zone),
-      ttlMs: config.discoveryTtlMs,
-    });
-  } else {
-    ctx.logger.warn('discovery is not running in this process; the inference server is not registered');
-  }
-  const subscription = await followPromotions(ctx.bus, loader, ctx.logger);
+  registration = await discovery.register({
+    service: INFERENCE_SERVICE,
+    url,
+    metadata: discoveryMetadata(models, config.zone),
+    ttlMs: config.discoveryTtlMs,
+  });
+  const subscription = await followPromotions(events, loader, ctx.logger);
 
   return {
     api: {

@@ -1,6 +1,6 @@
-import type { EventStore } from '../events/event-store.js';
 import type { Clock } from '../kernel/clock.js';
 import { AimeshError, badRequest, isAimeshError } from '../kernel/errors.js';
+import type { EventLog } from '../ports/event-log.js';
 import type { Tensor, TensorSpec } from '../ports/model-runtime.js';
 import type { InferenceMetrics } from './inference-metrics.js';
 import type { ModelManager } from './model-manager.js';
@@ -45,7 +45,7 @@ export class InferenceService {
     private readonly models: ModelManager,
     private readonly cache: ResultCache,
     private readonly metrics: InferenceMetrics,
-    private readonly events: EventStore,
+    private readonly events: EventLog,
     private readonly clock: Clock,
   ) {}
 

@@ -1,7 +1,7 @@
 import { notFound } from '../kernel/errors.js';
 import type { Logger } from '../kernel/logger.js';
 import type { ArtifactStore } from '../ports/artifact-store.js';
-import type { RegistryApi } from '../registry/api.js';
+import type { RegistryApi } from '../registry/index.js';
 import type { InferenceConfig } from './config.js';
 import type { ModelManager } from './model-manager.js';
 import {

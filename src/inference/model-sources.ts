@@ -4,7 +4,7 @@ import { readSection } from '../kernel/config.js';
 import { badRequest, notFound } from '../kernel/errors.js';
 import type { ArtifactStore } from '../ports/artifact-store.js';
 import type { ModelSource } from '../ports/model-runtime.js';
-import type { ModelVersionRecord } from '../registry/api.js';
+import type { ModelVersionRecord } from '../registry/index.js';
 import { ModelConfig } from './config.js';
 
 /** A version ready to hand to a runtime: which format, and where its files are. */

@@ -17,6 +17,14 @@ export function resolveTargets(table: ModuleDefinition[], targets: string[]): Mo
     );
   }
   const roots = wanted.length === 0 || wanted.includes('all') ? table.map((m) => m.name) : wanted;
+  // Every module the targets need; an optional dependency only orders modules within this set.
+  const needed = new Set<string>();
+  const collect = (name: string) => {
+    if (needed.has(name)) return;
+    needed.add(name);
+    for (const dep of byName.get(name)?.deps ?? []) collect(dep);
+  };
+  for (const name of roots) collect(name);
   const order: ModuleDefinition[] = [];
   const state = new Map<string, 'visiting' | 'done'>();
   const visit = (name: string, path: string[]) => {
@@ -29,6 +37,7 @@ export function resolveTargets(table: ModuleDefinition[], targets: string[]): Mo
     }
     state.set(name, 'visiting');
     for (const dep of module.deps) visit(dep, [...path, name]);
+    for (const dep of module.optionalDeps ?? []) if (needed.has(dep)) visit(dep, [...path, name]);
     state.set(name, 'done');
     order.push(module);
   };
@@ -36,7 +45,7 @@ export function resolveTargets(table: ModuleDefinition[], targets: string[]): Mo
   return order;
 }
 
-type BaseContext = Omit<ModuleContext, 'use'>;
+type BaseContext = Omit<ModuleContext, 'use' | 'tryUse'>;
 
 /** Starts modules in dependency order and stops them in reverse; Mimir's module manager, small. */
 export class ModuleManager {
@@ -62,6 +71,16 @@ export class ModuleManager {
           }
           return apis.get(name as string) as ModuleApis[K];
         },
+        tryUse: <K extends keyof ModuleApis>(name: K): ModuleApis[K] | undefined => {
+          if (!definition.optionalDeps?.includes(name as string)) {
+            throw new AimeshError(
+              'undeclared_dependency',
+              500,
+              `${definition.name} tries ${String(name)} without listing it in optionalDeps`,
+            );
+          }
+          return apis.get(name as string) as ModuleApis[K] | undefined;
+        },
       };
       try {
         const instance = await definition.init(ctx);
@@ -72,6 +91,11 @@ export class ModuleManager {
         throw error;
       }
     }
+  }
+
+  /** The API of a running module, or undefined when it does not run in this process. */
+  api<K extends keyof ModuleApis>(name: K): ModuleApis[K] | undefined {
+    return this.running.find((r) => r.definition.name === name)?.instance.api as ModuleApis[K] | undefined;
   }
 
   /** The names of the running modules, in start order. */

@@ -1,8 +1,9 @@
 import type { Registry } from 'prom-client';
-import type { EventStore } from '../events/event-store.js';
 import type { ArtifactStore } from '../ports/artifact-store.js';
 import type { Database } from '../ports/database.js';
 import type { EventBus } from '../ports/event-bus.js';
+import type { ModelRuntime, ModelRuntimeOptions } from '../ports/model-runtime.js';
+import type { RateLimitStore, RateLimitStoreOptions } from '../ports/rate-limit-store.js';
 import type { Clock } from './clock.js';
 import type { Config } from './config.js';
 import type { HttpServer } from './http.js';
@@ -16,6 +17,17 @@ import type { Random } from './random.js';
 // biome-ignore lint/suspicious/noEmptyInterface: filled by declaration merging
 export interface ModuleApis {}
 
+/**
+ * Adapters a module opens with settings of its own section (the wiring layer decides which
+ * implementation each setting names); the process-wide ports are on the context itself.
+ */
+export interface Adapters {
+  /** A rate-limit store: in this process (`memory`) or shared by every process (`redis`). */
+  rateLimitStore(options: RateLimitStoreOptions): RateLimitStore;
+  /** Every model runtime this process can load, by format (`tfjs`, `onnx`, `v2`, `openai`). */
+  modelRuntimes(options: ModelRuntimeOptions): Record<string, ModelRuntime>;
+}
+
 /** What a module receives at start: the process's ports, and its dependencies' APIs. */
 export interface ModuleContext {
   config: Config;
@@ -25,11 +37,13 @@ export interface ModuleContext {
   random: Random;
   db: Database;
   bus: EventBus;
-  events: EventStore;
   artifacts: ArtifactStore;
   http: HttpServer;
+  adapters: Adapters;
   /** The API of a module this one depends on (must be listed in `deps`). */
   use<K extends keyof ModuleApis>(name: K): ModuleApis[K];
+  /** The API of an optional dependency when it runs in this process (listed in `optionalDeps`). */
+  tryUse<K extends keyof ModuleApis>(name: K): ModuleApis[K] | undefined;
 }
 
 /** Readiness as /readyz reports it; `placeholder` modules are listed but not counted. */
@@ -50,6 +64,8 @@ export interface ModuleInstance {
 export interface ModuleDefinition {
   name: string;
   deps: string[];
+  /** Modules used when the target runs them too (started first then), never started for this one. */
+  optionalDeps?: string[];
   /** Folder of this module's `NNN_name.sql` migrations. */
   migrations?: string;
   init(ctx: ModuleContext): Promise<ModuleInstance>;

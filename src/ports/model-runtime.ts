@@ -82,3 +82,15 @@ export function elementCount(shape: number[]): number {
   for (const d of shape) n *= d;
   return n;
 }
+
+/** What a module asks of the wiring layer when it opens the model runtimes. */
+export interface ModelRuntimeOptions {
+  onnx: {
+    /** Threads one run may use; 0 = ONNX Runtime's default. */
+    intraOpThreads?: number;
+    /** Whether idle pool threads spin waiting for work. */
+    spinning?: boolean;
+    /** Each session on a worker thread of its own. */
+    thread?: boolean;
+  };
+}

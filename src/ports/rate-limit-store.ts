@@ -53,3 +53,13 @@ export function tokenBucketDecision(
     retryAfterMs: allowed ? 0 : Math.max(1, Math.ceil(missing / perMs)),
   };
 }
+
+/** What a module asks of the wiring layer when it opens a rate-limit store. */
+export interface RateLimitStoreOptions {
+  /** `memory`: this process alone; `redis`: shared by every process using the same Redis and prefix. */
+  kind: 'memory' | 'redis';
+  /** Prefix of every key in a shared store. */
+  keyPrefix: string;
+  /** Most buckets an in-process store keeps. */
+  memoryMaxKeys: number;
+}

@@ -1,30 +1,7 @@
 import type { ExpectedColumn, SchemaValidation } from './dataset-profile.js';
 import type { DatasetVersionRecord } from './dataset-repository.js';
-import type { ExperimentRepository } from './experiment-repository.js';
-import type { ModelRecord, NewModelVersion, StoredModelVersion } from './model-repository.js';
 import type { RunEvent } from './openlineage.js';
-
-/** A model version as the registry records it. */
-export interface ModelVersionRecord {
-  /** Registered model name, e.g. `iris-classifier`. */
-  model: string;
-  /** 1, 2, 3, ... numbered by the registry. */
-  version: number;
-  /** The model's type/task, e.g. `classification`, `sentiment`. */
-  type: string;
-  /** Runtime format of the main artifact. */
-  format: 'tfjs' | 'onnx' | string;
-  /** Where the artifact lives (`artifact://models/iris/3/`); for tfjs a folder with model.json, for onnx a .onnx file. */
-  artifactUri: string;
-  /** Further formats of the same model, e.g. an ONNX export next to the TF.js original. */
-  artifacts?: { format: string; uri: string }[];
-  metrics: Record<string, number>;
-  params: Record<string, unknown>;
-  status: string;
-  /** Aliases currently pointing at this version (`production`, `staging`, ...). */
-  aliases: string[];
-  createdAt: string;
-}
+import type { ModelRecord, ModelVersionRecord, NewModelVersion, StoredModelVersion } from './records.js';
 
 /**
  * The registry module's API as other modules use it. The registry's issue may add to it;
@@ -50,8 +27,6 @@ export interface RegistryApi {
   getDatasetVersion(dataset: string, ref: string): Promise<DatasetVersionRecord>;
   /** Checks a dataset version against the columns a consumer expects. */
   validateDataset(dataset: string, ref: string, expected: ExpectedColumn[]): Promise<SchemaValidation>;
-  /** The experiment-tracking store (experiments, runs, params, metrics). */
-  readonly experiments: ExperimentRepository;
   /** Records an OpenLineage RunEvent. */
   recordLineage(event: RunEvent): Promise<void>;
 }

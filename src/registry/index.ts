@@ -5,8 +5,9 @@ import { RegistryConfig } from './config.js';
 import { RegistryService } from './registry-service.js';
 import { registryRoutes } from './routes.js';
 
-export type { ModelVersionRecord, RegistryApi } from './api.js';
+export type { DatasetPush, NewModel, PromotionRequest, PromotionResult, RegistryApi } from './api.js';
 export { RegistryConfig } from './config.js';
+export type { ModelRecord, ModelVersionRecord, NewModelVersion, StoredModelVersion } from './records.js';
 
 declare module '../kernel/module.js' {
   interface ModuleApis {
@@ -17,13 +18,13 @@ declare module '../kernel/module.js' {
 /** The registry module: models, versions and aliases; datasets; experiments and runs; lineage. */
 export const registryModule: ModuleDefinition = {
   name: 'registry',
-  deps: [],
+  deps: ['eventlog'],
   migrations: new URL('./migrations', import.meta.url).pathname,
   async init(ctx) {
     const config = readSection(RegistryConfig, ctx.config.registry, '/registry');
     const service = new RegistryService({
       db: ctx.db,
-      events: ctx.events,
+      events: ctx.use('eventlog'),
       artifacts: ctx.artifacts,
       clock: ctx.clock,
       logger: ctx.logger,

@@ -1,45 +1,7 @@
 import { conflict, notFound } from '../kernel/errors.js';
 import type { Sql } from '../ports/database.js';
-import type { ModelVersionRecord } from './api.js';
 import type { Page } from './page.js';
-
-/** A registered model: a name, its task, and the count of its versions. */
-export interface ModelRecord {
-  name: string;
-  type: string;
-  description: string;
-  tags: Record<string, string>;
-  latestVersion: number;
-  aliases: Record<string, number>;
-  createdBy: string;
-  createdAt: string;
-}
-
-/** A model version with where it came from, as the registry stores it. */
-export interface StoredModelVersion extends ModelVersionRecord {
-  runId: string | null;
-  experimentId: string | null;
-  dataset: string | null;
-  datasetVersion: string | null;
-  createdBy: string;
-}
-
-/** What creating a version takes; the number is assigned by the registry. */
-export interface NewModelVersion {
-  model: string;
-  format: string;
-  artifactUri: string;
-  artifacts?: { format: string; uri: string }[];
-  metrics?: Record<string, number>;
-  params?: Record<string, unknown>;
-  runId?: string;
-  experimentId?: string;
-  dataset?: string;
-  datasetVersion?: string;
-  status?: string;
-  createdBy: string;
-  createdAt: Date;
-}
+import type { ModelRecord, NewModelVersion, StoredModelVersion } from './records.js';
 
 interface ModelRow {
   name: string;

@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import { Counter, type Registry } from 'prom-client';
-import type { EventStore, NewEvent } from '../events/event-store.js';
 import type { Clock } from '../kernel/clock.js';
 import { badRequest, unprocessable } from '../kernel/errors.js';
 import type { Logger } from '../kernel/logger.js';
 import type { ArtifactStore } from '../ports/artifact-store.js';
 import type { Database, Sql } from '../ports/database.js';
+import type { EventLog, NewEvent } from '../ports/event-log.js';
 import type { DatasetPush, NewModel, PromotionRequest, PromotionResult, RegistryApi } from './api.js';
 import type { RegistryConfig } from './config.js';
 import { readCsv } from './csv-reader.js';
@@ -13,9 +13,10 @@ import { type ExpectedColumn, profileTable, validateColumns } from './dataset-pr
 import { DatasetRepository } from './dataset-repository.js';
 import { ExperimentRepository } from './experiment-repository.js';
 import { LineageRepository } from './lineage-repository.js';
-import { ModelRepository, type NewModelVersion } from './model-repository.js';
+import { ModelRepository } from './model-repository.js';
 import { nodeOf, type RunEvent } from './openlineage.js';
 import { checkPromotion } from './promotion.js';
+import type { NewModelVersion } from './records.js';
 
 /** The `source` of every event the registry appends. */
 export const REGISTRY_SOURCE = '/aimesh/registry';
@@ -36,7 +37,7 @@ export function checkName(kind: string, name: string): void {
 /** What the registry service is built from: the process ports and its config section. */
 export interface RegistryServiceOptions {
   db: Database;
-  events: EventStore;
+  events: EventLog;
   artifacts: ArtifactStore;
   clock: Clock;
   logger: Logger;

@@ -1,4 +1,4 @@
 import { placeholderModule } from '../kernel/module.js';
 
 /** The worker module. */
-export const workerModule = placeholderModule('worker', ['registry'], 'the training worker');
+export const workerModule = placeholderModule('worker', [], 'the training worker');

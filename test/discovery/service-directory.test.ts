@@ -1,10 +1,10 @@
 import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createMemoryBus } from '../../src/adapters/memory/memory-bus.js';
-import { openDatabase } from '../../src/app/database.js';
+import { openDatabase } from '../../src/app/adapters.js';
 import { migrate } from '../../src/app/migrations.js';
-import type { ServiceInstance } from '../../src/discovery/api.js';
 import { DiscoveryConfig } from '../../src/discovery/config.js';
+import type { ServiceInstance } from '../../src/discovery/index.js';
 import { InstanceStore } from '../../src/discovery/instance-store.js';
 import { ServiceDirectory, validateRegistration } from '../../src/discovery/service-directory.js';
 import { ManualClock } from '../../src/kernel/clock.js';

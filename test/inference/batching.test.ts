@@ -153,6 +153,7 @@ describe('model lifecycle', () => {
       'ai.model.promoted',
       new TextEncoder().encode(
         JSON.stringify({
+          id: 'promotion-1',
           type: 'ai.model.promoted',
           data: { model: 'iris', version: 2, alias: 'production' },
         }),

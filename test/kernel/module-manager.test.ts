@@ -5,7 +5,7 @@ import { createLogger } from '../../src/kernel/logger.js';
 import type { ModuleContext, ModuleDefinition } from '../../src/kernel/module.js';
 import { ModuleManager, resolveTargets } from '../../src/kernel/module-manager.js';
 
-type Base = Omit<ModuleContext, 'use'>;
+type Base = Omit<ModuleContext, 'use' | 'tryUse'>;
 const base = { logger: createLogger('silent'), clock: systemClock } as unknown as Base;
 
 /** A module table whose modules record start and stop into `log`. */
@@ -127,6 +127,45 @@ describe('Module manager', () => {
     await new ModuleManager(modules).start(['all'], base);
     expect(seen).toEqual({ id: 'd' });
     expect((refused as AimeshError).code).toBe('undeclared_dependency');
+  });
+
+  it('starts an optional dependency first when the target runs it, and never for it alone', async () => {
+    const log: string[] = [];
+    const seen: unknown[] = [];
+    const mod = (name: string, deps: string[], optionalDeps: string[] = []): ModuleDefinition => ({
+      name,
+      deps,
+      optionalDeps,
+      async init(ctx) {
+        log.push(name);
+        for (const dep of optionalDeps) seen.push((ctx.tryUse as (n: string) => unknown)(dep));
+        return { api: { name }, ready: () => ({ status: 'ready' }), stop: async () => {} };
+      },
+    });
+    const modules = [mod('worker', [], ['registry']), mod('registry', [])];
+    expect(resolveTargets(modules, ['worker']).map((m) => m.name)).toEqual(['worker']);
+    expect(resolveTargets(modules, ['worker,registry']).map((m) => m.name)).toEqual(['registry', 'worker']);
+
+    await new ModuleManager(modules).start(['worker'], base);
+    await new ModuleManager(modules).start(['all'], base);
+    expect(log).toEqual(['worker', 'registry', 'worker']);
+    expect(seen).toEqual([undefined, { name: 'registry' }]);
+  });
+
+  it('refuses tryUse of a module not listed as optional', async () => {
+    const modules: ModuleDefinition[] = [
+      {
+        name: 'a',
+        deps: [],
+        async init(ctx) {
+          (ctx.tryUse as (n: string) => unknown)('b');
+          return { ready: () => ({ status: 'ready' }), stop: async () => {} };
+        },
+      },
+    ];
+    await expect(new ModuleManager(modules).start(['a'], base)).rejects.toMatchObject({
+      code: 'undeclared_dependency',
+    });
   });
 
   it('reports overall readiness from every module; placeholders do not count against it', async () => {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningAimesh } from '../../src/app/runtime.js';
-import { eventsModule } from '../../src/events/index.js';
+import { eventLogModule, eventsModule } from '../../src/events/index.js';
 import type { ModuleDefinition } from '../../src/kernel/module.js';
 import { type RegistryApi, registryModule } from '../../src/registry/index.js';
 import { startTestAimesh } from '../support/aimesh.js';
@@ -22,7 +22,7 @@ describe('the registry module API as other modules use it', () => {
         return { ready: () => ({ status: 'ready' }), stop: async () => {} };
       },
     };
-    aimesh = await startTestAimesh({ table: [eventsModule, registryModule, consumer] });
+    aimesh = await startTestAimesh({ table: [eventLogModule, eventsModule, registryModule, consumer] });
   }, START_TIMEOUT_MS);
   afterAll(() => aimesh?.stop());
 

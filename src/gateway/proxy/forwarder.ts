@@ -1,4 +1,4 @@
-import type { DiscoveryApi, ServiceInstance } from '../../discovery/api.js';
+import type { DiscoveryApi, ServiceInstance } from '../../discovery/index.js';
 import type { Clock } from '../../kernel/clock.js';
 import { AimeshError } from '../../kernel/errors.js';
 import type { Random } from '../../kernel/random.js';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DiscoveryApi } from '../../../src/discovery/api.js';
+import type { DiscoveryApi } from '../../../src/discovery/index.js';
 import { EndpointStatsTable } from '../../../src/gateway/balancing/endpoint-stats.js';
 import { RoundRobinBalancer } from '../../../src/gateway/balancing/load-balancer.js';
 import { Forwarder, type ForwardRequest } from '../../../src/gateway/proxy/forwarder.js';
