@@ -1,333 +1,173 @@
 // Gateway overhead: a static upstream called directly, through a bare Node http + undici proxy,
-// through the same minimal proxy on Fastify, and through the aimesh gateway with the full chain
-// (key auth, rate limit, routing, model selection, balancing, breaker, retry policy, event per
-// call). Each server runs in its own process so the load generator does not share a thread with
-// what it measures.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { availableParallelism, tmpdir } from 'node:os';
+// and through aimesh — its native path and its OpenAI-compatible front on PostgreSQL, each with
+// and without the per-call event, and the embedded default as `npm start` runs it. Load comes
+// from wrk (C, one thread): a Node load generator needs about a core of its own and on a 2-core
+// machine became the ceiling it was meant to measure. Each server runs in its own process.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-// @ts-expect-error autocannon ships no types
-import autocannon from 'autocannon';
-import { Pool } from 'undici';
 import { report } from './report.js';
+import { type BenchDatabase, createBenchDatabase } from './support/bench-database.js';
+import {
+  machineBusyMicros,
+  machineQuiet,
+  postgresMicros,
+  postgresSpent,
+  reapedChildrenMicros,
+} from './support/machine-cpu.js';
+import { type RoleProcess, startRole } from './support/role-process.js';
+import { runWrk, type WrkRequest, type WrkResult, writeWrkScript, wrkVersion } from './support/wrk-load.js';
 
+// aimesh is started through its CLI, as an operator would: the bench imports nothing of src/.
+const AIMESH_CLI = fileURLToPath(new URL('../bin/aimesh.js', import.meta.url));
+const THREADS = 1;
 const CONNECTIONS = 32;
-// Seconds per scenario per round.
-const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 4);
-const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 5));
-const WARMUP_S = 2;
+// Seconds of measured load per scenario per round, half in each half of the round.
+const HALF_S = Math.max(1, Math.round(Number(process.env.BENCH_DURATION_S ?? 4) / 2));
+const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
+const WARMUP_FIRST_S = 2;
+const WARMUP_S = 1;
+const QUIET_MAX_MS = 3_000;
 const ADMIN = 'bench-admin-token-0123456789';
-const RATE = Number(process.env.BENCH_RATE ?? 0);
-// BENCH_ONLY=<scenario>[,<scenario>] measures just those (the ratios need bare-proxy and aimesh).
-const ONLY = process.env.BENCH_ONLY?.split(',');
-// BENCH_CPU_PROF=<role>[,<role>]: a CPU profile of the measured load only (no start-up, no
+const POSTGRES_SERVER = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+// BENCH_ONLY=<scenario>[,<scenario>] measures just those (ratios need bare-proxy too).
+const ONLY = process.env.BENCH_ONLY?.split(',').filter(Boolean);
+// BENCH_CPU_PROF=<role>[,<role>]: a CPU profile of each measured load only (no start-up, no
 // warm-up), so its times divided by the requests served are each function's cost per call.
-const PROFILED_ROLES = process.env.BENCH_CPU_PROF?.split(',') ?? [];
+const PROFILED_ROLES = process.env.BENCH_CPU_PROF?.split(',').filter(Boolean) ?? [];
+const PROFILES = fileURLToPath(new URL('./results/profiles/', import.meta.url));
+// Below this the load generator, not the proxies, limits what is measured.
+const GENERATOR_HEADROOM = 4;
+/** Each aimesh scenario's least req/s as a share of the bare proxy's. */
+const TARGETS: Record<string, number> = {
+  'native-pg-events': 0.7,
+  'openai-pg-events': 0.7,
+  'native-pg-no-events': 0.9,
+  'openai-pg-no-events': 0.9,
+  'embedded-native': 0.5,
+};
 
-const role = process.argv.find((a) => a.startsWith('--role='))?.slice(7);
-// CPU time a server spends per request does not depend on what else the machine runs, so it is
-// reported next to req/s (which does, on a shared machine).
-if (role && role !== 'aimesh-workers')
-  process.on('message', (m) => m === 'cpu' && process.send?.({ cpu: process.cpuUsage() }));
-if (role && !role.startsWith('aimesh')) process.on('SIGTERM', () => process.exit(0));
-if (role && role !== 'aimesh-workers' && PROFILED_ROLES.includes(role)) await profileOnRequest(role);
+type RoleName = 'upstream' | 'bare' | 'aimesh-pg' | 'aimesh-pg-no-events' | 'aimesh-embedded';
 
-async function profileOnRequest(name: string): Promise<void> {
-  const { Session } = await import('node:inspector/promises');
-  const session = new Session();
-  session.connect();
-  await session.post('Profiler.enable');
-  // 100 µs between samples: ~10 per proxied call even on a fast spell.
-  await session.post('Profiler.setSamplingInterval', { interval: 100 });
-  // This run's profiles only: an earlier run's rounds would be summed with them.
-  const dir = join('bench/results/profiles', name);
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
-  let loads = 0;
-  process.on('message', async (m: { profile?: 'start' | 'stop'; requests?: number }) => {
-    if (m.profile === 'start') await session.post('Profiler.start');
-    if (m.profile !== 'stop') return;
-    const { profile } = await session.post('Profiler.stop');
-    const file = join(dir, `load-${++loads}`);
-    writeFileSync(`${file}.cpuprofile`, JSON.stringify(profile));
-    writeFileSync(`${file}.json`, JSON.stringify({ requests: m.requests }));
-    process.send?.({ profiled: true });
+const nativeBody = JSON.stringify({
+  modelType: 'sentiment',
+  inputs: [{ name: 'text', datatype: 'BYTES', shape: [1], data: ['good'] }],
+});
+const chatBody = JSON.stringify({
+  model: 'bench-chat',
+  messages: [{ role: 'user', content: 'Is this good?' }],
+});
+const native = (key?: string): WrkRequest => ({
+  method: 'POST',
+  path: '/api/v1/ai/inference',
+  headers: { 'content-type': 'application/json', ...(key ? { 'x-api-key': key } : {}) },
+  body: nativeBody,
+});
+const openai = (key?: string): WrkRequest => ({
+  method: 'POST',
+  path: '/v1/chat/completions',
+  headers: { 'content-type': 'application/json', 'x-api-key': key! },
+  body: chatBody,
+});
+
+/**
+ * The order of one round's first half; the second half runs it backwards, so every scenario's
+ * two measurements are centred on the same moment and a machine that speeds up or slows down
+ * during a round weighs on all of them alike.
+ */
+const SCENARIOS: { name: string; role: RoleName; request: (key?: string) => WrkRequest }[] = [
+  { name: 'bare-proxy', role: 'bare', request: native },
+  { name: 'native-pg-events', role: 'aimesh-pg', request: native },
+  { name: 'openai-pg-events', role: 'aimesh-pg', request: openai },
+  { name: 'native-pg-no-events', role: 'aimesh-pg-no-events', request: native },
+  { name: 'openai-pg-no-events', role: 'aimesh-pg-no-events', request: openai },
+  { name: 'embedded-native', role: 'aimesh-embedded', request: native },
+  { name: 'direct', role: 'upstream', request: native },
+];
+
+/** The gateway section of every aimesh role: the whole chain, two models to choose from, an OpenAI model. */
+function gatewayConfig(events: boolean, upstream: string) {
+  const unlimited = { requestsPerSecond: 10_000_000, burst: 10_000_000 };
+  // A service name of the bench's own: in the embedded default the inference module registers
+  // itself as `model-inference`, and the calls must reach the static upstream alone.
+  const model = (id: string, costPerCall: number, accuracy: number) => ({
+    id,
+    version: '1',
+    type: 'sentiment',
+    upstream: 'bench-upstream',
+    costPerCall,
+    accuracy,
   });
-}
-const listen = (server: ReturnType<typeof createServer>) =>
-  new Promise<number>((resolve) =>
-    server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)),
-  );
-
-async function upstreamRole(): Promise<void> {
-  const body = JSON.stringify({ outputs: [{ name: 'label', data: ['positive'] }] });
-  const port = await listen(
-    createServer((req, res) => {
-      req.resume();
-      req.on('end', () => {
-        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-        res.end(body);
-      });
-    }),
-  );
-  process.send?.({ port });
-}
-
-async function bareRole(upstream: string): Promise<void> {
-  const pool = new Pool(upstream, { connections: 128 });
-  const port = await listen(
-    createServer((req: IncomingMessage, res: ServerResponse) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', async () => {
-        try {
-          const { connection: _c, host: _h, ...headers } = req.headers;
-          const up = await pool.request({
-            method: req.method as 'POST',
-            path: req.url ?? '/',
-            headers: headers as Record<string, string>,
-            body: chunks.length ? Buffer.concat(chunks) : null,
-          });
-          const out: Record<string, string | string[]> = {};
-          for (const [k, v] of Object.entries(up.headers))
-            if (v !== undefined && k !== 'connection' && k !== 'keep-alive') out[k] = v;
-          res.writeHead(up.statusCode, out);
-          pipeline(up.body, res, () => {});
-        } catch {
-          res.writeHead(502).end();
-        }
-      });
-    }),
-  );
-  process.send?.({ port });
-}
-
-// The same minimal proxy on Fastify (the framework aimesh's HTTP server uses): what the framework
-// costs, apart from the gateway's chain.
-async function fastifyRole(upstream: string): Promise<void> {
-  const { default: Fastify } = await import('fastify');
-  const pool = new Pool(upstream, { connections: 128 });
-  const app = Fastify();
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
-  app.post('/api/v1/ai/*', async (request, reply) => {
-    const { connection: _c, host: _h, ...headers } = request.headers;
-    const up = await pool.request({
-      method: 'POST',
-      path: request.url,
-      headers: headers as Record<string, string>,
-      body: request.body as Buffer,
-    });
-    const out: Record<string, string | string[]> = {};
-    for (const [k, v] of Object.entries(up.headers))
-      if (v !== undefined && k !== 'connection' && k !== 'keep-alive') out[k] = v;
-    reply.hijack();
-    reply.raw.writeHead(up.statusCode, out);
-    up.body.pipe(reply.raw);
-  });
-  await app.listen({ port: 0, host: '127.0.0.1' });
-  process.send?.({ port: (app.server.address() as AddressInfo).port });
-}
-
-/** The gateway section every aimesh role runs: the whole chain, two models to choose from. */
-function gatewayConfig(events: boolean, rateLimitStore = 'memory') {
   return {
     auth: { adminToken: ADMIN },
     events,
     rateLimit: {
-      store: rateLimitStore,
-      keyPrefix: `aimesh-bench-${process.pid}:`,
-      rules: [{ route: '/api/v1/ai/**', requestsPerSecond: 10_000_000, burst: 10_000_000 }],
-    },
-    models: {
-      catalogue: [
-        {
-          id: 'sentiment-small',
-          version: '1',
-          type: 'sentiment',
-          upstream: 'model-inference',
-          costPerCall: 1,
-          accuracy: 0.9,
-        },
-        {
-          id: 'sentiment-large',
-          version: '1',
-          type: 'sentiment',
-          upstream: 'model-inference',
-          costPerCall: 3,
-          accuracy: 0.97,
-        },
+      rules: [
+        { route: '/api/v1/ai/**', ...unlimited },
+        { route: '/v1/**', ...unlimited },
       ],
+    },
+    models: { catalogue: [model('sentiment-small', 1, 0.9), model('sentiment-large', 3, 0.97)] },
+    openai: {
+      upstreams: [{ name: 'static', baseUrl: `${upstream}/v1` }],
+      models: [{ id: 'bench-chat', upstream: 'static' }],
     },
   };
 }
 
-/** Registers the upstream in discovery and makes an API key; returns the key. */
-async function seed(base: string, upstream: string): Promise<string> {
-  const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
-    fetch(`${base}${path}`, {
+/** Registers the upstream in the role's discovery and makes an API key; returns the key. */
+async function seed(origin: string, upstream: string): Promise<string> {
+  const post = async (path: string, body: unknown, headers: Record<string, string> = {}) => {
+    const res = await fetch(`${origin}${path}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', ...headers },
       body: JSON.stringify(body),
-    }).then((r) => r.json());
-  await post('/api/v1/discovery/instances', { service: 'model-inference', url: upstream, ttlMs: 600_000 });
+      signal: AbortSignal.timeout(30_000),
+    });
+    if (!res.ok) throw new Error(`seeding ${origin}${path}: ${res.status} ${await res.text()}`);
+    return res.json() as Promise<{ key?: string }>;
+  };
+  await post('/api/v1/discovery/instances', { service: 'bench-upstream', url: upstream, ttlMs: 3_600_000 });
   const { key } = await post('/api/v1/admin/keys', { owner: 'bench' }, { authorization: `Bearer ${ADMIN}` });
-  return key;
+  return key!;
 }
 
-/** CPU time (user, system) of a process and its children, from /proc (clock ticks of 10 ms). */
-function treeCpu(pid: number): NodeJS.CpuUsage {
-  const pids = [pid];
-  try {
-    for (const line of readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/))
-      if (line) pids.push(Number(line));
-  } catch {}
-  let user = 0;
-  let system = 0;
-  for (const p of pids) {
-    try {
-      const fields = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1].split(' ');
-      user += Number(fields[11]) * 10_000;
-      system += Number(fields[12]) * 10_000;
-    } catch {}
-  }
-  return { user, system };
-}
-
-// `aimesh start --target gateway --workers N` as deployed on several cores: PostgreSQL, NATS and
-// the Redis rate-limit store shared by the workers (what --workers requires).
-async function workersRole(upstream: string, workers: number): Promise<void> {
-  const { createTestDatabase, NATS_URL, REDIS_URL } = await import('../test/support/services.js');
-  const { testStream } = await import('../test/support/nats.js');
-  const created = await createTestDatabase();
-  const stream = testStream();
-  const dir = mkdtempSync(join(tmpdir(), 'aimesh-bench-workers-'));
-  const configFile = join(dir, 'aimesh.yaml');
-  // JSON is YAML.
-  writeFileSync(
-    configFile,
-    JSON.stringify({
-      server: { port: 0 },
-      database: { adapter: 'postgres', url: created.url },
-      bus: { adapter: 'nats', servers: NATS_URL, stream: stream.stream, subjectPrefix: stream.subjectPrefix },
-      redis: { url: REDIS_URL },
-      artifacts: { dir: join(dir, 'artifacts') },
-      log: { level: 'warn' },
-      gateway: gatewayConfig(true, 'redis'),
-    }),
-  );
-  const bin = fileURLToPath(new URL('../bin/aimesh.js', import.meta.url));
-  const cli = spawn(
-    process.execPath,
-    [bin, 'start', '--target', 'gateway', '--workers', String(workers), '--config', configFile],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  let output = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    cli.stderr!.on('data', (d) => {
-      output += d;
-      const found = /aimesh listening on (http:\/\/\S+)/.exec(output);
-      if (found) resolve(found[1]);
-    });
-    cli.once('exit', (code) => reject(new Error(`aimesh --workers exited with ${code}: ${output}`)));
+/** One request as wrk will send it; the run stops here unless it answers 2xx. */
+async function preflight(name: string, origin: string, request: WrkRequest): Promise<void> {
+  const res = await fetch(`${origin}${request.path}`, {
+    method: request.method,
+    headers: request.headers,
+    body: request.body,
+    signal: AbortSignal.timeout(30_000),
   });
-  const key = await seed(url, upstream);
-  process.on('message', (m) => m === 'cpu' && process.send?.({ cpu: treeCpu(cli.pid!) }));
-  process.send?.({ port: Number(new URL(url).port), key });
-  process.on('SIGTERM', () => {
-    cli.kill('SIGTERM');
-    cli.once('exit', () => {
-      void Promise.all([created.drop(), stream.drop()]).finally(() => {
-        rmSync(dir, { recursive: true, force: true });
-        process.exit(0);
-      });
-    });
-  });
+  const text = await res.text();
+  if (res.status < 200 || res.status > 299) throw new Error(`${name}: ${res.status} ${text}`);
 }
 
-async function aimeshRole(upstream: string, events: boolean): Promise<void> {
-  const { startTestAimesh } = await import('../test/support/aimesh.js');
-  // The gateway target as it is deployed: against a PostgreSQL server, so event appends are I/O
-  // rather than WASM work on the gateway's own thread. BENCH_DATABASE=pglite measures embedded mode.
-  let database: Record<string, unknown> = {};
-  let drop = async () => {};
-  if (process.env.BENCH_DATABASE !== 'pglite') {
-    const { createTestDatabase } = await import('../test/support/services.js');
-    const created = await createTestDatabase();
-    database = { adapter: 'postgres', url: created.url };
-    drop = created.drop;
-  }
-  const aimesh = await startTestAimesh({
-    targets: ['gateway'],
-    config: { database, gateway: gatewayConfig(events) },
-  });
-  const key = await seed(aimesh.url, upstream);
-  process.send?.({ port: aimesh.port, key });
-  process.on('SIGTERM', () => {
-    void aimesh
-      .stop()
-      .then(drop)
-      .then(() => process.exit(0));
-  });
+interface Figures extends WrkResult {
+  /** CPU time of the serving process per request (µs); for `direct`, of the upstream. */
+  cpuMicrosPerRequest: number;
+  /** The kernel's share of it (socket reads and writes). */
+  systemMicrosPerRequest: number;
+  /** CPU time of the whole machine per request: wrk, upstream, proxy, PostgreSQL, and neighbours. */
+  machineMicrosPerRequest: number;
+  /** PostgreSQL's CPU time per request (the per-call events). */
+  postgresMicrosPerRequest: number;
+  /** wrk's CPU time over the load's length: near 1, its one thread would be the limit. */
+  generatorBusy: number;
 }
-
-/** Busy CPU time of the whole machine so far (all cores), from /proc/stat (ticks of 10 ms). */
-function machineBusyMicros(): number {
-  return machineTicks().busy * 10_000;
-}
-
-/** Busy and total CPU time of the machine so far (ticks): busy is all but idle and iowait. */
-function machineTicks(): { busy: number; total: number } {
-  // user nice system idle iowait irq softirq steal
-  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-  const total = fields.slice(0, 8).reduce((sum, v) => sum + v, 0);
-  return { busy: total - fields[3] - fields[4], total };
-}
-
-/**
- * Waits (at most 20 s) until the machine has been nearly idle for half a second: the work a
- * scenario leaves behind (PostgreSQL vacuuming and checkpointing the events just written) must
- * not be billed to the next one.
- */
-async function machineQuiet(): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  let calm = 0;
-  let last = machineTicks();
-  while (Date.now() < deadline && calm < 2) {
-    await new Promise((r) => setTimeout(r, 250));
-    const now = machineTicks();
-    const share = (now.busy - last.busy) / Math.max(1, now.total - last.total);
-    calm = share < 0.15 ? calm + 1 : 0;
-    last = now;
-  }
-}
-
-/** CPU time so far of each PostgreSQL server process on this machine, by pid (none when none runs here). */
-function postgresMicros(): Map<string, number> {
-  const byPid = new Map<string, number>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      if (!stat.includes('(postgres)')) continue;
-      const fields = stat.split(') ')[1].split(' ');
-      byPid.set(entry, (Number(fields[11]) + Number(fields[12])) * 10_000);
-    } catch {}
-  }
-  return byPid;
-}
-
-/** What the PostgreSQL processes alive at both times spent between them (a backend that ended is left out). */
-function postgresSpent(before: Map<string, number>, after: Map<string, number>): number {
-  let spent = 0;
-  for (const [pid, micros] of after) spent += micros - (before.get(pid) ?? micros);
-  return spent;
-}
+const NUMBERS = [
+  'rps',
+  'requests',
+  'p50',
+  'p99',
+  'cpuMicrosPerRequest',
+  'systemMicrosPerRequest',
+  'machineMicrosPerRequest',
+  'postgresMicrosPerRequest',
+  'generatorBusy',
+] as const;
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -335,260 +175,284 @@ function median(values: number[]): number {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
-/** Stops a role's profiler and waits until its profile is written. */
-function profileWritten(proc: ChildProcess, requests: number): Promise<void> {
-  return new Promise((resolve) => {
-    const onMessage = (m: { profiled?: boolean }) => {
-      if (!m.profiled) return;
-      proc.off('message', onMessage);
-      resolve();
-    };
-    proc.on('message', onMessage);
-    proc.send({ profile: 'stop', requests });
-  });
+/** Several measurements of one scenario as one: means (requests and failures summed). */
+function combine(all: Figures[], of: (values: number[]) => number): Figures {
+  const out = {} as Figures;
+  for (const key of NUMBERS) out[key] = Number(of(all.map((f) => f[key])).toFixed(2));
+  out.requests = all.reduce((sum, f) => sum + f.requests, 0);
+  out.errors = all.reduce((sum, f) => sum + f.errors, 0);
+  out.non2xx = all.reduce((sum, f) => sum + f.non2xx, 0);
+  return out;
 }
-
-/** Two measurements of one scenario as one: their mean (failures summed). */
-function meanOf(a: Figures, b: Figures): Figures {
-  const mean = (x: number | undefined, y: number | undefined) => Math.round(((x ?? 0) + (y ?? 0)) / 2);
-  return {
-    rps: mean(a.rps, b.rps),
-    requests: a.requests + b.requests,
-    cpuMicrosPerRequest: mean(a.cpuMicrosPerRequest, b.cpuMicrosPerRequest),
-    systemMicrosPerRequest: mean(a.systemMicrosPerRequest, b.systemMicrosPerRequest),
-    machineMicrosPerRequest: mean(a.machineMicrosPerRequest, b.machineMicrosPerRequest),
-    postgresMicrosPerRequest: mean(a.postgresMicrosPerRequest, b.postgresMicrosPerRequest),
-    p50: mean(a.p50, b.p50),
-    p99: mean(a.p99, b.p99),
-    errors: a.errors + b.errors,
-    non2xx: a.non2xx + b.non2xx,
-  };
-}
-
-function cpuMicros(proc: ChildProcess): Promise<NodeJS.CpuUsage> {
-  return new Promise((resolve) => {
-    const onMessage = (m: { cpu?: NodeJS.CpuUsage }) => {
-      if (!m.cpu) return;
-      proc.off('message', onMessage);
-      resolve(m.cpu);
-    };
-    proc.on('message', onMessage);
-    proc.send('cpu');
-  });
-}
-
-function child(
-  name: string,
-  args: string[],
-): Promise<{ proc: ChildProcess; message: { port: number; key?: string } }> {
-  // BENCH_NODE_ARGS: flags for the measured processes (--trace-gc, --perf-basic-prof, ...).
-  const flags = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
-  const proc = spawn(
-    process.execPath,
-    [...flags, '--import', 'tsx', fileURLToPath(import.meta.url), `--role=${name}`, ...args],
-    {
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    },
-  );
-  return new Promise((resolve, reject) => {
-    proc.once('message', (message) => resolve({ proc, message: message as { port: number; key?: string } }));
-    proc.once('exit', (code) => reject(new Error(`${name} exited with ${code}`)));
-  });
-}
-
-interface Figures {
-  rps: number;
-  requests: number;
-  /** CPU time of the proxy process per request (µs); for `direct`, of the upstream. */
-  cpuMicrosPerRequest?: number;
-  /** The kernel's share of it (socket reads and writes). */
-  systemMicrosPerRequest?: number;
-  /**
-   * CPU time of the whole machine per request (every process: load generator, upstream, proxy,
-   * PostgreSQL): what a two-core machine running all of them has to share out.
-   */
-  machineMicrosPerRequest?: number;
-  /** PostgreSQL's CPU time per request (the gateway's per-call events), when it runs here. */
-  postgresMicrosPerRequest?: number;
-  p50: number;
-  p99: number;
-  errors: number;
-  non2xx: number;
-}
-
-async function load(url: string, headers: Record<string, string>, seconds: number): Promise<Figures> {
-  const result = await autocannon({
-    url,
-    method: 'POST',
-    connections: CONNECTIONS,
-    duration: seconds,
-    // BENCH_RATE=<req/s> offers a fixed load instead of saturating: CPU per request then
-    // compares roles without the noise of a machine at its limit.
-    ...(RATE ? { overallRate: RATE } : {}),
-    headers: { 'content-type': 'application/json', ...headers },
-    body: JSON.stringify({ inputs: [{ name: 'text', datatype: 'BYTES', shape: [1], data: ['good'] }] }),
-  });
-  return {
-    rps: Math.round(result.requests.average),
-    requests: result.requests.total,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    errors: result.errors + result.timeouts,
-    non2xx: result.non2xx,
-  };
-}
+const mean = (values: number[]) => values.reduce((sum, v) => sum + v, 0) / values.length;
 
 async function main(): Promise<void> {
-  const upstream = await child('upstream', []);
-  const upstreamUrl = `http://127.0.0.1:${upstream.message.port}`;
-  const bare = await child('bare', [upstreamUrl]);
-  const fastify = await child('fastify', [upstreamUrl]);
-  const gateway = await child('aimesh', [upstreamUrl]);
-  // The same chain without the per-call event, to show what the event costs.
-  const quiet = await child('aimesh-no-events', [upstreamUrl]);
-  const roles: [string, ChildProcess][] = [
-    ['upstream', upstream.proc],
-    ['bare', bare.proc],
-    ['fastify', fastify.proc],
-    ['aimesh', gateway.proc],
-    ['aimesh-no-events', quiet.proc],
-  ];
-  const children = roles.map(([, proc]) => proc);
-  const profiled = new Set(roles.filter(([name]) => PROFILED_ROLES.includes(name)).map(([, proc]) => proc));
-  // `--workers N` (one gateway per core) when its shared services answer.
-  const { serviceAvailable } = await import('../test/support/services.js');
-  const workers = Number(process.env.BENCH_WORKERS ?? availableParallelism());
-  const clustered =
-    workers > 1 &&
-    (await serviceAvailable('postgres')) &&
-    (await serviceAvailable('nats')) &&
-    (await serviceAvailable('redis'))
-      ? await child('aimesh-workers', [upstreamUrl, String(workers)])
-      : undefined;
-  if (clustered) children.push(clustered.proc);
+  const wrk = wrkVersion();
+  if (!wrk) {
+    console.error(
+      'wrk is not installed. The gateway bench drives its load with wrk: apt-get install wrk (Debian/Ubuntu), then run it again.',
+    );
+    process.exit(1);
+  }
+  const known = SCENARIOS.map((s) => s.name);
+  const unknown = ONLY?.filter((name) => !known.includes(name)) ?? [];
+  if (unknown.length) {
+    console.error(`BENCH_ONLY: unknown scenario ${unknown.join(', ')}; known: ${known.join(', ')}`);
+    process.exit(2);
+  }
+  if (process.env.BENCH_RATE)
+    console.error(
+      'BENCH_RATE is ignored: wrk offers a closed-loop load only (compare CPU per request instead).',
+    );
+  const wanted = SCENARIOS.filter((s) => !ONLY || ONLY.includes(s.name));
+  const needed = new Set<RoleName>(['upstream', ...wanted.map((s) => s.role)]);
+
+  const dir = mkdtempSync(join(tmpdir(), 'aimesh-bench-gateway-'));
+  const roles = new Map<RoleName, RoleProcess>();
+  const databases: BenchDatabase[] = [];
+  let cleaned: Promise<void> | undefined;
+  const cleanUp = () => {
+    cleaned ??= (async () => {
+      await Promise.all([...roles.values()].map((r) => r.stop()));
+      await Promise.all(databases.map((d) => d.drop().catch((e) => console.error(`drop: ${e.message}`))));
+      rmSync(dir, { recursive: true, force: true });
+    })();
+    return cleaned;
+  };
+  for (const signal of ['SIGINT', 'SIGTERM'] as const)
+    process.once(signal, () => void cleanUp().finally(() => process.exit(130)));
+
+  const profileDir = (name: RoleName) => {
+    if (!PROFILED_ROLES.includes(name)) return undefined;
+    // This run's profiles only: an earlier run's would be summed with them.
+    rmSync(join(PROFILES, name), { recursive: true, force: true });
+    return join(PROFILES, name);
+  };
+  const script = (name: string) => fileURLToPath(new URL(`./support/${name}`, import.meta.url));
+  const aimesh = async (name: RoleName, config: Record<string, unknown>, args: string[]) => {
+    const file = join(dir, `${name}.yaml`);
+    writeFileSync(file, JSON.stringify(config)); // JSON is YAML
+    const started = await startRole({
+      name,
+      script: AIMESH_CLI,
+      args: ['start', '--config', file, ...args],
+      tsx: false,
+      ready: 'aimesh',
+      profileDir: profileDir(name),
+    });
+    roles.set(name, started);
+    return started;
+  };
+
   try {
-    const path = '/api/v1/ai/models/sentiment/infer';
-    // The target's pair first and back to back: this shared machine has slower and faster
-    // spells of tens of seconds, and a ratio is only fair between neighbouring measurements.
-    const scenarios: [string, string, Record<string, string>, ChildProcess][] = [
-      ['bare-proxy', `http://127.0.0.1:${bare.message.port}${path}`, {}, bare.proc],
-      [
-        'aimesh',
-        `http://127.0.0.1:${gateway.message.port}${path}`,
-        { 'x-api-key': gateway.message.key!, 'x-model-type': 'sentiment' },
-        gateway.proc,
-      ],
-      ['direct', `${upstreamUrl}${path}`, {}, upstream.proc],
-      ['fastify-proxy', `http://127.0.0.1:${fastify.message.port}${path}`, {}, fastify.proc],
-      [
-        'aimesh-no-events',
-        `http://127.0.0.1:${quiet.message.port}${path}`,
-        { 'x-api-key': quiet.message.key!, 'x-model-type': 'sentiment' },
-        quiet.proc,
-      ],
-    ];
-    if (clustered)
-      scenarios.push([
-        `aimesh-workers-${workers}`,
-        `http://127.0.0.1:${clustered.message.port}${path}`,
-        { 'x-api-key': clustered.message.key!, 'x-model-type': 'sentiment' },
-        clustered.proc,
-      ]);
-    // Rounds: every scenario once per round, in turn, so a machine that is busier for a while
-    // (other tenants, a noisy neighbour) slows all of them alike; ratios are taken per round and
-    // their median reported, with the median figures of each scenario. The target's pair is
-    // measured again at the end of each round in the opposite order (bare, aimesh, ..., aimesh,
-    // bare): a machine that speeds up or slows down during a round then weighs on both alike.
-    const measure = async (
-      round: number,
-      name: string,
-      url: string,
-      headers: Record<string, string>,
-      proc: ChildProcess,
-    ) => {
-      await machineQuiet();
-      await load(url, headers, round === 0 ? WARMUP_S : 1);
-      const cpuBefore = await cpuMicros(proc);
+    const upstream = await startRole({
+      name: 'upstream',
+      script: script('static-upstream.ts'),
+      args: [],
+      tsx: true,
+      ready: 'ipc',
+      profileDir: profileDir('upstream'),
+    });
+    roles.set('upstream', upstream);
+    if (needed.has('bare'))
+      roles.set(
+        'bare',
+        await startRole({
+          name: 'bare',
+          script: script('bare-proxy.ts'),
+          args: [upstream.origin],
+          tsx: true,
+          ready: 'ipc',
+          profileDir: profileDir('bare'),
+        }),
+      );
+    const keys = new Map<RoleName, string>();
+    for (const [name, events] of [
+      ['aimesh-pg', true],
+      ['aimesh-pg-no-events', false],
+    ] as const) {
+      if (!needed.has(name)) continue;
+      let database: BenchDatabase;
+      try {
+        database = await createBenchDatabase(POSTGRES_SERVER);
+      } catch (error) {
+        throw new Error(
+          `PostgreSQL at ${POSTGRES_SERVER} cannot be used (${(error as Error).message}); the *-pg scenarios need it (bash scripts/services.sh starts it; BENCH_POSTGRES_URL names another loopback server)`,
+        );
+      }
+      databases.push(database);
+      // `--target gateway` as deployed: against a PostgreSQL server, so event appends are I/O
+      // rather than WASM work on the gateway's own thread.
+      const role = await aimesh(
+        name,
+        {
+          server: { port: 0 },
+          database: { adapter: 'postgres', url: database.url },
+          artifacts: { dir: join(dir, name, 'artifacts') },
+          log: { level: 'warn' },
+          gateway: gatewayConfig(events, upstream.origin),
+        },
+        ['--target', 'gateway'],
+      );
+      keys.set(name, await seed(role.origin, upstream.origin));
+    }
+    if (needed.has('aimesh-embedded')) {
+      // `npm start` (every module, PGlite on disk, the in-process bus, events on); only a free port,
+      // a data directory of its own and the gateway's models differ from no config at all.
+      const role = await aimesh(
+        'aimesh-embedded',
+        {
+          server: { port: 0 },
+          database: { dataDir: join(dir, 'embedded', 'pglite') },
+          artifacts: { dir: join(dir, 'embedded', 'artifacts') },
+          gateway: gatewayConfig(true, upstream.origin),
+        },
+        [],
+      );
+      keys.set('aimesh-embedded', await seed(role.origin, upstream.origin));
+    }
+
+    const runs = wanted.map((s) => {
+      const request = s.request(keys.get(s.role));
+      return {
+        ...s,
+        proc: roles.get(s.role)!,
+        request,
+        script: writeWrkScript(join(dir, `${s.name}.lua`), request),
+      };
+    });
+    for (const run of runs) await preflight(run.name, run.proc.origin, run.request);
+    console.log(
+      `${wrk}: ${THREADS} thread, ${CONNECTIONS} connections; ${ROUNDS} rounds of ${2 * HALF_S} s per scenario (${HALF_S} s each way)`,
+    );
+
+    const measure = async (run: (typeof runs)[number], round: number, label: string): Promise<Figures> => {
+      const options = { threads: THREADS, connections: CONNECTIONS };
+      await machineQuiet(QUIET_MAX_MS);
+      await runWrk(run.proc.origin, run.script, {
+        ...options,
+        seconds: round === 0 && label === 'a' ? WARMUP_FIRST_S : WARMUP_S,
+      });
+      const cpuBefore = await run.proc.cpu();
       const machineBefore = machineBusyMicros();
       const postgresBefore = postgresMicros();
-      if (profiled.has(proc)) proc.send({ profile: 'start' });
-      const f = await load(url, headers, DURATION_S);
-      if (profiled.has(proc)) await profileWritten(proc, f.requests);
-      const cpuAfter = await cpuMicros(proc);
+      const generatorBefore = reapedChildrenMicros();
+      if (run.proc.profiled) run.proc.startProfile();
+      const r = await runWrk(run.proc.origin, run.script, { ...options, seconds: HALF_S });
+      const generator = reapedChildrenMicros() - generatorBefore;
+      if (run.proc.profiled) await run.proc.stopProfile(`${run.name}-${round + 1}${label}`, r.requests);
+      const cpuAfter = await run.proc.cpu();
       const machine = machineBusyMicros() - machineBefore;
       const postgres = postgresSpent(postgresBefore, postgresMicros());
-      const requests = Math.max(1, f.requests);
+      const requests = Math.max(1, r.requests);
       const system = cpuAfter.system - cpuBefore.system;
-      f.cpuMicrosPerRequest = Math.round((cpuAfter.user - cpuBefore.user + system) / requests);
-      f.systemMicrosPerRequest = Math.round(system / requests);
-      f.machineMicrosPerRequest = Math.round(machine / requests);
-      f.postgresMicrosPerRequest = Math.round(postgres / requests);
+      const f: Figures = {
+        ...r,
+        cpuMicrosPerRequest: Math.round((cpuAfter.user - cpuBefore.user + system) / requests),
+        systemMicrosPerRequest: Math.round(system / requests),
+        machineMicrosPerRequest: Math.round(machine / requests),
+        postgresMicrosPerRequest: Math.round(postgres / requests),
+        generatorBusy: Number((generator / (HALF_S * 1e6)).toFixed(2)),
+      };
       console.log(
-        `round ${round + 1}/${ROUNDS} ${name.padEnd(18)} ${String(f.rps).padStart(7)} req/s  p50 ${f.p50} ms  p99 ${f.p99} ms  cpu ${f.cpuMicrosPerRequest} µs/req (kernel ${f.systemMicrosPerRequest}; machine ${f.machineMicrosPerRequest}, postgres ${f.postgresMicrosPerRequest})  errors ${f.errors}  non-2xx ${f.non2xx}`,
+        `round ${round + 1}${label}/${ROUNDS} ${run.name.padEnd(20)} ${String(f.rps).padStart(7)} req/s  p50 ${f.p50} ms  p99 ${f.p99} ms  cpu ${f.cpuMicrosPerRequest} µs/req (kernel ${f.systemMicrosPerRequest}; machine ${f.machineMicrosPerRequest}, postgres ${f.postgresMicrosPerRequest}; wrk busy ${Math.round(100 * f.generatorBusy)} %)  errors ${f.errors}  non-2xx ${f.non2xx}`,
       );
       return f;
     };
-    const pair = new Set(['bare-proxy', 'aimesh']);
+
     const rounds: Record<string, Figures>[] = [];
     for (let round = 0; round < ROUNDS; round++) {
+      const first: Record<string, Figures> = {};
+      for (const run of runs) first[run.name] = await measure(run, round, 'a');
       const figures: Record<string, Figures> = {};
-      const wanted = scenarios.filter(([name]) => !ONLY || ONLY.includes(name));
-      for (const [name, url, headers, proc] of wanted)
-        figures[name] = await measure(round, name, url, headers, proc);
-      for (const [name, url, headers, proc] of wanted.filter(([n]) => pair.has(n)).reverse())
-        figures[name] = meanOf(figures[name], await measure(round, name, url, headers, proc));
+      for (const run of [...runs].reverse())
+        figures[run.name] = combine([first[run.name], await measure(run, round, 'b')], mean);
       rounds.push(figures);
     }
-    const figures: Record<string, Figures> = {};
-    for (const name of Object.keys(rounds[0])) {
-      const of = (key: keyof Figures) => median(rounds.map((r) => r[name][key] ?? 0));
-      figures[name] = {
-        rps: of('rps'),
-        requests: of('requests'),
-        cpuMicrosPerRequest: of('cpuMicrosPerRequest'),
-        systemMicrosPerRequest: of('systemMicrosPerRequest'),
-        machineMicrosPerRequest: of('machineMicrosPerRequest'),
-        postgresMicrosPerRequest: of('postgresMicrosPerRequest'),
-        p50: of('p50'),
-        p99: of('p99'),
-        // Failures are summed, not medianed: one in any round counts.
-        errors: rounds.reduce((sum, r) => sum + r[name].errors, 0),
-        non2xx: rounds.reduce((sum, r) => sum + r[name].non2xx, 0),
-      };
-    }
-    // The median over rounds of one scenario's figure over another's (null when BENCH_ONLY left one out).
-    const ratioOf = (a: string, b: string, key: 'rps' | 'cpuMicrosPerRequest' = 'rps') =>
-      figures[a] && figures[b] ? Number(median(rounds.map((r) => r[a][key]! / r[b][key]!)).toFixed(3)) : null;
-    const ratio = ratioOf('aimesh', 'bare-proxy');
-    const summary = {
-      connections: CONNECTIONS,
-      durationSeconds: DURATION_S,
-      rounds: ROUNDS,
-      ...(RATE ? { offeredRate: RATE } : {}),
-      ...figures,
-      bareVsDirect: ratioOf('bare-proxy', 'direct'),
-      aimeshVsBare: ratio,
-      aimeshVsFastifyProxy: ratioOf('aimesh', 'fastify-proxy'),
-      ...(clustered ? { aimeshWorkersVsBare: ratioOf(`aimesh-workers-${workers}`, 'bare-proxy') } : {}),
-      aimeshCpuVsBare: ratioOf('bare-proxy', 'aimesh', 'cpuMicrosPerRequest'),
-    };
-    console.log(`aimesh / bare proxy throughput: ${ratio ?? 'not measured'}`);
-    report(
-      'gateway',
-      summary,
-      'aimesh >= 0.85x the bare Node http + undici proxy req/s at 32 connections',
-      // Only a saturating run of both measures the target.
-      !RATE && ratio !== null && ratio >= 0.85 && figures.aimesh.non2xx === 0,
-    );
+    summarise(rounds, wrk);
   } finally {
-    for (const proc of children) proc.kill('SIGTERM');
+    await cleanUp();
   }
 }
 
-if (role === 'upstream') await upstreamRole();
-else if (role === 'bare') await bareRole(process.argv.at(-1)!);
-else if (role === 'fastify') await fastifyRole(process.argv.at(-1)!);
-else if (role === 'aimesh-workers') await workersRole(process.argv.at(-2)!, Number(process.argv.at(-1)));
-else if (role === 'aimesh') await aimeshRole(process.argv.at(-1)!, true);
-else if (role === 'aimesh-no-events') await aimeshRole(process.argv.at(-1)!, false);
-else await main();
+/** Medians over rounds, each ratio from its own round, the plain verdict and the final JSON line. */
+function summarise(rounds: Record<string, Figures>[], wrk: string): void {
+  const names = SCENARIOS.map((s) => s.name).filter((name) => rounds[0][name]);
+  const scenarios = Object.fromEntries(
+    names.map((name) => [
+      name,
+      combine(
+        rounds.map((r) => r[name]),
+        median,
+      ),
+    ]),
+  );
+  // Failures are summed over rounds by combine: one in any round counts.
+  const perRound = (a: string, key: 'rps' | 'cpuMicrosPerRequest' = 'rps') =>
+    scenarios[a] && scenarios['bare-proxy']
+      ? rounds.map((r) => Number((r[a][key] / r['bare-proxy'][key]).toFixed(3)))
+      : null;
+  const ratio = (a: string, key: 'rps' | 'cpuMicrosPerRequest' = 'rps') => {
+    const values = perRound(a, key);
+    return values ? Number(median(values).toFixed(3)) : null;
+  };
+  const headroom = ratio('direct');
+  const ratiosToBare = Object.fromEntries(Object.keys(TARGETS).map((name) => [name, ratio(name)]));
+  const roundRatiosToBare = Object.fromEntries(
+    ['direct', ...Object.keys(TARGETS)].map((name) => [name, perRound(name)]),
+  );
+  const cpuPerRequestToBare = Object.fromEntries(
+    Object.keys(TARGETS).map((name) => [name, ratio(name, 'cpuMicrosPerRequest')]),
+  );
+
+  console.log(
+    '\nmedians over rounds (req/s, ratio to the bare proxy, CPU µs per request: server / machine / PostgreSQL):',
+  );
+  for (const name of names) {
+    const s = scenarios[name];
+    const r = name === 'bare-proxy' ? '' : ` ${String(ratio(name)).padStart(6)}x`;
+    console.log(
+      `  ${name.padEnd(20)} ${String(s.rps).padStart(7)}${r.padEnd(8)}  ${s.cpuMicrosPerRequest} / ${s.machineMicrosPerRequest} / ${s.postgresMicrosPerRequest} µs`,
+    );
+  }
+  const generatorOk = headroom !== null && headroom >= GENERATOR_HEADROOM;
+  console.log(
+    headroom === null
+      ? 'generator ceiling not checked (needs direct and bare-proxy): the run cannot meet its target.'
+      : generatorOk
+        ? `generator ceiling: the direct call reached ${headroom}x the bare proxy (>= ${GENERATOR_HEADROOM}x needed), wrk busy ${Math.round(100 * scenarios.direct.generatorBusy)} % of its thread meanwhile: wrk is not the limit.`
+        : `GENERATOR CEILING NOT MET: the direct call reached only ${headroom}x the bare proxy (>= ${GENERATOR_HEADROOM}x needed), so the load generator, not the proxies, limits this run and its ratios say little.`,
+  );
+  const missed: string[] = [];
+  for (const [name, target] of Object.entries(TARGETS)) {
+    const value = ratiosToBare[name];
+    if (value === null) missed.push(`${name} not measured`);
+    else if (value < target) missed.push(`${name} ${value} < ${target}`);
+  }
+  for (const name of names)
+    if (scenarios[name].errors || scenarios[name].non2xx)
+      missed.push(
+        `${name} had ${scenarios[name].errors} errors and ${scenarios[name].non2xx} non-2xx answers`,
+      );
+  console.log(missed.length ? `targets missed: ${missed.join('; ')}` : 'every target met.');
+
+  report(
+    'gateway',
+    {
+      generator: wrk,
+      threads: THREADS,
+      connections: CONNECTIONS,
+      secondsPerScenarioPerRound: 2 * HALF_S,
+      rounds: rounds.length,
+      generatorHeadroom: headroom,
+      ratiosToBare,
+      roundRatiosToBare,
+      cpuPerRequestToBare,
+      scenarios,
+    },
+    `the direct call >= ${GENERATOR_HEADROOM}x the bare proxy's req/s (wrk is not the limit); aimesh req/s against the bare Node http + undici proxy at ${CONNECTIONS} connections, median of paired rounds: native and OpenAI fronts on PostgreSQL >= 0.7 with the per-call event and >= 0.9 without it, the embedded default (PGlite, in-process bus, events on) >= 0.5; no errors or non-2xx answers`,
+    generatorOk && missed.length === 0,
+  );
+}
+
+await main();
