@@ -7,6 +7,9 @@ import type { EventBus } from '../ports/event-bus.js';
 import { encodeCloudEvent } from './cloud-event-json.js';
 import type { EventStore } from './event-store.js';
 
+// How often the lag gauge's store head is read again.
+const HEAD_REFRESH_MS = 5_000;
+
 export interface OutboxRelayOptions {
   store: EventStore;
   db: Database;
@@ -37,6 +40,9 @@ export class OutboxRelay {
   private readonly leaseMs: number;
   private readonly maxBackoffMs: number;
   private cursor = 0;
+  private head: { position: number; at: number } | undefined;
+  private headTimer: NodeJS.Timeout | undefined;
+  private readingHead = false;
   private leader = false;
   private leaseRenewedAt = 0;
   private stopping = false;
@@ -67,14 +73,21 @@ export class OutboxRelay {
         registers: [o.metrics],
       });
       const self = this;
+      // A scrape never waits on the database: the head is read in the background (refreshHead).
       new Gauge({
         name: 'aimesh_relay_lag_events',
-        help: 'Stored events the relay has not published yet (0 on a standby relay).',
+        help: 'Stored events the relay has not published yet, as of the last head reading (0 on a standby relay).',
         registers: [o.metrics],
-        async collect() {
-          this.set(
-            self.leader ? Math.max(0, (await self.o.store.head().catch(() => self.cursor)) - self.cursor) : 0,
-          );
+        collect() {
+          this.set(self.leader && self.head ? Math.max(0, self.head.position - self.cursor) : 0);
+        },
+      });
+      new Gauge({
+        name: 'aimesh_relay_lag_age_seconds',
+        help: 'Age of the store head reading behind aimesh_relay_lag_events (grows while the database is unreachable).',
+        registers: [o.metrics],
+        collect() {
+          this.set(self.head ? (self.o.clock.now() - self.head.at) / 1000 : 0);
         },
       });
       new Gauge({
@@ -103,10 +116,29 @@ export class OutboxRelay {
     if (this.loop) return;
     this.unsubscribe = this.o.store.onAppend(() => this.wake());
     this.loop = this.run();
+    if (this.o.metrics) {
+      this.headTimer = setInterval(() => void this.refreshHead(), HEAD_REFRESH_MS);
+      this.headTimer.unref();
+      void this.refreshHead();
+    }
+  }
+
+  /** Reads the store head for the lag gauge; a failed reading keeps the last one (its age tells). */
+  private async refreshHead(): Promise<void> {
+    if (!this.leader || this.readingHead) return;
+    this.readingHead = true;
+    try {
+      this.head = { position: await this.o.store.head(), at: this.o.clock.now() };
+    } catch {
+      // The relay's own rounds count and log the outage.
+    } finally {
+      this.readingHead = false;
+    }
   }
 
   /** Publishes what is stored (until `deadline`), saves the cursor, releases the lease. */
   async stop(deadline = this.o.clock.now() + 5_000): Promise<void> {
+    clearInterval(this.headTimer);
     await this.o.store.flush().catch(() => {});
     this.drainUntil = deadline;
     this.stopping = true;

@@ -36,3 +36,32 @@ export const unavailable = (code: string, message: string) => new AimeshError(co
 export function isAimeshError(error: unknown): error is AimeshError {
   return error instanceof AimeshError;
 }
+
+/** What a 503 for an unreachable dependency carries: which one, and when to try again. */
+export interface DependencyDetails {
+  dependency: string;
+  retryAfterSeconds: number;
+  /** True when the request may have been applied before the dependency went away. */
+  outcomeUnknown?: boolean;
+}
+
+/**
+ * 503 `<dependency>_unavailable`: a database, Redis, the bus or a key set is unreachable or
+ * restarting. The HTTP layer sends `Retry-After`; a retry is safe where the request is idempotent.
+ */
+export function dependencyUnavailable(
+  dependency: string,
+  message: string,
+  options: { retryAfterSeconds?: number; outcomeUnknown?: boolean } = {},
+): AimeshError {
+  const details: DependencyDetails = { dependency, retryAfterSeconds: options.retryAfterSeconds ?? 1 };
+  if (options.outcomeUnknown) details.outcomeUnknown = true;
+  return new AimeshError(`${dependency}_unavailable`, 503, message, details);
+}
+
+/** The seconds an error asks the caller to wait before retrying, when it says. */
+export function retryAfterOf(error: unknown): number | undefined {
+  if (!isAimeshError(error)) return undefined;
+  const seconds = (error.details as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds;
+  return typeof seconds === 'number' && seconds > 0 ? Math.ceil(seconds) : undefined;
+}

@@ -3,7 +3,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyError, type FastifyInstance, LogController } from 'fastify';
-import { isAimeshError } from './errors.js';
+import { isAimeshError, retryAfterOf } from './errors.js';
 import { IdSource } from './ids.js';
 import type { Logger } from './logger.js';
 
@@ -162,7 +162,10 @@ export async function createHttpServer(options: HttpOptions): Promise<HttpServer
   });
   app.setErrorHandler((error, request, reply) => {
     const { status, body } = toHttpError(error);
-    if (status >= 500) request.log.error({ err: error, reqId: request.id }, 'request failed');
+    // A dependency's outage is logged where it is noticed, not once per refused request.
+    if (status >= 500 && status !== 503) request.log.error({ err: error, reqId: request.id }, 'request failed');
+    const retryAfter = retryAfterOf(error);
+    if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter));
     return reply.status(status).send(body);
   });
   app.setNotFoundHandler((request, reply) =>

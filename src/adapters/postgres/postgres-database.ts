@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { from as copyStream } from 'pg-copy-streams';
+import { dependencyUnavailable } from '../../kernel/errors.js';
 import type { CopyOptions, Database, QueryOptions, QueryResult, Sql } from '../../ports/database.js';
 
 const INT8_OID = 20;
@@ -25,10 +26,14 @@ export async function openPostgresDatabase(url: string, poolSize = 10): Promise<
     params?: unknown[],
     options?: QueryOptions,
   ): Promise<QueryResult<Row>> => {
-    const result = await (options?.name
-      ? target.query({ name: options.name, text, values: params })
-      : target.query(text, params));
-    return { rows: result.rows as Row[], rowCount: result.rowCount ?? result.rows.length };
+    try {
+      const result = await (options?.name
+        ? target.query({ name: options.name, text, values: params })
+        : target.query(text, params));
+      return { rows: result.rows as Row[], rowCount: result.rowCount ?? result.rows.length };
+    } catch (error) {
+      throw unreachable(error);
+    }
   };
   const copyFrom = async (
     client: pg.PoolClient,
@@ -61,9 +66,13 @@ export async function openPostgresDatabase(url: string, poolSize = 10): Promise<
     },
     copyFrom: async (statement, data, options) => {
       if (target !== pool) return copyFrom(target as pg.PoolClient, statement, data, options);
-      const client = await pool.connect();
+      const client = await pool.connect().catch((error) => {
+        throw unreachable(error);
+      });
       try {
-        return await copyFrom(client, statement, data, options);
+        return await copyFrom(client, statement, data, options).catch((error) => {
+          throw unreachable(error);
+        });
       } finally {
         client.release();
       }
@@ -73,7 +82,9 @@ export async function openPostgresDatabase(url: string, poolSize = 10): Promise<
     kind: 'postgres',
     ...sqlOf(pool),
     async transaction(fn) {
-      const client = await pool.connect();
+      const client = await pool.connect().catch((error) => {
+        throw unreachable(error);
+      });
       try {
         await client.query('BEGIN');
         const result = await fn(sqlOf(client));
@@ -91,3 +102,27 @@ export async function openPostgresDatabase(url: string, poolSize = 10): Promise<
 }
 
 function ignore(): void {}
+
+// Refused before anything was sent: the request was certainly not applied.
+const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', '57P03', '53300']);
+const LOST = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', '57P01', '57P02']);
+const LOST_MESSAGE = /Connection terminated|connection timeout|Client has encountered a connection error/i;
+
+/**
+ * A server that is down, restarting or out of connections is a 503 `database_unavailable`
+ * (with Retry-After), never a 500; anything else passes through unchanged.
+ */
+function unreachable(error: unknown): unknown {
+  const e = error as { code?: string; message?: string };
+  const code = typeof e?.code === 'string' ? e.code : '';
+  const notSent = NOT_SENT.has(code);
+  const lost = !notSent && (LOST.has(code) || code.startsWith('08') || LOST_MESSAGE.test(e?.message ?? ''));
+  if (!notSent && !lost) return error;
+  return dependencyUnavailable(
+    'database',
+    lost
+      ? `the database connection was lost (${code || e.message}); the request may or may not have been applied, and retrying it with the same id is safe`
+      : `the database is not reachable (${code}); try again shortly`,
+    { outcomeUnknown: lost },
+  );
+}

@@ -34,6 +34,8 @@ redis.call('PEXPIRE', KEYS[1], math.ceil((capacity - tokens) / perMs) + 1000)
 return { allowed, tostring(tokens) }
 `;
 
+const FIRST_CONNECT_WAIT_MS = 1_000;
+
 type WithTake = Redis & {
   aimeshTakeToken(key: string, capacity: number, refill: number, cost: number): Promise<[number, string]>;
 };
@@ -57,7 +59,24 @@ export function createRedisRateLimitStore(options: RedisRateLimitStoreOptions): 
       // commandTimeout and then fail, and the caller decides (the gateway lets the call through).
       maxRetriesPerRequest: 1,
       commandTimeout: 250,
+      // No queue while disconnected: a check made during an outage fails at once (the caller
+      // lets the call through) instead of waiting and then debiting the bucket again when
+      // Redis returns, which refused callers who were under their limit.
+      enableOfflineQueue: false,
     })) as WithTake;
+  // Until the first connection the store waits for it (briefly), so a fresh gateway does not
+  // let its first calls through unchecked; after that an outage fails fast.
+  let connecting: Promise<unknown> | undefined =
+    owned && redis.status !== 'ready'
+      ? Promise.race([
+          new Promise((resolve) => redis.once('ready', resolve)),
+          // Refused outright: no reason to wait any longer.
+          new Promise((resolve) => redis.once('error', resolve)),
+          new Promise((resolve) => setTimeout(resolve, FIRST_CONNECT_WAIT_MS).unref()),
+        ]).then(() => {
+          connecting = undefined;
+        })
+      : undefined;
   // Without a listener ioredis prints every failed reconnect; failed checks are counted by the caller.
   if (owned) redis.on('error', (error: Error) => options.onConnectionError?.(error));
   // defineCommand sends EVALSHA and falls back to EVAL once when Redis does not know the script yet.
@@ -66,6 +85,7 @@ export function createRedisRateLimitStore(options: RedisRateLimitStoreOptions): 
   }
   return {
     async take(key: string, rule: TokenBucketRule, cost = 1): Promise<RateLimitDecision> {
+      if (connecting) await connecting;
       const [allowed, tokens] = await redis.aimeshTakeToken(
         options.keyPrefix + key,
         rule.capacity,
