@@ -14,6 +14,7 @@ import type { EventBus } from '../ports/event-bus.js';
 import type { EventLog } from '../ports/event-log.js';
 import { moduleAdapters, openArtifactStore, openBus, openDatabase } from './adapters.js';
 import { workerNumber } from './cluster.js';
+import { DependencyHealth } from './dependency-health.js';
 import { migrate } from './migrations.js';
 import { moduleTable } from './modules.js';
 
@@ -65,7 +66,8 @@ export async function startAimesh(options: StartOptions): Promise<RunningAimesh>
     const artifacts = openArtifactStore(config.artifacts);
     const http = await createHttpServer({ logger, bodyLimitBytes: config.server.bodyLimitBytes });
     const manager = new ModuleManager(table);
-    registerHealthRoutes(http, manager, metrics);
+    const health = new DependencyHealth(db, bus, config.server.healthCheckMs, logger);
+    registerHealthRoutes(http, manager, health, metrics);
     await manager.start(options.targets ?? ['all'], {
       config,
       logger,
@@ -78,6 +80,7 @@ export async function startAimesh(options: StartOptions): Promise<RunningAimesh>
       http,
       adapters: moduleAdapters(config, clock, metrics),
     });
+    health.start();
     await http.listen({ host: config.server.host, port: config.server.port });
     const address = http.server.address();
     const port = typeof address === 'object' && address ? address.port : config.server.port;
@@ -107,6 +110,7 @@ export async function startAimesh(options: StartOptions): Promise<RunningAimesh>
             http.close(),
             new Promise((r) => setTimeout(r, config.server.drainTimeoutMs).unref()),
           ]);
+          health.stop();
           const errors = await manager.stop(deadline);
           for (const error of errors) logger.error({ err: error }, 'module stop failed');
           await bus.close();
@@ -122,7 +126,12 @@ export async function startAimesh(options: StartOptions): Promise<RunningAimesh>
   }
 }
 
-function registerHealthRoutes(http: HttpServer, manager: ModuleManager, metrics: Registry): void {
+function registerHealthRoutes(
+  http: HttpServer,
+  manager: ModuleManager,
+  health: DependencyHealth,
+  metrics: Registry,
+): void {
   // Under `--workers N`, which worker answered.
   const worker = workerNumber();
   http.get('/healthz', { schema: { tags: ['health'], summary: 'Liveness' } }, async () =>
@@ -132,8 +141,10 @@ function registerHealthRoutes(http: HttpServer, manager: ModuleManager, metrics:
     '/readyz',
     { schema: { tags: ['health'], summary: 'Readiness of each module' } },
     async (_request, reply) => {
-      const readiness = manager.readiness();
-      return reply.status(readiness.ready ? 200 : 503).send(readiness);
+      const readiness = manager.readiness(health.down);
+      const body =
+        health.down.size > 0 ? { ...readiness, unreachable: Object.fromEntries(health.down) } : readiness;
+      return reply.status(readiness.ready ? 200 : 503).send(body);
     },
   );
   http.get(

@@ -26,6 +26,7 @@ declare module '../kernel/module.js' {
 export const discoveryModule: ModuleDefinition = {
   name: 'discovery',
   deps: [],
+  requires: ['database', 'bus'],
   migrations: new URL('./migrations', import.meta.url).pathname,
   async init(ctx) {
     const config = readSection(DiscoveryConfig, ctx.config.discovery, '/discovery');

@@ -1,5 +1,6 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Clock } from '../kernel/clock.js';
+import { isAimeshError } from '../kernel/errors.js';
 import type { Logger } from '../kernel/logger.js';
 import type { Database } from '../ports/database.js';
 import type { NewEvent } from '../ports/event-log.js';
@@ -22,6 +23,15 @@ export interface AppendQueueOptions {
   batchSize?: number;
   /** ...or after this long. */
   flushIntervalMs?: number;
+  /** While the database is unreachable, a batch is tried again after this long. */
+  retryMs?: number;
+  /** Gives an event its id when it has none, so a batch tried again stores each event once. */
+  id(): string;
+}
+
+/** The database is down or restarting: the batch waits and is tried again. */
+function worthRetrying(error: unknown): boolean {
+  return isAimeshError(error) && error.code === 'database_unavailable';
 }
 
 /**
@@ -37,12 +47,16 @@ export class AppendQueue {
   private readonly maxBuffered: number;
   private readonly batchSize: number;
   private readonly flushIntervalMs: number;
+  private readonly retryMs: number;
+  /** Set while the database is unreachable: batches wait for the retry timer. */
+  private waiting: NodeJS.Timeout | undefined;
   private readonly dropped?: Counter;
 
   constructor(private readonly o: AppendQueueOptions) {
     this.maxBuffered = o.maxBuffered ?? 10_000;
     this.batchSize = o.batchSize ?? 500;
     this.flushIntervalMs = o.flushIntervalMs ?? 20;
+    this.retryMs = o.retryMs ?? 1_000;
     if (o.metrics) {
       this.dropped = new Counter({
         name: 'aimesh_events_dropped_total',
@@ -67,9 +81,11 @@ export class AppendQueue {
       this.dropped?.inc();
       return;
     }
-    // Stamped when it happened, not when its batch is stored.
+    // Stamped when it happened, not when its batch is stored; named before any try.
     if (event.time === undefined) event.time = new Date(this.o.clock.now());
+    if (event.id === undefined) event.id = this.o.id();
     this.buffer.push(event);
+    if (this.waiting) return;
     if (this.buffer.length >= this.batchSize) {
       if (!this.flushing) void this.storeBatch();
     } else if (!this.timer) {
@@ -78,11 +94,19 @@ export class AppendQueue {
     }
   }
 
-  /** Stores everything queued so far. */
+  /** Stores everything queued so far (while the database is unreachable: one more try). */
   async flush(): Promise<void> {
     while (this.flushing || this.buffer.length > 0) {
       await (this.flushing ?? this.storeBatch());
+      // Unreachable: the retry timer tries again; waiting here would hold a stop for the outage.
+      if (this.waiting) return;
     }
+  }
+
+  /** Stops the retry timer; what is still queued is dropped with the process. */
+  close(): void {
+    clearTimeout(this.waiting);
+    this.waiting = undefined;
   }
 
   // The interval is the batching: when it ends during a store, the next batch goes as soon as
@@ -100,23 +124,42 @@ export class AppendQueue {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
+    clearTimeout(this.waiting);
+    this.waiting = undefined;
     this.due = false;
     const batch = this.buffer;
     this.buffer = [];
     this.flushing = this.insertBatch(batch)
-      .catch((error) => {
-        this.dropped?.inc(batch.length);
-        this.o.logger.error(
-          { err: error, events: batch.length },
-          'batched event append failed; events dropped',
-        );
-      })
-      .finally(() => {
+      .then(
+        () => true,
+        (error) => {
+          if (worthRetrying(error)) return this.keep(batch, error);
+          this.dropped?.inc(batch.length);
+          this.o.logger.error(
+            { err: error, events: batch.length },
+            'batched event append failed; events dropped',
+          );
+          return true;
+        },
+      )
+      .then((stored) => {
         this.flushing = undefined;
-        if (this.buffer.length >= this.batchSize || (this.due && this.buffer.length > 0))
+        if (stored && (this.buffer.length >= this.batchSize || (this.due && this.buffer.length > 0)))
           void this.storeBatch();
       });
     return this.flushing;
+  }
+
+  /** Puts a batch back in front of the queue (within the bound) and tries again after `retryMs`. */
+  private keep(batch: NewEvent[], error: unknown): false {
+    if (!this.waiting)
+      this.o.logger.warn({ err: error }, 'database unreachable; queued events wait in memory');
+    const room = Math.max(0, this.maxBuffered - this.buffer.length);
+    if (room < batch.length) this.dropped?.inc(batch.length - room);
+    this.buffer = batch.slice(0, room).concat(this.buffer);
+    this.waiting = setTimeout(() => void this.storeBatch(), this.retryMs);
+    this.waiting.unref();
+    return false;
   }
 
   /**

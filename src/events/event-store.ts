@@ -92,6 +92,7 @@ export class EventStore implements EventLog {
       maxBuffered: options.maxBuffered,
       batchSize: options.batchSize,
       flushIntervalMs: options.flushIntervalMs,
+      id: this.envelopeDefaults.id,
       prepare: (event, index) => this.prepare(event, index),
       stored: (count) => {
         this.appended?.inc(count);
@@ -216,6 +217,7 @@ export class EventStore implements EventLog {
   /** Flushes buffered events. */
   async close(): Promise<void> {
     await this.flush();
+    this.queue.close();
   }
 
   private prepare(input: NewEvent, index: number | undefined) {

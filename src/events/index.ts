@@ -30,6 +30,7 @@ declare module '../kernel/module.js' {
 export const eventLogModule: ModuleDefinition = {
   name: 'eventlog',
   deps: [],
+  // No `requires`: queued events wait out a database outage in memory (bounded); appends fail with 503.
   async init(ctx) {
     const config = readSection(EventsConfig, ctx.config.events, '/events');
     const store = new EventStore({
@@ -44,7 +45,7 @@ export const eventLogModule: ModuleDefinition = {
     return {
       api: store,
       ready: () => ({ status: 'ready' }),
-      stop: () => store.flush(),
+      stop: () => store.close(),
     };
   },
 };
@@ -56,6 +57,7 @@ export const eventLogModule: ModuleDefinition = {
 export const eventsModule: ModuleDefinition = {
   name: 'events',
   deps: ['eventlog'],
+  requires: ['database', 'bus'],
   // The event tables' migrations, recorded under this name since before the log was a module.
   migrations: new URL('./migrations', import.meta.url).pathname,
   async init(ctx) {

@@ -47,6 +47,7 @@ declare module '../kernel/module.js' {
 export const gatewayModule: ModuleDefinition = {
   name: 'gateway',
   deps: ['discovery', 'eventlog'],
+  requires: ['database'],
   migrations: new URL('./migrations', import.meta.url).pathname,
   async init(ctx) {
     const config = readSection(GatewayConfig, ctx.config.gateway, '/gateway');

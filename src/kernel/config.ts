@@ -28,6 +28,12 @@ export const ServerConfig = Type.Object(
       default: 10_000,
       description: 'How long a graceful stop waits for in-flight work.',
     }),
+    healthCheckMs: Type.Integer({
+      minimum: 100,
+      default: 1_000,
+      description:
+        'How often the database and the bus are checked for /readyz (a check also times out after this long).',
+    }),
     workers: Type.Integer({
       minimum: 1,
       maximum: 256,

@@ -163,7 +163,8 @@ export async function createHttpServer(options: HttpOptions): Promise<HttpServer
   app.setErrorHandler((error, request, reply) => {
     const { status, body } = toHttpError(error);
     // A dependency's outage is logged where it is noticed, not once per refused request.
-    if (status >= 500 && status !== 503) request.log.error({ err: error, reqId: request.id }, 'request failed');
+    if (status >= 500 && status !== 503)
+      request.log.error({ err: error, reqId: request.id }, 'request failed');
     const retryAfter = retryAfterOf(error);
     if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter));
     return reply.status(status).send(body);

@@ -1,5 +1,12 @@
 import { AimeshError } from './errors.js';
-import type { ModuleApis, ModuleContext, ModuleDefinition, ModuleInstance, Readiness } from './module.js';
+import type {
+  Dependency,
+  ModuleApis,
+  ModuleContext,
+  ModuleDefinition,
+  ModuleInstance,
+  Readiness,
+} from './module.js';
 
 /** The module names a target list expands to, dependencies first; `all` means every module. */
 export function resolveTargets(table: ModuleDefinition[], targets: string[]): ModuleDefinition[] {
@@ -103,10 +110,21 @@ export class ModuleManager {
     return this.running.map((r) => r.definition.name);
   }
 
-  /** Each running module's readiness; overall ready when none is starting or degraded. */
-  readiness(): { ready: boolean; modules: Record<string, Readiness> } {
+  /**
+   * Each running module's readiness; overall ready when none is starting or degraded. A module
+   * that requires an unreachable dependency (`down`: dependency → why) is degraded.
+   */
+  readiness(down: ReadonlyMap<Dependency, string> = new Map()): {
+    ready: boolean;
+    modules: Record<string, Readiness>;
+  } {
     const modules: Record<string, Readiness> = {};
-    for (const { definition, instance } of this.running) modules[definition.name] = instance.ready();
+    for (const { definition, instance } of this.running) {
+      const missing = definition.requires?.find((dependency) => down.has(dependency));
+      modules[definition.name] = missing
+        ? { status: 'degraded', detail: `${missing} unreachable: ${down.get(missing)}` }
+        : instance.ready();
+    }
     const ready = Object.values(modules).every((r) => r.status === 'ready' || r.status === 'placeholder');
     return { ready, modules };
   }

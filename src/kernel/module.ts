@@ -60,10 +60,15 @@ export interface ModuleInstance {
   stop(deadline: number): Promise<void>;
 }
 
+/** A shared service a module may need to do its work. */
+export type Dependency = 'database' | 'bus';
+
 /** One row of the module table (src/app/modules.ts). */
 export interface ModuleDefinition {
   name: string;
   deps: string[];
+  /** Shared services without which this module cannot serve: it is not ready while one is unreachable. */
+  requires?: Dependency[];
   /** Modules used when the target runs them too (started first then), never started for this one. */
   optionalDeps?: string[];
   /** Folder of this module's `NNN_name.sql` migrations. */

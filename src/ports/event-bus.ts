@@ -43,6 +43,8 @@ export interface Subscription {
  */
 export interface EventBus {
   readonly kind: 'memory' | 'nats';
+  /** False while the connection to the broker is lost (it reconnects by itself). */
+  connected(): boolean;
   /** Stores the message in the stream; resolves once the bus has it. */
   publish(subject: string, data: Uint8Array, options?: PublishOptions): Promise<void>;
   /** Durable, load-balanced among processes with the same `durable`; handler must ack or nak. */

@@ -19,6 +19,7 @@ declare module '../kernel/module.js' {
 export const registryModule: ModuleDefinition = {
   name: 'registry',
   deps: ['eventlog'],
+  requires: ['database'],
   migrations: new URL('./migrations', import.meta.url).pathname,
   async init(ctx) {
     const config = readSection(RegistryConfig, ctx.config.registry, '/registry');

@@ -37,7 +37,9 @@ export function canRun(service: 'postgres' | 'redis' | 'nats'): boolean {
   if (found) return true;
   const message = `no ${service} server binary on this machine; its fault tests are skipped`;
   if (servicesRequired)
-    throw new Error(`${message.replace('are skipped', 'cannot run')}, and AIMESH_REQUIRE_SERVICES=1 requires them`);
+    throw new Error(
+      `${message.replace('are skipped', 'cannot run')}, and AIMESH_REQUIRE_SERVICES=1 requires them`,
+    );
   console.warn(`SKIP: ${message}`);
   return false;
 }
@@ -61,16 +63,29 @@ export async function startOwnPostgres(): Promise<OwnService> {
   const data = join(dir, 'data');
   // PostgreSQL refuses to run as root; the machine's postgres user runs it then.
   const run = (bin: string, args: string[]) =>
-    execFileSync(asRoot ? 'runuser' : join(POSTGRES_BIN!, bin), asRoot ? ['-u', 'postgres', '--', join(POSTGRES_BIN!, bin), ...args] : args, {
-      stdio: 'pipe',
-      timeout: 60_000,
-    });
+    execFileSync(
+      asRoot ? 'runuser' : join(POSTGRES_BIN!, bin),
+      asRoot ? ['-u', 'postgres', '--', join(POSTGRES_BIN!, bin), ...args] : args,
+      {
+        stdio: 'pipe',
+        timeout: 60_000,
+      },
+    );
   run('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync']);
   const ctl = (action: 'start' | 'stop') =>
     run(
       'pg_ctl',
       action === 'start'
-        ? ['-D', data, '-w', '-l', join(dir, 'log'), '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, 'start']
+        ? [
+            '-D',
+            data,
+            '-w',
+            '-l',
+            join(dir, 'log'),
+            '-o',
+            `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`,
+            'start',
+          ]
         : ['-D', data, '-w', '-m', 'immediate', 'stop'],
     );
   ctl('start');

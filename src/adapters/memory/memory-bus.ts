@@ -143,6 +143,7 @@ export function createMemoryBus(options: MemoryBusOptions = {}): EventBus {
 
   return {
     kind: 'memory',
+    connected: () => true,
     deadLetterSubject,
     async publish(subject: string, data: Uint8Array, opts: PublishOptions = {}) {
       if (closed) throw new Error('bus is closed');

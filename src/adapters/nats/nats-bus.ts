@@ -68,6 +68,13 @@ export async function connectNatsBus(options: NatsBusOptions): Promise<EventBus>
       `cannot connect to NATS at ${options.servers}: ${(error as Error).message}`,
     );
   }
+  let connected = true;
+  void (async () => {
+    for await (const status of nc.status()) {
+      if (status.type === 'disconnect') connected = false;
+      else if (status.type === 'reconnect') connected = true;
+    }
+  })();
   const jsm = await jetstreamManager(nc);
   await ensureStream(jsm, options.stream, [`${prefix}ai.>`, `${prefix}${DEAD_LETTER_ROOT}.>`], options);
   const js = jetstream(nc);
@@ -94,6 +101,7 @@ export async function connectNatsBus(options: NatsBusOptions): Promise<EventBus>
 
   return {
     kind: 'nats',
+    connected: () => connected && !nc.isClosed(),
     deadLetterSubject,
     publish,
     async consume(consume, handler) {
