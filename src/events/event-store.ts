@@ -17,7 +17,7 @@ import { AppendQueue } from './append-queue.js';
 import type { EventCatalogue } from './catalogue.js';
 import { checkEnvelope, type EnvelopeDefaults, IsoTimes } from './cloud-event-envelope.js';
 import { decodeCloudEvent } from './cloud-event-json.js';
-import { columns, INSERT, type PreparedEvent } from './event-rows.js';
+import { columns, INSERT } from './event-rows.js';
 
 export interface EventStoreOptions {
   db: Database;

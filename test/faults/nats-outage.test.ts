@@ -6,8 +6,12 @@ import { canRun, type OwnService, startOwnNats } from '../support/own-services.j
 
 async function readiness(url: string) {
   const res = await request(`${url}/readyz`, { headersTimeout: 5_000 });
-  return { status: res.statusCode, body: (await res.body.json()) as Record<string, any> };
+  return { status: res.statusCode, body: (await res.body.json()) as Reply };
 }
+
+// The parts of an answer these tests read.
+// biome-ignore lint/suspicious/noExplicitAny: JSON bodies read field by field in assertions
+type Reply = Record<string, any>;
 
 async function until(probe: () => Promise<boolean>, ms: number, what: string): Promise<number> {
   const started = Date.now();

@@ -24,11 +24,15 @@ async function post(url: string, body: unknown) {
   return {
     status: res.statusCode,
     headers: res.headers,
-    body: (await res.body.json()) as Record<string, any>,
+    body: (await res.body.json()) as Reply,
   };
 }
 
 /** Polls `probe` until it holds, every 100 ms for at most `ms`; returns how long it took. */
+// The parts of an answer these tests read.
+// biome-ignore lint/suspicious/noExplicitAny: JSON bodies read field by field in assertions
+type Reply = Record<string, any>;
+
 async function until(probe: () => Promise<boolean>, ms: number, what: string): Promise<number> {
   const started = Date.now();
   while (Date.now() - started < ms) {
