@@ -1,5 +1,5 @@
 import type { Logger } from '../kernel/logger.js';
-import type { Dependency } from '../kernel/module.js';
+import type { Dependency, Outage } from '../kernel/module.js';
 import type { Database } from '../ports/database.js';
 import type { EventBus } from '../ports/event-bus.js';
 
@@ -8,7 +8,7 @@ import type { EventBus } from '../ports/event-bus.js';
  * one is unreachable without waiting on it; recovers by itself when the service answers again.
  */
 export class DependencyHealth {
-  private readonly unreachable = new Map<Dependency, string>();
+  private readonly unreachable = new Map<Dependency, Outage>();
   private timer: NodeJS.Timeout | undefined;
   private checking = false;
 
@@ -19,8 +19,8 @@ export class DependencyHealth {
     private readonly logger: Logger,
   ) {}
 
-  /** The dependencies unreachable at the last check, with why. */
-  get down(): ReadonlyMap<Dependency, string> {
+  /** The dependencies unreachable at the last check, with why and since when. */
+  get down(): ReadonlyMap<Dependency, Outage> {
     return this.unreachable;
   }
 
@@ -64,8 +64,9 @@ export class DependencyHealth {
       this.unreachable.delete(dependency);
       this.logger.info({ dependency }, 'dependency reachable again');
     } else {
+      const since = this.unreachable.get(dependency)?.since ?? Date.now();
       if (!was) this.logger.warn({ dependency, problem }, 'dependency unreachable');
-      this.unreachable.set(dependency, problem);
+      this.unreachable.set(dependency, { problem, since });
     }
   }
 }

@@ -142,8 +142,10 @@ function registerHealthRoutes(
     { schema: { tags: ['health'], summary: 'Readiness of each module' } },
     async (_request, reply) => {
       const readiness = manager.readiness(health.down);
-      const body =
-        health.down.size > 0 ? { ...readiness, unreachable: Object.fromEntries(health.down) } : readiness;
+      const unreachable = Object.fromEntries(
+        [...health.down].map(([name, outage]) => [name, outage.problem]),
+      );
+      const body = health.down.size > 0 ? { ...readiness, unreachable } : readiness;
       return reply.status(readiness.ready ? 200 : 503).send(body);
     },
   );

@@ -58,6 +58,8 @@ export const discoveryModule: ModuleDefinition = {
     return {
       api,
       ready: () => ({ status: 'ready' }),
+      // The local view stays good for one registration TTL after the database goes away.
+      outageGraceMs: { database: config.defaultTtlMs },
       stop: () => directory.stop(),
     };
   },

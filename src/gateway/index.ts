@@ -167,6 +167,8 @@ export const gatewayModule: ModuleDefinition = {
     return {
       api: { client, breakers } satisfies GatewayApi,
       ready: () => ({ status: 'ready' }),
+      // Verified keys keep serving through a short database outage; the gateway stays ready as long.
+      outageGraceMs: { database: config.auth.apiKeys.cacheTtlMs + config.auth.apiKeys.staleIfErrorMs },
       async stop() {
         await client.close();
         await store.close();

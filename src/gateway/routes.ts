@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import { isAimeshError } from '../kernel/errors.js';
+import { isAimeshError, retryAfterOf } from '../kernel/errors.js';
 import { errorBody, toHttpError } from '../kernel/http.js';
 import type { IdSource } from '../kernel/ids.js';
 import type { Logger } from '../kernel/logger.js';
@@ -511,6 +511,9 @@ function fail(
     deps.logger.error({ err: error, reqId: request.id }, 'gateway call failed');
   if (error instanceof GatewayRefusal && error.retryAfterMs !== undefined) {
     reply.header('retry-after', String(Math.max(1, Math.ceil(error.retryAfterMs / 1000))));
+  } else {
+    const retryAfter = retryAfterOf(error);
+    if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter));
   }
   if (error instanceof UpstreamError && error.kind === 'aborted') {
     // The caller went away: nobody reads this answer.

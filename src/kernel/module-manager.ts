@@ -5,6 +5,7 @@ import type {
   ModuleContext,
   ModuleDefinition,
   ModuleInstance,
+  Outage,
   Readiness,
 } from './module.js';
 
@@ -112,18 +113,19 @@ export class ModuleManager {
 
   /**
    * Each running module's readiness; overall ready when none is starting or degraded. A module
-   * that requires an unreachable dependency (`down`: dependency → why) is degraded.
+   * that requires an unreachable dependency (`down`: dependency → outage) is degraded once the
+   * outage has lasted longer than the module's grace for it (none by default).
    */
-  readiness(down: ReadonlyMap<Dependency, string> = new Map()): {
+  readiness(
+    down: ReadonlyMap<Dependency, Outage> = new Map(),
+    now = Date.now(),
+  ): {
     ready: boolean;
     modules: Record<string, Readiness>;
   } {
     const modules: Record<string, Readiness> = {};
     for (const { definition, instance } of this.running) {
-      const missing = definition.requires?.find((dependency) => down.has(dependency));
-      modules[definition.name] = missing
-        ? { status: 'degraded', detail: `${missing} unreachable: ${down.get(missing)}` }
-        : instance.ready();
+      modules[definition.name] = readinessOf(definition, instance, down, now);
     }
     const ready = Object.values(modules).every((r) => r.status === 'ready' || r.status === 'placeholder');
     return { ready, modules };
@@ -142,4 +144,24 @@ export class ModuleManager {
     }
     return errors;
   }
+}
+
+function readinessOf(
+  definition: ModuleDefinition,
+  instance: ModuleInstance,
+  down: ReadonlyMap<Dependency, Outage>,
+  now: number,
+): Readiness {
+  let serving: Readiness | undefined;
+  for (const dependency of definition.requires ?? []) {
+    const outage = down.get(dependency);
+    if (!outage) continue;
+    const left = (instance.outageGraceMs?.[dependency] ?? 0) - (now - outage.since);
+    if (left <= 0) return { status: 'degraded', detail: `${dependency} unreachable: ${outage.problem}` };
+    serving ??= {
+      status: 'ready',
+      detail: `${dependency} unreachable, serving from memory for ${Math.ceil(left / 1000)} s more`,
+    };
+  }
+  return serving ?? instance.ready();
 }

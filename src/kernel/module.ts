@@ -58,10 +58,21 @@ export interface ModuleInstance {
   ready(): Readiness;
   /** Stop taking work, drain in-flight work (until `deadline`, epoch ms), release resources. */
   stop(deadline: number): Promise<void>;
+  /**
+   * How long this module keeps serving, and stays ready, after a required dependency became
+   * unreachable (e.g. the gateway on cached API keys); 0 or absent: not ready at once.
+   */
+  outageGraceMs?: Partial<Record<Dependency, number>>;
 }
 
 /** A shared service a module may need to do its work. */
 export type Dependency = 'database' | 'bus';
+
+/** An unreachable dependency: why, and since when (epoch ms). */
+export interface Outage {
+  problem: string;
+  since: number;
+}
 
 /** One row of the module table (src/app/modules.ts). */
 export interface ModuleDefinition {

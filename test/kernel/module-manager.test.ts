@@ -197,4 +197,38 @@ describe('Module manager', () => {
       modules: { c: { status: 'degraded', detail: 'x' } },
     });
   });
+  it('degrades a module whose required dependency is down once the outage outlasts its grace', async () => {
+    const grace = new ModuleManager([
+      {
+        name: 'g',
+        deps: [],
+        requires: ['database'],
+        init: async () => ({
+          ready: () => ({ status: 'ready' }),
+          stop: async () => {},
+          outageGraceMs: { database: 2_000 },
+        }),
+      },
+      {
+        name: 'h',
+        deps: [],
+        requires: ['database'],
+        init: async () => ({ ready: () => ({ status: 'ready' }), stop: async () => {} }),
+      },
+    ]);
+    await grace.start(['all'], base);
+    const down = new Map([['database' as const, { problem: 'refused', since: 10_000 }]]);
+    const during = grace.readiness(down, 10_500);
+    expect(during.modules.g).toEqual({
+      status: 'ready',
+      detail: 'database unreachable, serving from memory for 2 s more',
+    });
+    expect(during.modules.h).toEqual({ status: 'degraded', detail: 'database unreachable: refused' });
+    expect(grace.readiness(down, 11_999).modules.g.status).toBe('ready');
+    expect(grace.readiness(down, 12_000).modules.g).toEqual({
+      status: 'degraded',
+      detail: 'database unreachable: refused',
+    });
+    expect(grace.readiness(new Map(), 12_000).modules.g).toEqual({ status: 'ready' });
+  });
 });

@@ -66,15 +66,15 @@ export async function openPostgresDatabase(url: string, poolSize = 10): Promise<
     },
     copyFrom: async (statement, data, options) => {
       if (target !== pool) return copyFrom(target as pg.PoolClient, statement, data, options);
-      const client = await pool.connect().catch((error) => {
-        throw unreachable(error);
-      });
+      const client = await checkout(pool);
+      let broken: Error | undefined;
       try {
         return await copyFrom(client, statement, data, options).catch((error) => {
+          broken = error;
           throw unreachable(error);
         });
       } finally {
-        client.release();
+        client.release(broken);
       }
     },
   });
@@ -82,19 +82,21 @@ export async function openPostgresDatabase(url: string, poolSize = 10): Promise<
     kind: 'postgres',
     ...sqlOf(pool),
     async transaction(fn) {
-      const client = await pool.connect().catch((error) => {
-        throw unreachable(error);
-      });
+      const client = await checkout(pool);
+      let broken: Error | undefined;
       try {
         await client.query('BEGIN');
         const result = await fn(sqlOf(client));
         await client.query('COMMIT');
         return result;
       } catch (error) {
-        await client.query('ROLLBACK').catch(() => {});
+        // A client whose rollback fails has lost its connection: the pool must not hand it out again.
+        await client.query('ROLLBACK').catch((rollbackError: Error) => {
+          broken = rollbackError;
+        });
         throw error;
       } finally {
-        client.release();
+        client.release(broken);
       }
     },
     close: () => pool.end(),
@@ -102,6 +104,19 @@ export async function openPostgresDatabase(url: string, poolSize = 10): Promise<
 }
 
 function ignore(): void {}
+
+/**
+ * A client of its own from the pool. The pool listens for errors only on idle clients, so a
+ * checked-out client gets a listener too: a server restart mid-transaction then fails the
+ * transaction's next query instead of crashing the process.
+ */
+async function checkout(pool: pg.Pool): Promise<pg.PoolClient> {
+  const client = await pool.connect().catch((error) => {
+    throw unreachable(error);
+  });
+  if (client.listenerCount('error') === 0) client.on('error', ignore);
+  return client;
+}
 
 // Refused before anything was sent: the request was certainly not applied.
 const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', '57P03', '53300']);

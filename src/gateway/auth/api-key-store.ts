@@ -37,6 +37,11 @@ export interface ApiKeyStoreOptions {
   clock: Clock;
   /** How long a lookup is trusted from memory; bounds how late a revocation reaches other processes. */
   cacheTtlMs: number;
+  /**
+   * How long past `cacheTtlMs` a cached lookup still answers while the database is unreachable
+   * (stale-if-error), so verified keys survive a short database restart; 0 turns it off.
+   */
+  staleIfErrorMs?: number;
   cacheSize: number;
   metrics?: Registry;
 }
@@ -75,13 +80,15 @@ export function looksLikeApiKey(value: string): boolean {
  * API keys in the database, stored as sha256 hashes (the keys carry 256 random bits, so a plain
  * hash is as strong as a slow one). Lookups are cached in a bounded map — found and not found —
  * so the hot path rarely reaches the database; a revocation in this process drops its entry at
- * once, other processes see it within `cacheTtlMs`.
+ * once, other processes see it within `cacheTtlMs`. While the database is unreachable, a cached
+ * answer keeps serving for `staleIfErrorMs` more; a key never seen answers 503.
  */
 export class ApiKeyStore {
   private readonly cache = new Map<string, CacheEntry>();
   // Labelled children resolved once: `inc({ result })` would hash the labels on every request.
   private readonly cacheHits?: { inc(): void };
   private readonly databaseLookups?: { inc(): void };
+  private readonly staleAnswers?: { inc(): void };
 
   constructor(private readonly options: ApiKeyStoreOptions) {
     if (options.metrics) {
@@ -96,12 +103,13 @@ export class ApiKeyStore {
       });
       const lookups = new Counter({
         name: 'aimesh_gateway_api_key_lookups_total',
-        help: 'API key lookups by where they were answered (cache or database)',
+        help: 'API key lookups by where they were answered (cache, database, or stale: a cached answer past its time while the database is unreachable)',
         labelNames: ['result'],
         registers: [options.metrics],
       });
       this.cacheHits = lookups.labels('cache');
       this.databaseLookups = lookups.labels('database');
+      this.staleAnswers = lookups.labels('stale');
     }
   }
 
@@ -179,9 +187,12 @@ export class ApiKeyStore {
   private async lookUp(hash: string): Promise<ApiKeyRecord | null> {
     const now = this.options.clock.now();
     this.databaseLookups?.inc();
-    const { rows } = await this.options.db.query<Row>('SELECT * FROM gateway_api_keys WHERE hash = $1', [
-      hash,
-    ]);
+    let rows: Row[];
+    try {
+      ({ rows } = await this.options.db.query<Row>('SELECT * FROM gateway_api_keys WHERE hash = $1', [hash]));
+    } catch (error) {
+      return this.staleOr(hash, now, error);
+    }
     const digest = Buffer.from(hash, 'hex');
     // The index found the row by hash; confirming it in constant time keeps the comparison itself
     // from leaking anything, whatever the database's string comparison does.
@@ -189,6 +200,16 @@ export class ApiKeyStore {
     const record = row ? toRecord(row) : null;
     this.remember(hash, { at: now, record });
     return record;
+  }
+
+  /** The cached answer while it is within the stale-if-error window and the database is unreachable. */
+  private staleOr(hash: string, now: number, error: unknown): ApiKeyRecord | null {
+    const cached = this.cache.get(hash);
+    const unreachable = (error as { status?: number }).status === 503;
+    const window = this.options.cacheTtlMs + (this.options.staleIfErrorMs ?? 0);
+    if (!unreachable || !cached || now - cached.at >= window) throw error;
+    this.staleAnswers?.inc();
+    return cached.record;
   }
 
   private remember(hash: string, entry: CacheEntry): void {

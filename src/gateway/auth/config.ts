@@ -72,6 +72,12 @@ export const AuthConfig = Type.Object(
           description:
             'How long a looked-up key is trusted from memory; a revocation reaches other processes within this time.',
         }),
+        staleIfErrorMs: Type.Integer({
+          minimum: 0,
+          default: 60_000,
+          description:
+            'While the database is unreachable, keys verified before keep working this long past cacheTtlMs (and the gateway stays ready); new keys answer 503.',
+        }),
         cacheSize: Type.Integer({ minimum: 1, default: 10_000, description: 'Most keys held in memory.' }),
       },
       { default: {}, additionalProperties: false },

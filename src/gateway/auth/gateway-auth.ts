@@ -31,6 +31,7 @@ export function createGatewayAuth(deps: {
     db: deps.db,
     clock: deps.clock,
     cacheTtlMs: config.apiKeys.cacheTtlMs,
+    staleIfErrorMs: config.apiKeys.staleIfErrorMs,
     cacheSize: config.apiKeys.cacheSize,
     metrics: deps.metrics,
   });

@@ -7,7 +7,7 @@ import {
   type JWTPayload,
   jwtVerify,
 } from 'jose';
-import { unauthorized, unavailable } from '../../kernel/errors.js';
+import { dependencyUnavailable, unauthorized } from '../../kernel/errors.js';
 import type { JwtConfig } from './config.js';
 import type { Principal } from './principal.js';
 
@@ -60,9 +60,10 @@ export function createJwtVerifier(config: JwtConfig): JwtVerifier {
       } catch (error) {
         // Our key source failing is not the caller's fault: say so, and let them retry.
         if (keySourceFailed(error)) {
-          throw unavailable(
-            'auth_unavailable',
+          throw dependencyUnavailable(
+            'jwks',
             `cannot check the token: the key set is unreachable (${(error as Error).message})`,
+            { retryAfterSeconds: 5 },
           );
         }
         throw unauthorized('invalid_token', `the bearer token was rejected: ${reason(error)}`);

@@ -181,7 +181,7 @@ describe('JWT keys from a JWKS file', () => {
 });
 
 describe('JWT keys from an unreachable JWKS URL', () => {
-  it('answers 503 auth_unavailable rather than blaming the caller', async () => {
+  it('answers 503 jwks_unavailable with a retry time rather than blaming the caller', async () => {
     const pair = await generateKeyPair('RS256');
     const verifier = createJwtVerifier(
       readSection(AuthConfig, { jwt: { algorithms: ['RS256'], jwksUrl: 'http://127.0.0.1:1/jwks.json' } })
@@ -190,6 +190,10 @@ describe('JWT keys from an unreachable JWKS URL', () => {
     const jwt = await new SignJWT({ sub: 'x', exp: nowSeconds() + 60 })
       .setProtectedHeader({ alg: 'RS256', kid: 'k' })
       .sign(pair.privateKey);
-    await expect(verifier.verify(jwt)).rejects.toMatchObject({ status: 503, code: 'auth_unavailable' });
+    await expect(verifier.verify(jwt)).rejects.toMatchObject({
+      status: 503,
+      code: 'jwks_unavailable',
+      details: { dependency: 'jwks', retryAfterSeconds: 5 },
+    });
   });
 });
