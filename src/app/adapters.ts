@@ -50,5 +50,6 @@ export function moduleAdapters(config: Config, clock: Clock, metrics: Registry):
       v2: v2RemoteRuntime,
       openai: openAiRuntime,
     }),
+    taskProcessEntry: new URL('./task-process.mjs', import.meta.url).pathname,
   };
 }

@@ -6,13 +6,13 @@ import { AimeshError } from '../kernel/errors.js';
 import { callApi, clientHeaders } from './client.js';
 import { printTable } from './table-output.js';
 
-interface PushResult {
+export interface PushResult {
   created: boolean;
   version: { dataset: string; version: string; rowCount: number; columns: { name: string; type: string }[] };
 }
 
 /** Uploads CSV bytes as the body (callApi speaks JSON only); errors carry the server's code. */
-async function uploadCsv(name: string, data: Uint8Array, description?: string): Promise<PushResult> {
+export async function uploadCsv(name: string, data: Uint8Array, description?: string): Promise<PushResult> {
   const base = process.env.AIMESH_URL ?? 'http://127.0.0.1:8080';
   const headers = { ...clientHeaders(), 'content-type': 'text/csv' };
   const query = description ? `?description=${encodeURIComponent(description)}` : '';

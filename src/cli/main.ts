@@ -7,6 +7,7 @@ import { registerKeysCommands } from './keys-command.js';
 import { registerLineageCommand } from './lineage-command.js';
 import { registerMigrateCommand } from './migrate-command.js';
 import { registerModelsCommands } from './models-command.js';
+import { registerPipelineCommands } from './pipeline-command.js';
 import { registerServeCommand } from './serve-command.js';
 import { registerStartCommand } from './start-command.js';
 
@@ -22,7 +23,9 @@ Examples:
   aimesh start --target gateway,inference       # only some modules
   aimesh migrate --config examples/distributed.yaml
   aimesh events tail --type ai.inference.completed
-  aimesh events ls --type ai.training.started --limit 20`,
+  aimesh events ls --type ai.training.started --limit 20
+  aimesh pipeline run examples/pipelines/iris.yaml --wait
+  aimesh start --target worker --config examples/distributed.yaml`,
   );
 
 registerStartCommand(program);
@@ -34,6 +37,7 @@ registerLineageCommand(program);
 registerServeCommand(program);
 registerInferCommand(program);
 registerKeysCommands(program);
+registerPipelineCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -62,6 +62,23 @@ export const builtInEventTypes: EventTypeDefinition[] = [
     versions: { 1: open({ executionId: id }) },
   },
   {
+    type: 'ai.training.progress',
+    topic: 'ai.training.progress',
+    versions: {
+      1: open({ executionId: id, stage: id, epoch: Type.Integer({ minimum: 1 }), loss: Type.Number() }),
+    },
+  },
+  {
+    type: 'ai.training.completed',
+    topic: 'ai.training.completed',
+    versions: { 1: open({ executionId: id }) },
+  },
+  {
+    type: 'ai.training.failed',
+    topic: 'ai.training.failed',
+    versions: { 1: open({ executionId: id, error: Type.String() }) },
+  },
+  {
     type: 'ai.evaluation.completed',
     topic: 'ai.evaluation.completed',
     versions: {

@@ -85,6 +85,11 @@ export const InferenceConfig = Type.Object(
         description: 'Registry models to serve: version number or alias (production, latest, ...).',
       },
     ),
+    followAliases: Type.Array(Type.String({ minLength: 1 }), {
+      default: ['production'],
+      description:
+        'Registry aliases whose promotions this server loads and serves, even for models not listed in models ([] = only listed ones).',
+    }),
     batching: BatchingConfig,
     onnx: Type.Object(
       {

@@ -95,8 +95,12 @@ export class ModelLoader {
 
   /** Follows a promotion: loads the version if needed, then moves the alias; requests never see a gap. */
   async onPromoted(promotion: Promotion): Promise<void> {
+    // Besides the models it was told to serve, the server follows every promotion to the aliases
+    // of `followAliases` (production by default): a newly trained model is served with no restart.
     const managed =
-      this.manager.has(promotion.model) || this.config.models.some((m) => m.model === promotion.model);
+      this.manager.has(promotion.model) ||
+      this.config.models.some((m) => m.model === promotion.model) ||
+      (this.registry !== undefined && this.config.followAliases.includes(promotion.alias));
     if (!managed) return;
     if (!this.manager.has(promotion.model, promotion.version))
       await this.load(promotion.model, promotion.version);

@@ -26,6 +26,8 @@ export interface Adapters {
   rateLimitStore(options: RateLimitStoreOptions): RateLimitStore;
   /** Every model runtime this process can load, by format (`tfjs`, `onnx`, `v2`, `openai`). */
   modelRuntimes(options: ModelRuntimeOptions): Record<string, ModelRuntime>;
+  /** The file a worker forks to run one stage in a task process of its own (the local executor). */
+  taskProcessEntry: string;
 }
 
 /** What a module receives at start: the process's ports, and its dependencies' APIs. */

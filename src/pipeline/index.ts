@@ -1,8 +1,141 @@
-import { placeholderModule } from '../kernel/module.js';
+import type { Registration } from '../discovery/index.js';
+import { readSection } from '../kernel/config.js';
+import { createHttpServer } from '../kernel/http.js';
+import type { ModuleContext, ModuleDefinition, ModuleInstance } from '../kernel/module.js';
+import { DEFAULT_TRAINING_PORT, PipelineConfig } from './config.js';
+import { ExecutionFlow } from './execution-flow.js';
+import { PipelineService } from './pipeline-service.js';
+import type { ClaimedTask, ExecutionRecord, WorkerCapacity, WorkerRecord } from './records.js';
+import { pipelineRoutes } from './routes.js';
+import { Scheduler } from './scheduler.js';
 
-/** The pipeline module. */
-export const pipelineModule = placeholderModule(
-  'pipeline',
-  ['registry'],
-  'pipelines, experiments and the scheduler',
-);
+export { PipelineConfig } from './config.js';
+export { type PipelineDefinition, parseDefinitionText, readDefinition, type Stage } from './definition.js';
+export type { ClaimedTask, ExecutionRecord, StageRecord, WorkerCapacity, WorkerRecord } from './records.js';
+export type { RouteRole } from './routes.js';
+
+/** The discovery service name the gateway routes `/api/v1/training/**` to. */
+export const TRAINING_SERVICE = 'model-training';
+
+/** What workers (and tests) use of the pipeline module: the task queue and the executions. */
+export interface PipelineApi {
+  /** Base URL of the training API listener. */
+  readonly url: string;
+  registerWorker(
+    id: string,
+    name: string,
+    capacity: WorkerCapacity,
+    labels: Record<string, string>,
+  ): Promise<void>;
+  heartbeatWorker(id: string, running: number): Promise<void>;
+  removeWorker(id: string): Promise<void>;
+  workers(): Promise<WorkerRecord[]>;
+  /** Claims the best queued task that fits `free`; null when none does. */
+  claim(workerId: string, free: WorkerCapacity): Promise<ClaimedTask | null>;
+  /** Renews a lease (and stores metrics so far); false when the worker must stop the task. */
+  extendLease(
+    taskId: string,
+    workerId: string,
+    attempt: number,
+    metrics?: Record<string, unknown>,
+  ): Promise<boolean>;
+  complete(
+    taskId: string,
+    workerId: string,
+    attempt: number,
+    output: Record<string, unknown>,
+    metrics: Record<string, unknown>,
+  ): Promise<boolean>;
+  fail(
+    taskId: string,
+    workerId: string,
+    attempt: number,
+    error: string,
+  ): Promise<'retrying' | 'failed' | 'lost'>;
+  appendLogs(executionId: string, stage: string, lines: string[]): Promise<void>;
+  /** Runs a definition (already parsed or raw) now. */
+  run(definition: unknown, actor: string): Promise<ExecutionRecord>;
+  getExecution(id: string): Promise<ExecutionRecord>;
+  cancel(id: string): Promise<void>;
+  resume(id: string): Promise<void>;
+  /** Reaps expired leases and explains waiting tasks now (the monitor does it every interval). */
+  monitor(): Promise<void>;
+}
+
+declare module '../kernel/module.js' {
+  interface ModuleApis {
+    pipeline: PipelineApi;
+  }
+}
+
+/** The pipeline module: definitions, executions and the scheduler's task queue, on its own listener. */
+export const pipelineModule: ModuleDefinition = {
+  name: 'pipeline',
+  deps: ['registry', 'eventlog', 'discovery'],
+  requires: ['database'],
+  migrations: new URL('./migrations', import.meta.url).pathname,
+  init: startPipeline,
+};
+
+async function startPipeline(ctx: ModuleContext): Promise<ModuleInstance> {
+  const config = readSection(PipelineConfig, ctx.config.pipeline, '/pipeline');
+  config.server.port ??= ctx.config.server.port === 0 ? 0 : DEFAULT_TRAINING_PORT;
+  const flow = new ExecutionFlow(ctx.db, ctx.use('eventlog'), ctx.clock);
+  const scheduler = new Scheduler(ctx.db, flow, ctx.clock, config);
+  const service = new PipelineService(ctx.db, flow, scheduler, ctx.use('registry'), ctx.clock);
+
+  const server = await createHttpServer({ logger: ctx.logger, bodyLimitBytes: 4 * 1024 * 1024 });
+  await server.register(pipelineRoutes(service), { prefix: '/api/v1/training' });
+  await server.listen({ host: config.server.host, port: config.server.port });
+  const address = server.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.server.port;
+  const host = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
+  const url = `http://${host}:${port}`;
+  const registration: Registration = await ctx.use('discovery').register({
+    service: TRAINING_SERVICE,
+    url,
+    metadata: {},
+    ttlMs: config.discoveryTtlMs,
+  });
+  ctx.logger.info({ url }, 'training API listening');
+
+  const monitor = async () => {
+    await scheduler.reapExpiredLeases();
+    await scheduler.explainWaits();
+  };
+  let monitoring: Promise<void> = Promise.resolve();
+  const timer = setInterval(() => {
+    monitoring = monitor().catch((error) => ctx.logger.warn({ err: error }, 'pipeline monitor failed'));
+  }, config.monitorIntervalMs);
+  timer.unref();
+
+  const api: PipelineApi = {
+    url,
+    registerWorker: (...a) => scheduler.registerWorker(...a),
+    heartbeatWorker: (...a) => scheduler.heartbeatWorker(...a),
+    removeWorker: (id) => scheduler.removeWorker(id),
+    workers: () => scheduler.workers(),
+    claim: (...a) => scheduler.claim(...a),
+    extendLease: (...a) => scheduler.extendLease(...a),
+    complete: (...a) => flow.complete(...a),
+    fail: (...a) => flow.fail(...a),
+    appendLogs: (...a) => scheduler.appendLogs(...a),
+    run: (definition, actor) => service.run({ definition }, actor),
+    getExecution: (id) => service.getExecution(id),
+    cancel: (id) => flow.cancel(id),
+    resume: (id) => flow.resume(id),
+    monitor,
+  };
+  return {
+    api,
+    ready: () => ({ status: 'ready' }),
+    async stop() {
+      clearInterval(timer);
+      await monitoring;
+      await registration
+        .deregister()
+        .catch((error) => ctx.logger.warn({ err: error }, 'discovery deregistration failed'));
+      await server.close();
+    },
+  };
+}

@@ -1,4 +1,48 @@
-import { placeholderModule } from '../kernel/module.js';
+import { readSection } from '../kernel/config.js';
+import { newId } from '../kernel/ids.js';
+import type { ModuleContext, ModuleDefinition, ModuleInstance } from '../kernel/module.js';
+import { defaultWorkerName, WorkerConfig, workerCapacity } from './config.js';
+import { ProcessPool } from './process-pool.js';
+import { WorkerLoop } from './worker-loop.js';
 
-/** The worker module. */
-export const workerModule = placeholderModule('worker', [], 'the training worker');
+export { WorkerConfig } from './config.js';
+export { classificationMetrics } from './stages/evaluate.js';
+export { runStage } from './stages/run-stage.js';
+export type { StageContext, StageInput, StageResult } from './stages/stage-io.js';
+export type { RunMessage, TaskProcessMessage } from './task-protocol.js';
+
+/** The worker module: claims tasks from the pipeline's queue and runs them on this host. */
+export const workerModule: ModuleDefinition = {
+  name: 'worker',
+  deps: ['pipeline', 'registry', 'eventlog'],
+  requires: ['database'],
+  init: startWorker,
+};
+
+async function startWorker(ctx: ModuleContext): Promise<ModuleInstance> {
+  const config = readSection(WorkerConfig, ctx.config.worker, '/worker');
+  const pool = new ProcessPool(ctx.adapters.taskProcessEntry, ctx.config.artifacts.dir);
+  const loop = new WorkerLoop({
+    id: newId(ctx.clock.now()),
+    name: config.name ?? defaultWorkerName(),
+    capacity: workerCapacity(config),
+    labels: config.labels,
+    concurrency: config.concurrency,
+    pollMs: config.pollMs,
+    heartbeatMs: config.heartbeatMs,
+    pipeline: ctx.use('pipeline'),
+    registry: ctx.use('registry'),
+    events: ctx.use('eventlog'),
+    pool,
+    clock: ctx.clock,
+    logger: ctx.logger,
+  });
+  await loop.start();
+  return {
+    ready: () => ({ status: 'ready' }),
+    async stop() {
+      await loop.stop();
+      pool.killAll();
+    },
+  };
+}

@@ -79,7 +79,9 @@ export class ModelChooser {
   /** The choices for a call, best first; throws 403, 422 or 400 as the request deserves. */
   choose(request: ModelRequest, principal: Principal | undefined, routeTarget: RouteTarget): Choice[] {
     const { selector, access } = this.o;
-    if (request.type !== undefined && selector) {
+    // A type the catalogue does not list goes to the route's service unchanged: the model
+    // server picks its own model of that type (a freshly trained and promoted one, say).
+    if (request.type !== undefined && selector?.hasType(request.type)) {
       const ranked = selector.rank(request.type, parseSelectionConstraints(request.query));
       let forbiddenError: AimeshError | undefined;
       const choices: Choice[] = [];
@@ -111,6 +113,11 @@ export class ModelChooser {
         'no_suitable_model',
         `model ${request.id} is not of type '${request.type}' or does not meet the constraints`,
       );
+    }
+    if (request.type !== undefined && request.id === undefined) {
+      // Outside the catalogue only the type is known here; rules naming the type apply.
+      if (principal && access) access.assertModelAllowed(principal, { id: '', type: request.type });
+      return [{ target: routeTarget }];
     }
     if (request.id !== undefined) {
       if (principal && access)

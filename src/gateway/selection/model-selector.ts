@@ -74,6 +74,11 @@ export class ModelSelector {
     }
   }
 
+  /** Whether the catalogue lists any model of `type`. */
+  hasType(type: string): boolean {
+    return this.byType.has(type);
+  }
+
   /** The model types in the catalogue. */
   types(): string[] {
     return [...this.byType.keys()];

@@ -125,6 +125,12 @@ describe('ModelChooser', () => {
     ).toThrow(expect.objectContaining({ status: 422, code: 'no_suitable_model' }));
   });
 
+  it("passes a type the catalogue does not list to the route's service, for the model server to pick", () => {
+    expect(chooser.choose({ type: 'iris-species', query: {} }, alice, routeTarget)).toEqual([
+      { target: routeTarget },
+    ]);
+  });
+
   it('passes the call through unchanged when it names no model', () => {
     expect(chooser.choose({ query: {} }, alice, routeTarget)).toEqual([{ target: routeTarget }]);
   });

@@ -1,0 +1,164 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { badRequest } from '../kernel/errors.js';
+import type { PipelineService } from './pipeline-service.js';
+
+/**
+ * The role each route needs, declared in its route config (`config.role`) for the access
+ * layer to enforce: `operator` for writes, `caller` for reads.
+ */
+export type RouteRole = 'admin' | 'operator' | 'service' | 'caller';
+const role = (r: RouteRole) => ({ role: r });
+
+const tags = ['training'];
+const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 200 }) });
+const NameParams = Type.Object({ name: Type.String({ minLength: 1, maxLength: 128 }) });
+const Paging = {
+  limit: Type.Integer({ minimum: 1, maximum: 1000, default: 50 }),
+  offset: Type.Integer({ minimum: 0, default: 0 }),
+};
+const RunBody = Type.Object(
+  {
+    definition: Type.Optional(
+      Type.Unknown({ description: 'A pipeline definition (as a YAML/JSON file holds it).' }),
+    ),
+    pipeline: Type.Optional(Type.String({ minLength: 1, description: 'Or the name of a saved pipeline.' })),
+  },
+  { additionalProperties: false },
+);
+const Status = Type.Union(
+  ['CREATED', 'QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED'].map((s) => Type.Literal(s)),
+);
+
+function actorOf(request: FastifyRequest): string {
+  const header = request.headers['x-aimesh-actor'];
+  const actor = typeof header === 'string' ? header.trim() : '';
+  return actor.length > 0 && actor.length <= 200 ? actor : 'anonymous';
+}
+
+/** The training API under /api/v1/training: pipelines, executions, their logs, and the workers. */
+export function pipelineRoutes(service: PipelineService): FastifyPluginAsync {
+  return async (app) => {
+    app.post(
+      '/pipelines',
+      {
+        config: role('operator'),
+        schema: { tags, summary: 'Save (or replace) a named pipeline definition' },
+      },
+      async (request, reply) =>
+        reply.status(201).send(await service.savePipeline(request.body, actorOf(request))),
+    );
+    app.get(
+      '/pipelines',
+      {
+        config: role('caller'),
+        schema: { tags, summary: 'List saved pipelines', querystring: Type.Object(Paging) },
+      },
+      async (request) => {
+        const q = request.query as { limit: number; offset: number };
+        return { items: await service.listPipelines(q.limit, q.offset) };
+      },
+    );
+    app.get(
+      '/pipelines/:name',
+      {
+        config: role('caller'),
+        schema: { tags, summary: 'A saved pipeline definition', params: NameParams },
+      },
+      async (request) => service.getPipeline((request.params as { name: string }).name),
+    );
+    app.post(
+      '/executions',
+      {
+        config: role('operator'),
+        schema: { tags, summary: 'Run a pipeline: a definition, or a saved pipeline by name', body: RunBody },
+      },
+      async (request, reply) => {
+        const body = request.body as typeof RunBody.static;
+        if ((body.definition === undefined) === (body.pipeline === undefined))
+          throw badRequest('invalid_request', 'give exactly one of definition or pipeline');
+        return reply.status(201).send(await service.run(body, actorOf(request)));
+      },
+    );
+    app.get(
+      '/executions',
+      {
+        config: role('caller'),
+        schema: {
+          tags,
+          summary: 'List executions, newest first',
+          querystring: Type.Object({
+            ...Paging,
+            status: Type.Optional(Status),
+            pipeline: Type.Optional(Type.String()),
+          }),
+        },
+      },
+      async (request) => ({
+        items: await service.listExecutions(
+          request.query as { status?: string; pipeline?: string; limit: number; offset: number },
+        ),
+      }),
+    );
+    app.get(
+      '/executions/:id',
+      {
+        config: role('caller'),
+        schema: { tags, summary: 'An execution: status, stages, timings, metrics', params: IdParams },
+      },
+      async (request) => service.getExecution((request.params as { id: string }).id),
+    );
+    app.post(
+      '/executions/:id/cancel',
+      { config: role('operator'), schema: { tags, summary: 'Cancel a live execution', params: IdParams } },
+      async (request) => {
+        const { id } = request.params as { id: string };
+        await service.flow.cancel(id);
+        return service.getExecution(id);
+      },
+    );
+    app.post(
+      '/executions/:id/resume',
+      {
+        config: role('operator'),
+        schema: {
+          tags,
+          summary: 'Resume a failed or cancelled execution from its unfinished stages',
+          params: IdParams,
+        },
+      },
+      async (request) => {
+        const { id } = request.params as { id: string };
+        await service.flow.resume(id);
+        return service.getExecution(id);
+      },
+    );
+    app.get(
+      '/executions/:id/logs',
+      {
+        config: role('caller'),
+        schema: {
+          tags,
+          summary: 'Log lines of an execution after a line id',
+          params: IdParams,
+          querystring: Type.Object({
+            after: Type.Integer({ minimum: 0, default: 0 }),
+            limit: Type.Integer({ minimum: 1, maximum: 10_000, default: 1000 }),
+          }),
+        },
+      },
+      async (request) => {
+        const q = request.query as { after: number; limit: number };
+        return { items: await service.logs((request.params as { id: string }).id, q.after, q.limit) };
+      },
+    );
+    app.get(
+      '/workers',
+      {
+        config: role('operator'),
+        schema: { tags, summary: 'Registered workers: capacity, running tasks, liveness' },
+      },
+      async () => ({ items: await service.scheduler.workers() }),
+    );
+  };
+}
