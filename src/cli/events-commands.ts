@@ -24,7 +24,8 @@ export function registerEventsCommands(program: Command): void {
       `
 Examples:
   aimesh events tail
-  aimesh events tail --type ai.inference.completed --url http://127.0.0.1:8081`,
+  aimesh events tail --type 'ai.inference.*'                            # calls through the gateway
+  aimesh events tail --type 'ai.serving.*' --url http://127.0.0.1:8081  # the model server's part of them`,
     )
     .action(async (opts: TailOptions) => {
       const limit = opts.count === undefined ? Number.POSITIVE_INFINITY : Number(opts.count);

@@ -22,7 +22,7 @@ Examples:
   aimesh start                                  # the whole platform on http://127.0.0.1:8080
   aimesh start --target gateway,inference       # only some modules
   aimesh migrate --config examples/distributed.yaml
-  aimesh events tail --type ai.inference.completed
+  aimesh events tail --type 'ai.inference.*'    # calls through the gateway, as they happen
   aimesh events ls --type ai.training.started --limit 20
   aimesh pipeline run examples/pipelines/iris.yaml --wait
   aimesh start --target worker --config examples/distributed.yaml`,

@@ -20,21 +20,32 @@ export const DEFAULT_TOPIC = 'ai.events.default';
 
 const id = Type.String({ minLength: 1 });
 const count = Type.Number({ minimum: 0 });
+/** Which gateway front took a call. */
+const front = Type.Union([Type.Literal('native'), Type.Literal('openai')]);
 const open = <T extends Record<string, TSchema>>(props: T) =>
   Type.Object(props, { additionalProperties: true });
 
-/** The built-in event types. Add a type here with its schema; bump a version with an upcaster. */
+/**
+ * The built-in event types. Add a type here with its schema; bump a version with an upcaster.
+ * A call through the gateway to a model server is recorded once per role, joined by the
+ * correlation id (the request id): `ai.inference.*` by the gateway (either front, with `front`
+ * and its timings), `ai.serving.*` by the model server (batch, queue wait, cache).
+ */
 export const builtInEventTypes: EventTypeDefinition[] = [
   {
     type: 'ai.inference.completed',
     topic: 'ai.inference.completed',
     versions: {
       1: open({ modelId: id, latency: count }),
+      // `front`, `upstreamMs` and `gatewayMs` came later, optional: older v2 events lack them.
       2: open({
         modelId: id,
         modelVersion: Type.Optional(Type.String()),
         latencyMs: count,
         userId: Type.Optional(Type.String()),
+        front: Type.Optional(front),
+        upstreamMs: Type.Optional(count),
+        gatewayMs: Type.Optional(count),
       }),
     },
     // v1 called the latency `latency`; v2 names its unit.
@@ -43,6 +54,32 @@ export const builtInEventTypes: EventTypeDefinition[] = [
   {
     type: 'ai.inference.failed',
     topic: 'ai.inference.failed',
+    versions: {
+      1: open({
+        error: Type.String(),
+        modelId: Type.Optional(Type.String()),
+        status: Type.Optional(Type.Integer()),
+        front: Type.Optional(front),
+      }),
+    },
+  },
+  {
+    type: 'ai.serving.completed',
+    topic: 'ai.serving.completed',
+    versions: {
+      1: open({
+        modelId: id,
+        modelVersion: Type.String(),
+        latencyMs: count,
+        batchSize: Type.Optional(count),
+        queueWaitMs: Type.Optional(count),
+        cached: Type.Optional(Type.Boolean()),
+      }),
+    },
+  },
+  {
+    type: 'ai.serving.failed',
+    topic: 'ai.serving.failed',
     versions: {
       1: open({
         error: Type.String(),

@@ -10,17 +10,20 @@ import type { AccessPolicy, Authenticator } from './auth/principal.js';
 import { EndpointStatsTable } from './balancing/endpoint-stats.js';
 import { createBalancer } from './balancing/load-balancer.js';
 import { BUILT_IN_POLICIES, GatewayConfig } from './config.js';
-import { openAiRoutes } from './openai/openai-routes.js';
+import { openAiFront } from './openai/openai-routes.js';
+import { GatewayPipeline } from './pipeline/gateway-pipeline.js';
+import { CallerConnections } from './proxy/caller-connections.js';
 import { Forwarder } from './proxy/forwarder.js';
 import { GatewayMetrics } from './proxy/gateway-metrics.js';
 import { RandomHexPool } from './proxy/trace-context.js';
 import { UpstreamClient } from './proxy/upstream-client.js';
 import { RateLimiter } from './rate-limit/rate-limiter.js';
 import { TokenQuota } from './rate-limit/token-quota.js';
-import { gatewayRoutes } from './routes.js';
 import { ModelChooser } from './routing/model-choice.js';
 import { compileRoutes } from './routing/route-table.js';
 import { ModelSelector } from './selection/model-selector.js';
+import { nativeTraffic } from './traffic/native-front.js';
+import { trafficRoutes } from './traffic/traffic-routes.js';
 
 export { GatewayConfig } from './config.js';
 export type { UpstreamRequest, UpstreamResponse, UpstreamTarget } from './proxy/upstream-client.js';
@@ -41,8 +44,9 @@ declare module '../kernel/module.js' {
 }
 
 /**
- * The gateway module: authenticate → rate limit → route → choose a model → pick an instance →
- * breaker → retry → forward, plus the OpenAI-compatible front and the admin APIs.
+ * The gateway module: one pipeline (authenticate → rate limit → choose a model under the access
+ * rules → pick an instance → breaker → bulkhead → retry → forward → record) behind two fronts,
+ * the native traffic routes and the OpenAI-compatible one, plus the admin APIs.
  */
 export const gatewayModule: ModuleDefinition = {
   name: 'gateway',
@@ -110,60 +114,37 @@ export const gatewayModule: ModuleDefinition = {
     await ctx.http.register(trafficAdminRoutes({ discovery, breakers, adminToken: config.auth.adminToken }), {
       prefix: '/api/v1/admin',
     });
-    if (config.openai.enabled) {
-      await ctx.http.register(
-        openAiRoutes({
+    const traceIds = new RandomHexPool();
+    const pipeline = new GatewayPipeline(
+      {
+        authenticator,
+        authRequired: config.auth.required,
+        rateLimiter,
+        forwarder,
+        metrics,
+        events: config.events ? events : undefined,
+        logger: ctx.logger,
+        eventIds: new IdSource(),
+      },
+      new CallerConnections(),
+    );
+    const openai = config.openai.enabled
+      ? openAiFront({
           config: config.openai,
-          client,
           authenticator,
           access,
-          clock: ctx.clock,
           limiter: rateLimiter,
           quota:
             config.rateLimit.dailyTokenQuota !== undefined
               ? new TokenQuota(store, config.rateLimit.dailyTokenQuota)
               : undefined,
           metrics: ctx.metrics,
-          onCompleted: (outcome) => {
-            if (!config.events) return;
-            const ok = outcome.status < 400 && !outcome.error;
-            events.enqueue({
-              type: ok ? 'ai.inference.completed' : 'ai.inference.failed',
-              source: 'aimesh/gateway',
-              correlationid: outcome.requestId,
-              data: {
-                modelId: outcome.servedModel ?? outcome.requestedModel,
-                latencyMs: outcome.latencyMs,
-                userId: outcome.principal.id,
-                keyId: outcome.principal.keyId,
-                status: outcome.status,
-                upstream: outcome.upstream,
-                stream: outcome.stream,
-                totalTokens: outcome.totalTokens,
-                ...(ok ? {} : { error: outcome.error ?? `upstream answered ${outcome.status}` }),
-              },
-            });
-          },
-        }),
-        { prefix: '/v1' },
-      );
-    }
-    await ctx.http.register(
-      gatewayRoutes({
-        routes,
-        authenticator,
-        authRequired: config.auth.required,
-        rateLimiter,
-        chooser,
-        selector,
-        forwarder,
-        metrics,
-        events: config.events ? events : undefined,
-        logger: ctx.logger,
-        traceIds: new RandomHexPool(),
-        eventIds: new IdSource(),
-      }),
-    );
+          traceIds,
+        })
+      : undefined;
+    const native = nativeTraffic(routes, { chooser, selector, traceIds });
+    await ctx.http.register(trafficRoutes(pipeline, [...(openai?.traffic ?? []), ...native]));
+    if (openai) await ctx.http.register(openai.models);
     return {
       api: { client, breakers } satisfies GatewayApi,
       ready: () => ({ status: 'ready' }),

@@ -94,8 +94,10 @@ export class InferenceService {
       this.metrics.requests.labels(label.model, label.version, 'ok').inc();
       this.metrics.latency.labels(label.model, label.version).observe(latencyMs / 1000);
       this.events.enqueue({
-        type: 'ai.inference.completed',
+        type: 'ai.serving.completed',
         source: SOURCE,
+        // The X-Request-Id the gateway sent: its own ai.inference.* event of the call has the same.
+        correlationid: request.requestId,
         data: {
           modelId: target.model,
           modelVersion: String(target.version),
@@ -125,8 +127,9 @@ export class InferenceService {
         )
         .inc();
       this.events.enqueue({
-        type: 'ai.inference.failed',
+        type: 'ai.serving.failed',
         source: SOURCE,
+        correlationid: request.requestId,
         data: {
           error: (error as Error).message,
           modelId: label.model === UNRESOLVED ? String(request.model).slice(0, 256) : label.model,

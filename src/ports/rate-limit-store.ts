@@ -24,9 +24,9 @@ export interface TokenBucketRule {
 export interface RateLimitStore {
   /**
    * Takes `cost` tokens (default 1) from the bucket `key` when it holds enough; never debits a
-   * refused call. An in-process store answers at once, a remote one with a promise.
+   * refused call. A store that fails rejects.
    */
-  take(key: string, rule: TokenBucketRule, cost?: number): RateLimitDecision | Promise<RateLimitDecision>;
+  take(key: string, rule: TokenBucketRule, cost?: number): Promise<RateLimitDecision>;
   /** Releases connections and timers. */
   close(): Promise<void>;
 }

@@ -26,6 +26,12 @@ export function rateLimitStoreContract(
     });
     afterAll(() => subject?.store.close());
 
+    it('answers every take with a promise, whatever the store (one return type for the port)', async () => {
+      const answer = subject.store.take(freshKey(), { capacity: 1, refillPerSecond: 1 });
+      expect(answer).toBeInstanceOf(Promise);
+      expect((await answer).allowed).toBe(true);
+    });
+
     it('allows a burst of `capacity` calls, then refuses with how long to wait', async () => {
       const key = freshKey();
       const rule = { capacity: 5, refillPerSecond: 1 };

@@ -157,7 +157,24 @@ describe('aimesh, all modules in one process', () => {
       const list = found.body.events as { source: string; data: Record<string, unknown> }[];
       return list.some((e) => e.data.modelId === 'churn') ? list : undefined;
     });
-    expect(events[0].data).toMatchObject({ modelId: 'churn', userId: 'alice' });
+    expect(events[0].data).toMatchObject({ modelId: 'churn', userId: 'alice', front: 'native' });
+    expect(events[0].source).toBe('aimesh/gateway');
+    // The model server records its own part of the same call under its own type, joined by the id.
+    const serving = await waitFor('the model server event', async () => {
+      const found = await call('GET', '/api/v1/events?type=ai.serving.completed&correlationId=e2e-call-1');
+      const list = found.body.events as { source: string; data: Record<string, unknown> }[];
+      return list.length > 0 ? list : undefined;
+    });
+    expect(serving).toHaveLength(1);
+    expect(serving[0]).toMatchObject({
+      source: 'aimesh/inference',
+      data: { modelId: 'churn', modelVersion: '1' },
+    });
+    const gatewayOnly = await call(
+      'GET',
+      '/api/v1/events?type=ai.inference.completed&correlationId=e2e-call-1',
+    );
+    expect(gatewayOnly.body.events).toHaveLength(1);
   });
 
   it('follows a promotion in the registry: the model server loads the promoted version and the gateway serves it', async () => {

@@ -121,9 +121,9 @@ describe('dynamic batching', () => {
     expect([a.status, b.status].sort()).toEqual([200, 504]);
   });
 
-  it('records completed inferences as ai.inference.completed events with batch size and queue wait', async () => {
+  it('records completed inferences as ai.serving.completed events with batch size and queue wait', async () => {
     await aimesh.events.flush();
-    const events = await aimesh.events.query({ type: 'ai.inference.completed', limit: 1_000 });
+    const events = await aimesh.events.query({ type: 'ai.serving.completed', limit: 1_000 });
     const batched = events.filter((e) => (e.data as { modelId: string }).modelId === 'batched');
     expect(batched.length).toBe(20);
     expect(batched[0].data).toMatchObject({
@@ -132,7 +132,7 @@ describe('dynamic batching', () => {
       batchSize: expect.any(Number),
       queueWaitMs: expect.any(Number),
     });
-    const failed = await aimesh.events.query({ type: 'ai.inference.failed', limit: 100 });
+    const failed = await aimesh.events.query({ type: 'ai.serving.failed', limit: 100 });
     expect(failed.some((e) => (e.data as { status: number }).status === 503)).toBe(true);
   });
 });

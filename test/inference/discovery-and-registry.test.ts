@@ -90,6 +90,8 @@ describe('inference with discovery and the registry', () => {
             { model: 'churn', ref: 'production' },
             { model: 'ghost', ref: 1 },
           ],
+          // Only the models listed: promotions of others are not followed.
+          followAliases: [],
           loadRetryMs: 200,
         },
       },
@@ -203,7 +205,7 @@ describe('inference with discovery and the registry', () => {
     });
   });
 
-  it('ignores promotions of models it does not serve', async () => {
+  it('ignores promotions of models it does not serve when it follows no alias beyond its list', async () => {
     await registryCall('POST', '/api/v1/models', { name: 'other', type: 'classification' }, 201);
     // A loadable artifact, so only the model server's choice keeps it from loading.
     await registryCall(

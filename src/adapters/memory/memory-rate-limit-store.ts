@@ -41,8 +41,7 @@ export function createMemoryRateLimitStore(options: MemoryRateLimitStoreOptions)
       })
     : undefined;
   return {
-    // Synchronous: nothing to wait for, so the gateway's hot path does not await it.
-    take(key: string, rule: TokenBucketRule, cost = 1): RateLimitDecision {
+    async take(key: string, rule: TokenBucketRule, cost = 1): Promise<RateLimitDecision> {
       const now = options.clock.now();
       const bucket = buckets.get(key);
       const elapsed = bucket ? Math.max(0, now - bucket.at) : 0;

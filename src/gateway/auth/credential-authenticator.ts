@@ -19,7 +19,7 @@ export interface CredentialAuthenticatorOptions {
  */
 export function createCredentialAuthenticator(options: CredentialAuthenticatorOptions): Authenticator {
   return {
-    authenticate(headers: IncomingHttpHeaders): Principal | Promise<Principal> {
+    async authenticate(headers: IncomingHttpHeaders): Promise<Principal> {
       const headerKey = headers['x-api-key'];
       if (typeof headerKey === 'string' && headerKey.length > 0) return apiKey(headerKey);
       if (Array.isArray(headerKey)) throw unauthorized('invalid_api_key', 'send one X-API-Key header');
@@ -39,12 +39,13 @@ export function createCredentialAuthenticator(options: CredentialAuthenticatorOp
     },
   };
 
-  function apiKey(key: string): Principal | Promise<Principal> {
+  async function apiKey(key: string): Promise<Principal> {
     // Bound the work an attacker can make us do per request.
     if (key.length > 256 || !looksLikeApiKey(key))
       throw unauthorized('invalid_api_key', 'the API key is not valid');
+    // A key seen lately is answered from the cache, without the database.
     const cached = options.keys.cached(key);
-    return cached === undefined ? options.keys.find(key).then(principalOf) : principalOf(cached);
+    return principalOf(cached === undefined ? await options.keys.find(key) : cached);
   }
 
   function principalOf(record: ApiKeyRecord | null): Principal {

@@ -8,13 +8,9 @@ export interface Principal {
   via: 'api-key' | 'jwt';
 }
 
-/**
- * Turns request headers into a principal; throws (or rejects with) a 401 AimeshError for missing
- * or bad credentials. A principal it already knows (a cached API key) comes back at once rather
- * than as a promise, so the hot path awaits only real I/O.
- */
+/** Turns request headers into a principal; rejects with a 401 AimeshError for missing or bad credentials. */
 export interface Authenticator {
-  authenticate(headers: IncomingHttpHeaders): Principal | Promise<Principal>;
+  authenticate(headers: IncomingHttpHeaders): Promise<Principal>;
 }
 
 /** Decides whether a principal may use a model; throws a 403 `model_forbidden` AimeshError when not. */

@@ -39,6 +39,11 @@ export const OpenAiConfig = Type.Object(
     }),
     upstreams: Type.Array(OpenAiUpstream, { default: [] }),
     models: Type.Array(OpenAiModel, { default: [] }),
+    policy: Type.String({
+      default: 'default',
+      description:
+        "Named resilience policy of the upstreams' circuit breakers (gateway.resilience.policies).",
+    }),
   },
   { default: {}, additionalProperties: false },
 );

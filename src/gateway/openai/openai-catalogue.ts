@@ -1,12 +1,20 @@
 import { badRequest, notFound } from '../../kernel/errors.js';
+import type { Choice } from '../proxy/forwarder.js';
+import type { RouteTarget } from '../routing/route-table.js';
 import type { OpenAiConfig, OpenAiModel, OpenAiUpstream } from './config.js';
 
-/** One step of a fallback chain: a model and the upstream that serves it. */
+/** One step of a fallback chain: a model and the upstream that serves it, made once at start. */
 export interface OpenAiRoute {
   model: OpenAiModel;
   upstream: OpenAiUpstream;
   /** The name to put in the upstream request's `model` field. */
   upstreamModel: string;
+  /** The model as the pipeline names it (breakers, metrics, events). */
+  choiceModel: NonNullable<Choice['model']>;
+  /** The upstream as the forwarder reaches it: its base URL, with its own breaker and bulkhead. */
+  target: RouteTarget;
+  /** The upstream's own credentials (never the caller's), or none: set on each call sent to it. */
+  headers: Readonly<Record<string, string | undefined>>;
 }
 
 /**
@@ -16,6 +24,7 @@ export interface OpenAiRoute {
 export class OpenAiCatalogue {
   private readonly models = new Map<string, OpenAiModel>();
   private readonly upstreams = new Map<string, OpenAiUpstream>();
+  private readonly chains = new Map<string, OpenAiRoute[]>();
 
   constructor(config: OpenAiConfig) {
     for (const u of config.upstreams) this.upstreams.set(u.name, u);
@@ -46,20 +55,29 @@ export class OpenAiCatalogue {
     return model;
   }
 
-  /** `id` and its fallbacks, each once, in the order to try them. */
-  chain(id: string): OpenAiRoute[] {
-    const seen = new Set<string>();
-    const out: OpenAiRoute[] = [];
-    for (const name of [id, ...this.get(id).fallbacks]) {
-      if (seen.has(name)) continue;
-      seen.add(name);
-      const model = this.get(name);
-      out.push({
-        model,
-        upstream: this.upstreams.get(model.upstream)!,
-        upstreamModel: model.upstreamModel ?? model.id,
-      });
-    }
-    return out;
+  /** `id` and its fallbacks, each once, in the order to try them; 404 when `id` is not offered. */
+  chain(id: string): readonly OpenAiRoute[] {
+    const known = this.chains.get(id);
+    if (known) return known;
+    const steps = new Map<string, OpenAiRoute>();
+    for (const name of [id, ...this.get(id).fallbacks])
+      if (!steps.has(name)) steps.set(name, this.route(name));
+    const chain = [...steps.values()];
+    this.chains.set(id, chain);
+    return chain;
+  }
+
+  private route(name: string): OpenAiRoute {
+    const model = this.get(name);
+    const upstream = this.upstreams.get(model.upstream)!;
+    const url = upstream.baseUrl.replace(/\/$/, '');
+    return {
+      model,
+      upstream,
+      upstreamModel: model.upstreamModel ?? model.id,
+      choiceModel: { id: model.id, version: '', type: model.type },
+      target: { kind: 'static', name: upstream.name, endpoints: [{ id: url, url }] },
+      headers: { authorization: upstream.apiKey ? `Bearer ${upstream.apiKey}` : undefined },
+    };
   }
 }

@@ -3,14 +3,24 @@ import type { Clock } from '../../kernel/clock.js';
 import { AimeshError } from '../../kernel/errors.js';
 import type { Random } from '../../kernel/random.js';
 import type { BreakerRegistry } from '../../resilience/breaker-registry.js';
-import { Bulkhead, type Priority } from '../../resilience/bulkhead.js';
+import { Bulkhead } from '../../resilience/bulkhead.js';
 import type { CircuitBreaker } from '../../resilience/circuit-breaker.js';
 import { backoffDelay, type RetryBudget, type RetryPolicy, waitFor } from '../../resilience/retry.js';
 import type { EndpointStatsTable } from '../balancing/endpoint-stats.js';
 import type { Endpoint, LoadBalancer } from '../balancing/load-balancer.js';
-import type { RouteTarget } from '../routing/route-table.js';
 import {
-  type CallerWatch,
+  bodyOf,
+  type Choice,
+  describeTarget,
+  type ForwardRequest,
+  type ForwardResult,
+  ForwardState,
+  failedAnswer,
+  GatewayRefusal,
+  servesModel,
+  setChoiceHeaders,
+} from './forward-request.js';
+import {
   isFailureStatus,
   isRetryableStatus,
   parseRetryAfter,
@@ -19,57 +29,13 @@ import {
   type UpstreamExchange,
 } from './upstream-client.js';
 
-/** A model the call may be served by, in order of preference. */
-export interface Choice {
-  /** The model, and its expected price per call when the catalogue knows it. */
-  model?: { id: string; version: string; type: string; cost?: number };
-  target: RouteTarget;
-}
-
-/** One call to forward. */
-export interface ForwardRequest {
-  method: string;
-  path: string;
-  /** Headers for the upstream; `x-model-id` / `x-model-version` are set per choice. */
-  headers: Record<string, string | string[] | undefined>;
-  body: Buffer | undefined;
-  /** The headers carry no hop-by-hop fields already. */
-  headersClean?: boolean;
-  /** True when the call may be sent twice (idempotent method or Idempotency-Key). */
-  repeatable: boolean;
-  priority: Priority;
-  /** Breaker policy name of the route. */
-  policy: string;
-  signal: AbortSignal;
-  /** The caller's connection, when the call came over one: watched more cheaply than `signal`. */
-  caller?: CallerWatch;
-  choices: Choice[];
-}
-
-/** What answered. */
-export interface ForwardResult {
-  /** The answer; its body is still to be relayed (or discarded). */
-  response: UpstreamExchange;
-  choice: Choice;
-  /** 0 = the first choice; more = a fallback served. */
-  choiceIndex: number;
-  endpoint: Endpoint;
-  attempts: number;
-  /** Time to the upstream's response headers, ms (of the attempt that answered). */
-  upstreamMs: number;
-}
-
-/** A refusal the gateway makes itself (no upstream answered); carries Retry-After. */
-export class GatewayRefusal extends AimeshError {
-  constructor(
-    code: string,
-    status: number,
-    message: string,
-    readonly retryAfterMs?: number,
-  ) {
-    super(code, status, message);
-  }
-}
+export {
+  type Choice,
+  type ForwardRequest,
+  type ForwardResult,
+  GatewayRefusal,
+  servesModel,
+} from './forward-request.js';
 
 export interface ForwarderOptions {
   client: UpstreamClient;
@@ -138,127 +104,184 @@ export class Forwarder {
 
   /** Forwards the call; rejects with an UpstreamError or a GatewayRefusal when nothing answered usefully. */
   async forward(request: ForwardRequest): Promise<ForwardResult> {
+    this.o.budget.recordRequest();
+    const state = new ForwardState();
+    const { choices } = request;
+    for (let index = 0; index < choices.length; index++) {
+      const moveOn = request.fallBackOnFailure === true && index < choices.length - 1;
+      const result = await this.tryChoice(request, index, state, moveOn);
+      if (result) return result;
+      if (!request.fallBackOnFailure && state.attempts >= this.o.retry.maxAttempts) break;
+    }
+    throw this.nothingAnswered(request, state);
+  }
+
+  /**
+   * Calls instances of one choice (picking, breaker, bulkhead, retries with backoff) until one
+   * answers; undefined when this choice is done with and the next may be tried. With `moveOn`,
+   * a failure ends the choice at once.
+   */
+  private async tryChoice(
+    request: ForwardRequest,
+    index: number,
+    state: ForwardState,
+    moveOn: boolean,
+  ): Promise<ForwardResult | undefined> {
     const o = this.o;
-    o.budget.recordRequest();
-    let attempts = 0;
-    let lastError: UpstreamError | undefined;
-    let shed = false;
-    let sawEndpoints = false;
-    let openUntil = Number.POSITIVE_INFINITY;
-    const tried = new Set<string>();
-    for (let index = 0; index < request.choices.length; index++) {
-      const choice = request.choices[index];
-      const modelBreaker = choice.model
-        ? o.breakers.get(this.modelBreakerKey(choice.model.id), request.policy)
-        : undefined;
-      if (modelBreaker?.isRefusing()) {
-        openUntil = Math.min(openUntil, modelBreaker.retryAt() || openUntil);
+    const choice = request.choices[index];
+    const modelBreaker = choice.model
+      ? o.breakers.get(this.modelBreakerKey(choice.model.id), request.policy)
+      : undefined;
+    if (modelBreaker?.isRefusing()) {
+      state.openUntil = Math.min(state.openUntil, modelBreaker.retryAt() || state.openUntil);
+      return undefined;
+    }
+    const endpoints = this.endpoints(choice);
+    if (endpoints.length > 0) state.sawEndpoints = true;
+    setChoiceHeaders(request.headers, choice);
+    const body = choice.body === undefined ? request.body : bodyOf(choice.body);
+    // Attempts count across the choices, except where each choice is a fallback of its own.
+    let attempts = request.fallBackOnFailure ? 0 : state.attempts;
+    // Bounded: a pick that is refused (breaker race, full bulkhead) marks the endpoint tried, but
+    // the fallback pick may offer it again, so the spins are capped as well as the attempts.
+    let spins = 0;
+    const maxSpins = endpoints.length + o.retry.maxAttempts;
+    while (attempts < o.retry.maxAttempts && spins++ < maxSpins) {
+      const endpoint = this.pick(endpoints, state.tried, request.policy);
+      if (!endpoint) {
+        for (const e of endpoints) {
+          const at = o.breakers.peek(this.endpointBreakerKey(e))?.retryAt();
+          if (at) state.openUntil = Math.min(state.openUntil, at);
+        }
+        return undefined;
+      }
+      const breaker = o.breakers.get(this.endpointBreakerKey(endpoint), request.policy);
+      if (!breaker.tryAcquire()) {
+        state.tried.add(endpoint.id);
         continue;
       }
-      const endpoints = this.endpoints(choice);
-      if (endpoints.length > 0) sawEndpoints = true;
-      if (choice.model) {
-        request.headers['x-model-id'] = choice.model.id;
-        // An unpinned version ('') lets the model server's default (its production alias) decide.
-        if (choice.model.version) request.headers['x-model-version'] = choice.model.version;
-        else delete request.headers['x-model-version'];
+      const bulkhead = this.bulkhead(endpoint.id);
+      if (!bulkhead.tryEnter(request.priority)) {
+        breaker.release();
+        state.shed = true;
+        o.onShed?.();
+        state.tried.add(endpoint.id);
+        if (state.tried.size >= endpoints.length) return undefined;
+        continue;
       }
-      // Bounded: a pick that is refused (breaker race, full bulkhead) marks the endpoint tried, but
-      // the fallback pick may offer it again, so the spins are capped as well as the attempts.
-      let spins = 0;
-      const maxSpins = endpoints.length + o.retry.maxAttempts;
-      while (attempts < o.retry.maxAttempts && spins++ < maxSpins) {
-        const endpoint = this.pick(endpoints, tried, request.policy);
-        if (!endpoint) {
-          for (const e of endpoints) {
-            const at = o.breakers.peek(this.endpointBreakerKey(e))?.retryAt();
-            if (at) openUntil = Math.min(openUntil, at);
+      if (modelBreaker && !modelBreaker.tryAcquire()) {
+        breaker.release();
+        bulkhead.leave();
+        return undefined;
+      }
+      attempts += 1;
+      state.attempts += 1;
+      const outcome = await this.attempt(endpoint, request, body, breaker, modelBreaker, bulkhead);
+      if ('response' in outcome) {
+        const { response, upstreamMs } = outcome;
+        if (request.fallBackOnFailure && failedAnswer(response.status)) {
+          if (moveOn || !(await this.retryAnswer(request, response, endpoint, attempts, state))) {
+            response.discard();
+            state.failed(choice, `${endpoint.id} answered ${response.status}`);
+            return undefined;
           }
-          break;
-        }
-        const breaker = o.breakers.get(this.endpointBreakerKey(endpoint), request.policy);
-        if (!breaker.tryAcquire()) {
-          tried.add(endpoint.id);
           continue;
         }
-        const bulkhead = this.bulkhead(endpoint.id);
-        if (!bulkhead.tryEnter(request.priority)) {
-          breaker.release();
-          shed = true;
-          o.onShed?.();
-          tried.add(endpoint.id);
-          if (tried.size >= endpoints.length) break;
-          continue;
-        }
-        if (modelBreaker && !modelBreaker.tryAcquire()) {
-          breaker.release();
-          bulkhead.leave();
-          break;
-        }
-        attempts += 1;
-        const outcome = await this.attempt(endpoint, request, breaker, modelBreaker, bulkhead);
-        if ('response' in outcome) {
-          const { response, upstreamMs } = outcome;
-          const retry =
-            isRetryableStatus(response.status) && request.repeatable && attempts < o.retry.maxAttempts;
-          if (retry) {
-            const retryAfterMs = parseRetryAfter(response.headers['retry-after'], o.clock.now());
-            if ((retryAfterMs === undefined || retryAfterMs <= o.retry.maxDelayMs) && o.budget.tryRetry()) {
-              response.discard();
-              tried.add(endpoint.id);
-              o.onRetry?.();
-              if (
-                !(await waitFor(
-                  o.clock,
-                  backoffDelay(o.retry, attempts, o.random, retryAfterMs),
-                  request.signal,
-                ))
-              ) {
-                throw new UpstreamError('aborted', endpoint.id, 'the caller went away', true);
-              }
-              continue;
-            }
-          }
-          return { response, choice, choiceIndex: index, endpoint, attempts, upstreamMs };
-        }
-        const error = outcome.error;
-        lastError = error;
-        tried.add(endpoint.id);
-        if (error.kind === 'aborted') throw error;
-        const safe = !error.sent || request.repeatable;
-        const retryable =
-          safe && (error.kind === 'connect' || error.kind === 'reset' || error.kind === 'timeout');
-        if (!retryable || attempts >= o.retry.maxAttempts || !o.budget.tryRetry()) throw error;
-        o.onRetry?.();
-        if (!(await waitFor(o.clock, backoffDelay(o.retry, attempts, o.random), request.signal))) {
-          throw new UpstreamError('aborted', endpoint.id, 'the caller went away', true);
-        }
+        if (await this.retryAnswer(request, response, endpoint, attempts, state)) continue;
+        return { response, choice, choiceIndex: index, endpoint, attempts: state.attempts, upstreamMs };
       }
-      if (attempts >= o.retry.maxAttempts) break;
+      const error = outcome.error;
+      state.lastError = error;
+      state.tried.add(endpoint.id);
+      if (error.kind === 'aborted') throw error;
+      if (moveOn || !(await this.retryError(request, error, endpoint, attempts))) {
+        if (!request.fallBackOnFailure) throw error;
+        state.failed(choice, error.message);
+        return undefined;
+      }
     }
-    if (lastError) throw lastError;
-    const now = o.clock.now();
-    if (shed) {
-      throw new GatewayRefusal(
+    return undefined;
+  }
+
+  /**
+   * True when an answer is retried (a 502/503/504 to a repeatable call, within the attempts, the
+   * budget and a Retry-After no longer than the longest backoff): its body is dropped and the
+   * backoff waited out.
+   */
+  private async retryAnswer(
+    request: ForwardRequest,
+    response: UpstreamExchange,
+    endpoint: Endpoint,
+    attempts: number,
+    state: ForwardState,
+  ): Promise<boolean> {
+    const o = this.o;
+    if (!isRetryableStatus(response.status) || !request.repeatable || attempts >= o.retry.maxAttempts)
+      return false;
+    const retryAfterMs = parseRetryAfter(response.headers['retry-after'], o.clock.now());
+    if ((retryAfterMs !== undefined && retryAfterMs > o.retry.maxDelayMs) || !o.budget.tryRetry())
+      return false;
+    response.discard();
+    state.tried.add(endpoint.id);
+    o.onRetry?.();
+    await this.backOff(request, endpoint, backoffDelay(o.retry, attempts, o.random, retryAfterMs));
+    return true;
+  }
+
+  /** True when a failed attempt is retried (safe to repeat, of a retryable kind, within budget), after its backoff. */
+  private async retryError(
+    request: ForwardRequest,
+    error: UpstreamError,
+    endpoint: Endpoint,
+    attempts: number,
+  ): Promise<boolean> {
+    const o = this.o;
+    const safe = !error.sent || request.repeatable;
+    const retryable =
+      safe && (error.kind === 'connect' || error.kind === 'reset' || error.kind === 'timeout');
+    if (!retryable || attempts >= o.retry.maxAttempts || !o.budget.tryRetry()) return false;
+    o.onRetry?.();
+    await this.backOff(request, endpoint, backoffDelay(o.retry, attempts, o.random));
+    return true;
+  }
+
+  private async backOff(request: ForwardRequest, endpoint: Endpoint, delayMs: number): Promise<void> {
+    if (!(await waitFor(this.o.clock, delayMs, request.signal))) {
+      throw new UpstreamError('aborted', endpoint.id, 'the caller went away', true);
+    }
+  }
+
+  /** Why no choice answered: the failures of a fallback chain, the last error, or a refusal. */
+  private nothingAnswered(request: ForwardRequest, state: ForwardState): Error {
+    if (state.failures.length > 0) {
+      return new AimeshError(
+        'upstream_unavailable',
+        502,
+        `no upstream could serve the request: ${state.failures.join('; ')}`,
+      );
+    }
+    if (state.lastError) return state.lastError;
+    if (state.shed) {
+      return new GatewayRefusal(
         'upstream_saturated',
         503,
         'every upstream instance is at its concurrency limit; retry shortly',
         1_000,
       );
     }
-    if (openUntil !== Number.POSITIVE_INFINITY) {
-      throw new GatewayRefusal(
+    if (state.openUntil !== Number.POSITIVE_INFINITY) {
+      return new GatewayRefusal(
         'circuit_open',
         503,
         'every upstream that could serve this call has an open circuit breaker',
-        Math.max(1_000, openUntil - now),
+        Math.max(1_000, state.openUntil - this.o.clock.now()),
       );
     }
     const what = request.choices.map((c) => describeTarget(c)).join(', ');
-    throw new GatewayRefusal(
+    return new GatewayRefusal(
       'no_instances',
       503,
-      sawEndpoints ? `no usable instance of ${what}` : `no live instance of ${what} is registered`,
+      state.sawEndpoints ? `no usable instance of ${what}` : `no live instance of ${what} is registered`,
       1_000,
     );
   }
@@ -266,6 +289,7 @@ export class Forwarder {
   private async attempt(
     endpoint: Endpoint,
     request: ForwardRequest,
+    body: Buffer | undefined,
     breaker: CircuitBreaker,
     modelBreaker: CircuitBreaker | undefined,
     bulkhead: Bulkhead,
@@ -279,7 +303,7 @@ export class Forwarder {
         path: request.path,
         headers: request.headers,
         headersClean: request.headersClean,
-        body: request.body,
+        body,
         signal: request.signal,
         caller: request.caller,
       });
@@ -363,22 +387,4 @@ export class Forwarder {
     }
     return bulkhead;
   }
-}
-
-/** True when an instance serves the model version (or does not say what it serves). */
-export function servesModel(instance: ServiceInstance, modelId: string, version: string): boolean {
-  const models = instance.metadata.models;
-  if (!Array.isArray(models)) return true;
-  return models.some((m) => {
-    const entry = m as { id?: string; version?: string | number };
-    return (
-      entry.id === modelId && (!version || entry.version === undefined || String(entry.version) === version)
-    );
-  });
-}
-
-function describeTarget(choice: Choice): string {
-  const where =
-    choice.target.kind === 'service' ? `service ${choice.target.service}` : `upstreams ${choice.target.name}`;
-  return choice.model ? `${choice.model.id}@${choice.model.version} (${where})` : where;
 }

@@ -66,53 +66,24 @@ export class RateLimiter {
     return this.config.enabled && this.rules.some((r) => r.matches(path));
   }
 
-  /**
-   * Checks and debits every rule matching `path`; undefined when none applies. Answers at once
-   * when the store does (in memory), with a promise when it must wait (Redis).
-   */
-  check(
-    subject: string,
-    path: string,
-  ): RateLimitDecision | undefined | Promise<RateLimitDecision | undefined> {
+  /** Checks and debits every rule matching `path`; undefined when none applies. */
+  async check(subject: string, path: string): Promise<RateLimitDecision | undefined> {
     if (!this.config.enabled) return undefined;
-    return this.checkFrom(0, subject, path, undefined);
-  }
-
-  private checkFrom(
-    first: number,
-    subject: string,
-    path: string,
-    tightest: RateLimitDecision | undefined,
-  ): RateLimitDecision | undefined | Promise<RateLimitDecision | undefined> {
-    let last = tightest;
-    for (let i = first; i < this.rules.length; i++) {
-      const rule = this.rules[i];
+    let tightest: RateLimitDecision | undefined;
+    for (const rule of this.rules) {
       if (!rule.matches(path)) continue;
       const key = rule.per === 'route' ? `route:${rule.route}` : `route:${rule.route}:${subject}`;
-      let taken: RateLimitDecision | Promise<RateLimitDecision>;
+      let decision: RateLimitDecision;
       try {
-        taken = this.store.take(key, rule.bucket);
+        decision = await this.store.take(key, rule.bucket);
       } catch {
         this.storeFailed();
         continue;
       }
-      if (taken instanceof Promise) {
-        const from = last;
-        return taken.then(
-          (decision) => {
-            if (!decision.allowed) return this.refused(rule, decision);
-            return this.checkFrom(i + 1, subject, path, tighter(from, decision));
-          },
-          () => {
-            this.storeFailed();
-            return this.checkFrom(i + 1, subject, path, from);
-          },
-        );
-      }
-      if (!taken.allowed) return this.refused(rule, taken);
-      last = tighter(last, taken);
+      if (!decision.allowed) return this.refused(rule, decision);
+      tightest = tighter(tightest, decision);
     }
-    return last;
+    return tightest;
   }
 
   private refused(rule: CompiledRule, decision: RateLimitDecision): RateLimitDecision {

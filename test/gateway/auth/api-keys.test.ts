@@ -67,6 +67,22 @@ describe('API keys', () => {
     expect(listed.body.keys[0]).not.toHaveProperty('key');
   });
 
+  it('answers with a promise every time: a cached key, an unknown one, and missing or malformed credentials', async () => {
+    const { key } = await createKey({ owner: 'promised' });
+    const { authenticator } = server.auth;
+    const first = authenticator.authenticate({ 'x-api-key': key });
+    expect(first).toBeInstanceOf(Promise);
+    expect((await first).id).toBe('promised');
+    const cached = authenticator.authenticate({ 'x-api-key': key });
+    expect(cached).toBeInstanceOf(Promise);
+    expect((await cached).id).toBe('promised');
+    for (const headers of [{}, { 'x-api-key': 'nope' }, { 'x-api-key': `aim_${'x'.repeat(43)}` }]) {
+      const refused = authenticator.authenticate(headers);
+      expect(refused).toBeInstanceOf(Promise);
+      await expect(refused).rejects.toMatchObject({ status: 401 });
+    }
+  });
+
   it('stores only the hash of a key', async () => {
     const created = await createKey({ owner: 'hash-check' });
     const { rows } = await server.db.query('SELECT * FROM gateway_api_keys WHERE id = $1', [created.id]);

@@ -97,7 +97,10 @@ describe('OpenAI-compatible front, through the official openai client', () => {
     expect(releasedAfterFirst).toBe(true);
     expect(pieces.join('')).toBe('echo: one two three');
     await vi.waitFor(() =>
-      expect(gateway.outcomes.at(-1)).toMatchObject({ stream: true, servedModel: 'gpt-local', status: 200 }),
+      expect(gateway.events.at(-1)).toMatchObject({
+        type: 'ai.inference.completed',
+        data: { front: 'openai', stream: true, modelId: 'gpt-local', status: 200, totalTokens: undefined },
+      }),
     );
   });
 
@@ -142,11 +145,15 @@ describe('OpenAI-compatible front, through the official openai client', () => {
     expect(overloaded.seen.length).toBe(before + 1);
     expect(response.headers.get('x-model-id')).toBe('gpt-local');
     expect(response.headers.get('x-model-fallback')).toBe('gpt-flaky');
-    expect(gateway.outcomes.at(-1)).toMatchObject({
-      requestedModel: 'gpt-flaky',
-      servedModel: 'gpt-local',
-      status: 200,
-    });
+    await vi.waitFor(() =>
+      expect(gateway.events.at(-1)?.data).toMatchObject({
+        front: 'openai',
+        fallbackFrom: 'gpt-flaky',
+        modelId: 'gpt-local',
+        status: 200,
+        totalTokens: 25,
+      }),
+    );
     const metrics = await gateway.metrics.metrics();
     expect(metrics).toContain(
       'aimesh_gateway_openai_fallbacks_total{requested="gpt-flaky",served="gpt-local"} 1',
@@ -218,11 +225,26 @@ describe('OpenAI-compatible front, through the official openai client', () => {
     }
     expect(usage).toBe(25); // streamed calls are charged too: 50
     expect(upstream.seen.at(-1)?.body.stream_options).toEqual({ include_usage: true });
-    await vi.waitFor(() => expect(quotaGateway.outcomes.at(-1)?.totalTokens).toBe(25));
+    await vi.waitFor(() => expect(quotaGateway.events.at(-1)?.data).toMatchObject({ totalTokens: 25 }));
     await ask(); // 75: admitted with 10 left, overdraws
     const error = await ask().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OpenAI.RateLimitError);
     expect((error as InstanceType<typeof OpenAI.APIError>).code).toBe('quota_exceeded');
     expect((error as InstanceType<typeof OpenAI.APIError>).headers?.get('retry-after')).toBeTruthy();
+  });
+
+  it('guards the upstreams with the pipeline’s breakers: a failing one is skipped once its breaker opens', async () => {
+    const before = overloaded.seen.length;
+    for (let i = 0; i < 8; i++) {
+      const { response } = await client.chat.completions
+        .create({ model: 'gpt-flaky', messages: [{ role: 'user', content: `call ${i}` }] })
+        .withResponse();
+      expect(response.headers.get('x-model-id')).toBe('gpt-local');
+      expect(response.headers.get('server-timing')).toMatch(/^gateway;dur=[\d.]+, upstream;dur=[\d.]+$/);
+    }
+    // The default policy opens after 5 calls at a failure rate of 50 % or more (one came earlier).
+    expect(overloaded.seen.length - before).toBeLessThanOrEqual(5);
+    const breaker = gateway.breakers.list().find((b) => b.name === `endpoint:${overloaded.url}/v1`);
+    expect(breaker?.state).toBe('open');
   });
 });

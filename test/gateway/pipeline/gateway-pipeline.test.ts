@@ -404,7 +404,15 @@ describe('the gateway pipeline against misbehaving loopback upstreams', () => {
     await aimesh.events.flush();
     const [event] = await aimesh.events.query({ correlationId: 'evt-1' });
     expect(event.type).toBe('ai.inference.completed');
-    expect(event.data).toMatchObject({ userId: 'alice', keyId: id, status: 200, route: '/plain/**' });
+    expect(event.data).toMatchObject({
+      front: 'native',
+      userId: 'alice',
+      keyId: id,
+      status: 200,
+      route: '/plain/**',
+      upstreamMs: expect.any(Number),
+      gatewayMs: expect.any(Number),
+    });
   });
 
   it('lists discovered instances to an admin only', async () => {
