@@ -4,7 +4,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyError, type FastifyInstance, LogController } from 'fastify';
 import { ConnectionDrain } from './connection-drain.js';
-import { isAimeshError, retryAfterOf } from './errors.js';
+import { AimeshError, isAimeshError, retryAfterOf } from './errors.js';
 import { IdSource } from './ids.js';
 import type { Logger } from './logger.js';
 
@@ -200,3 +200,31 @@ export async function createHttpServer(options: HttpOptions): Promise<HttpServer
   return app as unknown as HttpServer;
 }
 
+/**
+ * Listens on `host:port` and returns the port bound. A port in use or not permitted becomes
+ * one `port_unavailable` error naming `setting`, the configuration key that moves it.
+ */
+export async function listenHttp(
+  app: HttpServer,
+  host: string,
+  port: number,
+  setting: string,
+): Promise<number> {
+  try {
+    await app.listen({ host, port });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+      const why =
+        code === 'EADDRINUSE' ? 'is in use' : code === 'EACCES' ? 'is not permitted' : 'is not local';
+      throw new AimeshError(
+        'port_unavailable',
+        500,
+        `${host}:${port} ${why}; set ${setting} to another port (0 = any free port)`,
+      );
+    }
+    throw error;
+  }
+  const address = app.server.address();
+  return typeof address === 'object' && address ? address.port : port;
+}
