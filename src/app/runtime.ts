@@ -2,7 +2,7 @@ import type { Registry } from 'prom-client';
 import { type Clock, systemClock } from '../kernel/clock.js';
 import type { Config } from '../kernel/config.js';
 import { AimeshError } from '../kernel/errors.js';
-import { createHttpServer, type HttpServer } from '../kernel/http.js';
+import { createHttpServer, type HttpServer, listenHttp } from '../kernel/http.js';
 import { createLogger, type Logger } from '../kernel/logger.js';
 import { createMetrics } from '../kernel/metrics.js';
 import type { ModuleDefinition } from '../kernel/module.js';
@@ -81,9 +81,12 @@ export async function startAimesh(options: StartOptions): Promise<RunningAimesh>
       adapters: moduleAdapters(config, clock, metrics),
     });
     health.start();
-    await http.listen({ host: config.server.host, port: config.server.port });
-    const address = http.server.address();
-    const port = typeof address === 'object' && address ? address.port : config.server.port;
+    const port = await listenHttp(
+      http,
+      config.server.host,
+      config.server.port,
+      'server.port (--port, AIMESH_PORT)',
+    );
     const host = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
     logger.info({ modules: manager.names(), port, database: db.kind, bus: bus.kind }, 'aimesh started');
     let stopping: Promise<void> | undefined;

@@ -1,9 +1,10 @@
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
+import { stopOnSignals } from '../app/process-lifecycle.js';
 import { startAimesh } from '../app/runtime.js';
 import { deepMerge, loadConfig } from '../kernel/config.js';
-import { badRequest } from '../kernel/errors.js';
+import { badRequest, isAimeshError } from '../kernel/errors.js';
 
 interface ServeOptions {
   config?: string;
@@ -61,7 +62,12 @@ Examples:
         file: opts.config,
         overrides: deepMerge(embedded, { inference }) as Record<string, unknown>,
       });
-      const running = await startAimesh({ config, targets: ['inference'] });
+      const running = await startAimesh({ config, targets: ['inference'] }).catch((error: unknown) => {
+        // Here the inference listener's port is this command's --port.
+        if (isAimeshError(error) && error.code === 'port_unavailable')
+          error.message = error.message.replace('set inference.server.port', 'give --port');
+        throw error;
+      });
       const status = (await (await fetch(`${running.url}/api/v1/inference/models`)).json()) as {
         url: string;
         models: { name: string; versions: { version: number }[] }[];
@@ -71,12 +77,6 @@ Examples:
       console.error(
         `serving on ${status.url} (V2 at ${status.url}/v2, metrics at ${status.url}/metrics); Ctrl-C stops`,
       );
-      const stop = () =>
-        void running.stop().then(
-          () => process.exit(0),
-          () => process.exit(1),
-        );
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
+      stopOnSignals({ stop: () => running.stop(), logger: running.logger });
     });
 }

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { clusterProblems, isClusterWorker, runClusterPrimary } from '../app/cluster.js';
+import { stopOnSignals } from '../app/process-lifecycle.js';
 import { startAimesh } from '../app/runtime.js';
 import { GatewayConfig } from '../gateway/index.js';
 import { type Config, loadConfig, readSection } from '../kernel/config.js';
@@ -13,7 +14,10 @@ export function registerStartCommand(program: Command): void {
     .description('start aimesh: every module (target "all") or the ones named')
     .option('-t, --target <targets>', 'comma-separated modules to run (all, gateway, inference, ...)', 'all')
     .option('-c, --config <file>', 'YAML config file (default: ./aimesh.yaml if present)')
-    .option('-p, --port <port>', 'HTTP port (overrides config and AIMESH_PORT)')
+    .option(
+      '-p, --port <port>',
+      'HTTP port (overrides config and AIMESH_PORT; 0 = any free port); the inference listener takes the next one',
+    )
     .option(
       '-w, --workers <n>',
       'worker processes sharing the ports, one per core (needs postgres, nats and, with the gateway, redis)',
@@ -49,25 +53,13 @@ Examples:
         return;
       }
       const running = await startAimesh({ config, targets: [opts.target] });
-      console.error(`aimesh listening on ${running.url} (modules: ${running.manager.names().join(', ')})`);
-      let signals = 0;
-      const shutdown = (signal: string) => {
-        signals += 1;
-        if (signals > 1) process.exit(130);
-        running.logger.info({ signal }, 'stopping');
-        running.stop().then(
-          () => process.exit(0),
-          (error) => {
-            running.logger.error({ err: error }, 'stop failed');
-            process.exit(1);
-          },
-        );
-      };
+      const inference = running.manager.api('inference');
+      console.error(
+        `aimesh listening on ${running.url} (${inference ? `inference on ${inference.url}; ` : ''}modules: ${running.manager.names().join(', ')})`,
+      );
       // A worker stops when its primary says so: Ctrl-C reaches the whole process group, and the
       // primary's SIGTERM would otherwise count as a second signal.
-      if (isClusterWorker()) process.on('SIGINT', () => {});
-      else process.on('SIGINT', () => shutdown('SIGINT'));
-      process.on('SIGTERM', () => shutdown('SIGTERM'));
+      stopOnSignals({ stop: () => running.stop(), logger: running.logger, ignoreSigint: isClusterWorker() });
     });
 }
 

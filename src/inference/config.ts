@@ -34,8 +34,14 @@ export const BatchingConfig = Type.Object(
 );
 export type BatchingConfig = Static<typeof BatchingConfig>;
 
-/** The inference listener's port when none is configured (Triton's HTTP port is 8000; ours sits next to 8080). */
-export const DEFAULT_INFERENCE_PORT = 8081;
+/**
+ * The inference listener's port when none is configured: the main port + 1 (8081 beside 8080,
+ * as Triton's ports sit side by side), so `--port` moves both and a second instance on another
+ * port does not collide; a main port of 0 (any free port) gives 0 here too.
+ */
+export function inferencePortFor(mainPort: number): number {
+  return mainPort === 0 || mainPort >= 65_535 ? 0 : mainPort + 1;
+}
 
 /** The `inference:` section. */
 export const InferenceConfig = Type.Object(
@@ -51,7 +57,7 @@ export const InferenceConfig = Type.Object(
             minimum: 0,
             maximum: 65_535,
             description:
-              'Port of the inference listener (0 = any free port); default 8081, or 0 when server.port is 0.',
+              'Port of the inference listener (0 = any free port); default server.port + 1 (8081), or 0 when server.port is 0.',
           }),
         ),
         bodyLimitBytes: Type.Integer({

@@ -1,7 +1,7 @@
 import type { Registration } from '../discovery/index.js';
 import { readSection } from '../kernel/config.js';
 import type { ModuleContext, ModuleDefinition, ModuleInstance } from '../kernel/module.js';
-import { DEFAULT_INFERENCE_PORT, InferenceConfig } from './config.js';
+import { InferenceConfig, inferencePortFor } from './config.js';
 import { discoveryMetadata, startInferenceListener } from './inference-server.js';
 import type { InferenceRequest, InferenceResponse } from './inference-service.js';
 import { createInferenceStack } from './inference-stack.js';
@@ -34,8 +34,7 @@ export const inferenceModule: ModuleDefinition = {
 
 async function startInference(ctx: ModuleContext): Promise<ModuleInstance> {
   const config = readSection(InferenceConfig, ctx.config.inference, '/inference');
-  // A process whose main listener takes any free port (tests, embedded tools) does the same here.
-  config.server.port ??= ctx.config.server.port === 0 ? 0 : DEFAULT_INFERENCE_PORT;
+  config.server.port ??= inferencePortFor(ctx.config.server.port);
   const discovery = ctx.use('discovery');
   const registry = ctx.use('registry');
   const events = ctx.use('eventlog');

@@ -1,5 +1,5 @@
 import type { Registry } from 'prom-client';
-import { createHttpServer, type HttpServer } from '../kernel/http.js';
+import { createHttpServer, type HttpServer, listenHttp } from '../kernel/http.js';
 import type { Logger } from '../kernel/logger.js';
 import type { InferenceConfig } from './config.js';
 import type { InferenceService } from './inference-service.js';
@@ -44,9 +44,7 @@ export async function startInferenceListener(
     { schema: { tags: ['health'], summary: 'Prometheus metrics' } },
     async (_request, reply) => reply.type(deps.metrics.contentType).send(await deps.metrics.metrics()),
   );
-  await server.listen({ host: config.server.host, port: config.server.port ?? 0 });
-  const address = server.server.address();
-  const port = typeof address === 'object' && address ? address.port : (config.server.port ?? 0);
+  const port = await listenHttp(server, config.server.host, config.server.port ?? 0, 'inference.server.port');
   const host = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
   return { server, url: `http://${host}:${port}` };
 }

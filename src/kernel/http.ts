@@ -3,7 +3,8 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyError, type FastifyInstance, LogController } from 'fastify';
-import { isAimeshError, retryAfterOf } from './errors.js';
+import { ConnectionDrain } from './connection-drain.js';
+import { AimeshError, isAimeshError, retryAfterOf } from './errors.js';
 import { IdSource } from './ids.js';
 import type { Logger } from './logger.js';
 
@@ -84,6 +85,8 @@ export class TrafficRoutes {
 export interface HttpOptions {
   logger: Logger;
   bodyLimitBytes: number;
+  /** On stop, how long a connection accepted before it may take to send its first request (default 1000). */
+  firstRequestGraceMs?: number;
 }
 
 /** The uniform error body: `{ "error": { "code", "message" } }`. */
@@ -124,11 +127,14 @@ export async function createHttpServer(options: HttpOptions): Promise<HttpServer
     return typeof given === 'string' && given.length > 0 && given.length <= 128 ? given : ids.next();
   };
   const traffic = new TrafficRoutes(requestId);
+  let connections: ConnectionDrain | undefined;
   const app = Fastify({
     serverFactory: (handler, settings) => {
       const server = createServer((req, res) => {
+        connections!.onRequest(req, res);
         if (!traffic.dispatch(req, res)) handler(req, res);
       });
+      connections = new ConnectionDrain(server, options.firstRequestGraceMs ?? 1000);
       // What Fastify sets on a server it makes itself.
       const o = settings as {
         keepAliveTimeout?: number;
@@ -152,10 +158,14 @@ export async function createHttpServer(options: HttpOptions): Promise<HttpServer
     genReqId: requestId,
     requestIdHeader: false,
     forceCloseConnections: 'idle',
+    // While draining, requests on connections already accepted are answered, not refused.
+    return503OnClosing: false,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.decorate('traffic', traffic);
+  // Runs before Fastify closes the server, so no connection is left for it to drop.
+  app.addHook('preClose', () => connections!.drain());
   // Every route but the traffic fallbacks: a traffic prefix they fall under is left to the router.
   app.addHook('onRoute', (route) => {
     if (!route.config?.traffic) traffic.routed(route.url);
@@ -188,4 +198,33 @@ export async function createHttpServer(options: HttpOptions): Promise<HttpServer
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
   return app as unknown as HttpServer;
+}
+
+/**
+ * Listens on `host:port` and returns the port bound. A port in use or not permitted becomes
+ * one `port_unavailable` error naming `setting`, the configuration key that moves it.
+ */
+export async function listenHttp(
+  app: HttpServer,
+  host: string,
+  port: number,
+  setting: string,
+): Promise<number> {
+  try {
+    await app.listen({ host, port });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+      const why =
+        code === 'EADDRINUSE' ? 'is in use' : code === 'EACCES' ? 'is not permitted' : 'is not local';
+      throw new AimeshError(
+        'port_unavailable',
+        500,
+        `${host}:${port} ${why}; set ${setting} to another port (0 = any free port)`,
+      );
+    }
+    throw error;
+  }
+  const address = app.server.address();
+  return typeof address === 'object' && address ? address.port : port;
 }
