@@ -4,7 +4,7 @@ import { eventLogModule, eventsModule } from '../events/index.js';
 import { gatewayModule } from '../gateway/index.js';
 import { inferenceModule } from '../inference/index.js';
 import type { ModuleDefinition } from '../kernel/module.js';
-import { pipelineModule } from '../pipeline/index.js';
+import { pipelineModule, schedulerModule } from '../pipeline/index.js';
 import { registryModule } from '../registry/index.js';
 import { workerModule } from '../worker/index.js';
 
@@ -19,6 +19,7 @@ export const moduleTable: ModuleDefinition[] = [
   registryModule,
   gatewayModule,
   inferenceModule,
+  schedulerModule,
   pipelineModule,
   workerModule,
   dashboardModule,

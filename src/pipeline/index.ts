@@ -17,10 +17,8 @@ export type { RouteRole } from './routes.js';
 /** The discovery service name the gateway routes `/api/v1/training/**` to. */
 export const TRAINING_SERVICE = 'model-training';
 
-/** What workers (and tests) use of the pipeline module: the task queue and the executions. */
-export interface PipelineApi {
-  /** Base URL of the training API listener. */
-  readonly url: string;
+/** What workers (and tests) use of the scheduler module: the task queue and the executions. */
+export interface SchedulerApi {
   registerWorker(
     id: string,
     name: string,
@@ -53,35 +51,92 @@ export interface PipelineApi {
     error: string,
   ): Promise<'retrying' | 'failed' | 'lost'>;
   appendLogs(executionId: string, stage: string, lines: string[]): Promise<void>;
-  /** Runs a definition (already parsed or raw) now. */
-  run(definition: unknown, actor: string): Promise<ExecutionRecord>;
-  getExecution(id: string): Promise<ExecutionRecord>;
   cancel(id: string): Promise<void>;
   resume(id: string): Promise<void>;
   /** Reaps expired leases and explains waiting tasks now (the monitor does it every interval). */
   monitor(): Promise<void>;
 }
 
+/** The pipeline module's API: the scheduler's, and where the training API listens. */
+export interface PipelineApi extends SchedulerApi {
+  /** Base URL of the training API listener. */
+  readonly url: string;
+  /** Runs a definition (already parsed or raw) now. */
+  run(definition: unknown, actor: string): Promise<ExecutionRecord>;
+  getExecution(id: string): Promise<ExecutionRecord>;
+}
+
 declare module '../kernel/module.js' {
   interface ModuleApis {
+    scheduler: SchedulerApi;
     pipeline: PipelineApi;
   }
 }
 
-/** The pipeline module: definitions, executions and the scheduler's task queue, on its own listener. */
-export const pipelineModule: ModuleDefinition = {
-  name: 'pipeline',
-  deps: ['registry', 'eventlog', 'discovery'],
+/**
+ * The scheduler module: the task queue on the database (executions, tasks, leases, workers) and
+ * its monitor. Workers need only this, so `--target worker` does not serve the training API.
+ */
+export const schedulerModule: ModuleDefinition = {
+  name: 'scheduler',
+  deps: ['eventlog'],
   requires: ['database'],
   migrations: new URL('./migrations', import.meta.url).pathname,
+  init: startScheduler,
+};
+
+/** The pipeline module: the training API on its own listener, registered as model-training. */
+export const pipelineModule: ModuleDefinition = {
+  name: 'pipeline',
+  deps: ['scheduler', 'registry', 'discovery', 'eventlog'],
+  requires: ['database'],
   init: startPipeline,
 };
 
-async function startPipeline(ctx: ModuleContext): Promise<ModuleInstance> {
+function queueOf(ctx: ModuleContext) {
   const config = readSection(PipelineConfig, ctx.config.pipeline, '/pipeline');
-  config.server.port ??= ctx.config.server.port === 0 ? 0 : DEFAULT_TRAINING_PORT;
   const flow = new ExecutionFlow(ctx.db, ctx.use('eventlog'), ctx.clock);
-  const scheduler = new Scheduler(ctx.db, flow, ctx.clock, config);
+  return { config, flow, scheduler: new Scheduler(ctx.db, flow, ctx.clock, config) };
+}
+
+async function startScheduler(ctx: ModuleContext): Promise<ModuleInstance> {
+  const { config, flow, scheduler } = queueOf(ctx);
+  const monitor = async () => {
+    await scheduler.reapExpiredLeases();
+    await scheduler.explainWaits();
+  };
+  let monitoring: Promise<void> = Promise.resolve();
+  const timer = setInterval(() => {
+    monitoring = monitor().catch((error) => ctx.logger.warn({ err: error }, 'pipeline monitor failed'));
+  }, config.monitorIntervalMs);
+  timer.unref();
+  const api: SchedulerApi = {
+    registerWorker: (...a) => scheduler.registerWorker(...a),
+    heartbeatWorker: (...a) => scheduler.heartbeatWorker(...a),
+    removeWorker: (id) => scheduler.removeWorker(id),
+    workers: () => scheduler.workers(),
+    claim: (...a) => scheduler.claim(...a),
+    extendLease: (...a) => scheduler.extendLease(...a),
+    complete: (...a) => flow.complete(...a),
+    fail: (...a) => flow.fail(...a),
+    appendLogs: (...a) => scheduler.appendLogs(...a),
+    cancel: (id) => flow.cancel(id),
+    resume: (id) => flow.resume(id),
+    monitor,
+  };
+  return {
+    api,
+    ready: () => ({ status: 'ready' }),
+    async stop() {
+      clearInterval(timer);
+      await monitoring;
+    },
+  };
+}
+
+async function startPipeline(ctx: ModuleContext): Promise<ModuleInstance> {
+  const { config, flow, scheduler } = queueOf(ctx);
+  config.server.port ??= ctx.config.server.port === 0 ? 0 : DEFAULT_TRAINING_PORT;
   const service = new PipelineService(ctx.db, flow, scheduler, ctx.use('registry'), ctx.clock);
 
   const server = await createHttpServer({ logger: ctx.logger, bodyLimitBytes: 4 * 1024 * 1024 });
@@ -98,40 +153,16 @@ async function startPipeline(ctx: ModuleContext): Promise<ModuleInstance> {
     ttlMs: config.discoveryTtlMs,
   });
   ctx.logger.info({ url }, 'training API listening');
-
-  const monitor = async () => {
-    await scheduler.reapExpiredLeases();
-    await scheduler.explainWaits();
-  };
-  let monitoring: Promise<void> = Promise.resolve();
-  const timer = setInterval(() => {
-    monitoring = monitor().catch((error) => ctx.logger.warn({ err: error }, 'pipeline monitor failed'));
-  }, config.monitorIntervalMs);
-  timer.unref();
-
   const api: PipelineApi = {
+    ...ctx.use('scheduler'),
     url,
-    registerWorker: (...a) => scheduler.registerWorker(...a),
-    heartbeatWorker: (...a) => scheduler.heartbeatWorker(...a),
-    removeWorker: (id) => scheduler.removeWorker(id),
-    workers: () => scheduler.workers(),
-    claim: (...a) => scheduler.claim(...a),
-    extendLease: (...a) => scheduler.extendLease(...a),
-    complete: (...a) => flow.complete(...a),
-    fail: (...a) => flow.fail(...a),
-    appendLogs: (...a) => scheduler.appendLogs(...a),
     run: (definition, actor) => service.run({ definition }, actor),
     getExecution: (id) => service.getExecution(id),
-    cancel: (id) => flow.cancel(id),
-    resume: (id) => flow.resume(id),
-    monitor,
   };
   return {
     api,
     ready: () => ({ status: 'ready' }),
     async stop() {
-      clearInterval(timer);
-      await monitoring;
       await registration
         .deregister()
         .catch((error) => ctx.logger.warn({ err: error }, 'discovery deregistration failed'));

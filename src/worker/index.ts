@@ -14,7 +14,7 @@ export type { RunMessage, TaskProcessMessage } from './task-protocol.js';
 /** The worker module: claims tasks from the pipeline's queue and runs them on this host. */
 export const workerModule: ModuleDefinition = {
   name: 'worker',
-  deps: ['pipeline', 'registry', 'eventlog'],
+  deps: ['scheduler', 'registry', 'eventlog'],
   requires: ['database'],
   init: startWorker,
 };
@@ -30,7 +30,7 @@ async function startWorker(ctx: ModuleContext): Promise<ModuleInstance> {
     concurrency: config.concurrency,
     pollMs: config.pollMs,
     heartbeatMs: config.heartbeatMs,
-    pipeline: ctx.use('pipeline'),
+    pipeline: ctx.use('scheduler'),
     registry: ctx.use('registry'),
     events: ctx.use('eventlog'),
     pool,

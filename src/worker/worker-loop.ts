@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import type { Clock } from '../kernel/clock.js';
 import type { Logger } from '../kernel/logger.js';
-import type { ClaimedTask, PipelineApi, WorkerCapacity } from '../pipeline/index.js';
+import type { ClaimedTask, SchedulerApi, WorkerCapacity } from '../pipeline/index.js';
 import type { EventLog } from '../ports/event-log.js';
 import type { EpochMetrics } from '../ports/trainer.js';
 import type { RegistryApi } from '../registry/index.js';
@@ -18,7 +18,7 @@ export interface WorkerLoopDeps {
   concurrency: number;
   pollMs: number;
   heartbeatMs: number;
-  pipeline: PipelineApi;
+  pipeline: SchedulerApi;
   registry: RegistryApi;
   events: EventLog;
   pool: ProcessPool;
