@@ -43,13 +43,16 @@ const VersionParams = Type.Object({
 });
 const tags = ['inference (V2)'];
 
-/** V2 errors are `{ "error": "message" }`; a full queue says when to retry. */
+/**
+ * V2 errors are `{ "error": "message" }` (the protocol's shape), with our stable `code` beside it
+ * for programs; a full queue says when to retry.
+ */
 export function sendV2Error(error: unknown, reply: FastifyReply) {
   const { status, body } = toHttpError(error);
   const retry = (error as { details?: { retryAfterSeconds?: number } }).details?.retryAfterSeconds;
   if (retry !== undefined) reply.header('retry-after', String(retry));
   if (status >= 500 && status !== 503 && status !== 504) reply.log.error({ err: error }, 'inference failed');
-  return reply.status(status).send({ error: body.error.message });
+  return reply.status(status).send({ error: body.error.message, code: body.error.code });
 }
 
 function metadata(v: ModelVersion, versions: number[]) {

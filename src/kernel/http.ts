@@ -7,6 +7,7 @@ import { ConnectionDrain } from './connection-drain.js';
 import { AimeshError, isAimeshError, retryAfterOf } from './errors.js';
 import { IdSource } from './ids.js';
 import type { Logger } from './logger.js';
+import { checkRequestValues, MAX_JSON_DEPTH, parseJsonBody } from './request-input.js';
 
 /** The HTTP server every process runs; modules register their plugins on it. */
 export type HttpServer = FastifyInstance;
@@ -87,6 +88,8 @@ export interface HttpOptions {
   bodyLimitBytes: number;
   /** On stop, how long a connection accepted before it may take to send its first request (default 1000). */
   firstRequestGraceMs?: number;
+  /** How deep a JSON body may nest (default 64). */
+  maxJsonDepth?: number;
 }
 
 /** The uniform error body: `{ "error": { "code", "message" } }`. */
@@ -178,6 +181,26 @@ export async function createHttpServer(options: HttpOptions): Promise<HttpServer
     const retryAfter = retryAfterOf(error);
     if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter));
     return reply.status(status).send(body);
+  });
+  // Bad input is a 400 here, once for every module: JSON nested too deep, text PostgreSQL cannot
+  // store (NUL, lone surrogates, invalid UTF-8), numbers that are not finite or lose digits.
+  const maxDepth = options.maxJsonDepth ?? MAX_JSON_DEPTH;
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) => {
+    try {
+      done(null, parseJsonBody(body as Buffer, maxDepth));
+    } catch (error) {
+      done(error as Error, undefined);
+    }
+  });
+  app.addHook('preHandler', (request, _reply, done) => {
+    try {
+      checkRequestValues('params', request.params);
+      checkRequestValues('querystring', request.query);
+      done();
+    } catch (error) {
+      done(error as Error);
+    }
   });
   app.setNotFoundHandler((request, reply) =>
     reply

@@ -139,6 +139,32 @@ export function databaseContract(
       expect(rows[0]).toEqual({ n: 3 });
     });
 
+    it('answers a value PostgreSQL cannot store with a 400 that names the problem, in and out of transactions', async () => {
+      const refused = async (run: Promise<unknown>, code: string) => {
+        const error = await run.then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(error).toMatchObject({ status: 400, code });
+        expect((error as Error).message).toMatch(/cannot be stored/);
+      };
+      await refused(db.query('INSERT INTO things (name) VALUES ($1)', ['nul\u0000']), 'invalid_character');
+      await refused(
+        db.query('INSERT INTO things (name, doc) VALUES ($1, $2)', ['j', '{"a":"\\u0000"}']),
+        'invalid_character',
+      );
+      await refused(db.query('SELECT $1::int AS n', [9007199254740992]), 'number_out_of_range');
+      await refused(db.query('SELECT $1::bigint AS n', ['99999999999999999999']), 'number_out_of_range');
+      await refused(db.query('SELECT $1::timestamptz AS t', ['not a time']), 'invalid_value');
+      await refused(
+        db.transaction((tx) => tx.query('SELECT $1::int AS n', [2 ** 31])),
+        'number_out_of_range',
+      );
+      // The connection is still good afterwards.
+      const { rows } = await db.query('SELECT count(*)::int AS n FROM things');
+      expect(rows[0]).toEqual({ n: 3 });
+    });
+
     it('passes arrays as parameters', async () => {
       const { rows } = await db.query<{ name: string }>(
         'SELECT name FROM things WHERE name = ANY($1::text[]) ORDER BY name',

@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import type { Database, QueryResult, Sql } from '../../ports/database.js';
+import { dataError } from '../postgres/data-errors.js';
 import { isFreshDataDir, pgliteTemplate } from './pglite-template.js';
 
 const INT8_OID = 20;
@@ -18,8 +19,12 @@ export async function openPgliteDatabase(dataDir: string): Promise<Database> {
     text: string,
     params?: unknown[],
   ): Promise<QueryResult<Row>> => {
-    const result = await target.query<Row>(text, params as unknown[]);
-    return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
+    try {
+      const result = await target.query<Row>(text, params as unknown[]);
+      return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
+    } catch (error) {
+      throw dataError(error) ?? error;
+    }
   };
   const sqlOf = (target: PGlite | Transaction): Sql => ({
     query: (text, params) => run(target, text, params),

@@ -2,6 +2,7 @@ import pg from 'pg';
 import { from as copyStream } from 'pg-copy-streams';
 import { dependencyUnavailable } from '../../kernel/errors.js';
 import type { CopyOptions, Database, QueryOptions, QueryResult, Sql } from '../../ports/database.js';
+import { dataError } from './data-errors.js';
 
 const INT8_OID = 20;
 
@@ -65,7 +66,10 @@ export async function openPostgresDatabase(url: string, poolSize = 10): Promise<
       await target.query(script);
     },
     copyFrom: async (statement, data, options) => {
-      if (target !== pool) return copyFrom(target as pg.PoolClient, statement, data, options);
+      if (target !== pool)
+        return copyFrom(target as pg.PoolClient, statement, data, options).catch((error) => {
+          throw unreachable(error);
+        });
       const client = await checkout(pool);
       let broken: Error | undefined;
       try {
@@ -125,9 +129,12 @@ const LOST_MESSAGE = /Connection terminated|connection timeout|Client has encoun
 
 /**
  * A server that is down, restarting or out of connections is a 503 `database_unavailable`
- * (with Retry-After), never a 500; anything else passes through unchanged.
+ * (with Retry-After), never a 500; a value it cannot store is a 400; anything else passes
+ * through unchanged.
  */
 function unreachable(error: unknown): unknown {
+  const invalid = dataError(error);
+  if (invalid) return invalid;
   const e = error as { code?: string; message?: string };
   const code = typeof e?.code === 'string' ? e.code : '';
   const notSent = NOT_SENT.has(code);
