@@ -84,14 +84,14 @@ describe('inference with discovery and the registry', () => {
         // On disk, so the table can be read again after the process has stopped.
         database: { adapter: 'pglite', dataDir },
         inference: {
+          // Serves only the models listed here, so promotions of other models are ignored.
+          followAliases: [],
           server: { port: 0 },
           modelsDir: dir,
           models: [
             { model: 'churn', ref: 'production' },
             { model: 'ghost', ref: 1 },
           ],
-          // Only the models listed: promotions of others are not followed.
-          followAliases: [],
           loadRetryMs: 200,
         },
       },
@@ -205,7 +205,7 @@ describe('inference with discovery and the registry', () => {
     });
   });
 
-  it('ignores promotions of models it does not serve when it follows no alias beyond its list', async () => {
+  it('ignores promotions of models it does not serve when it follows no aliases', async () => {
     await registryCall('POST', '/api/v1/models', { name: 'other', type: 'classification' }, 201);
     // A loadable artifact, so only the model server's choice keeps it from loading.
     await registryCall(
