@@ -1,7 +1,12 @@
 import { type Static, Type } from '@sinclair/typebox';
 
-/** The training API's listener port when none is configured (next to inference's 8081). */
-export const DEFAULT_TRAINING_PORT = 8082;
+/**
+ * The training API's listener port when none is configured: the main port + 2 (8082 beside
+ * 8080 and inference's 8081), so `--port` moves every listener; a main port of 0 gives 0.
+ */
+export function trainingPortFor(mainPort: number): number {
+  return mainPort === 0 || mainPort >= 65_534 ? 0 : mainPort + 2;
+}
 
 /** The `pipeline:` section. */
 export const PipelineConfig = Type.Object(
@@ -13,7 +18,8 @@ export const PipelineConfig = Type.Object(
           Type.Integer({
             minimum: 0,
             maximum: 65_535,
-            description: 'Port of the training API listener; default 8082, or 0 when server.port is 0.',
+            description:
+              'Port of the training API listener; default server.port + 2 (8082), or 0 when server.port is 0.',
           }),
         ),
       },

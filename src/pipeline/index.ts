@@ -2,7 +2,7 @@ import type { Registration } from '../discovery/index.js';
 import { readSection } from '../kernel/config.js';
 import { createHttpServer } from '../kernel/http.js';
 import type { ModuleContext, ModuleDefinition, ModuleInstance } from '../kernel/module.js';
-import { DEFAULT_TRAINING_PORT, PipelineConfig } from './config.js';
+import { PipelineConfig, trainingPortFor } from './config.js';
 import { ExecutionFlow } from './execution-flow.js';
 import { PipelineService } from './pipeline-service.js';
 import type { ClaimedTask, ExecutionRecord, WorkerCapacity, WorkerRecord } from './records.js';
@@ -136,7 +136,7 @@ async function startScheduler(ctx: ModuleContext): Promise<ModuleInstance> {
 
 async function startPipeline(ctx: ModuleContext): Promise<ModuleInstance> {
   const { config, flow, scheduler } = queueOf(ctx);
-  config.server.port ??= ctx.config.server.port === 0 ? 0 : DEFAULT_TRAINING_PORT;
+  config.server.port ??= trainingPortFor(ctx.config.server.port);
   const service = new PipelineService(ctx.db, flow, scheduler, ctx.use('registry'), ctx.clock);
 
   const server = await createHttpServer({ logger: ctx.logger, bodyLimitBytes: 4 * 1024 * 1024 });
