@@ -13,6 +13,7 @@ export default defineConfig({
       'test/gateway/auth/credential-authenticator.test.ts',
       'test/gateway/rate-limit/seed-limits.test.ts',
       'test/gateway/rate-limit/rate-limiter.test.ts',
+      'test/gateway/rate-limit/rate-limit-units.test.ts',
       'test/gateway/selection/*.test.ts',
       'test/gateway/balancing/*.test.ts',
       'test/inference/batcher.test.ts',

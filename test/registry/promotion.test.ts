@@ -56,6 +56,12 @@ describe('Promotion rules', () => {
     expect(checkPromotion(rules, 'production', version(5, { f1: 0.1 }), version(4, {}))).toEqual([]);
   });
 
+  it('compare with the holder only in rules that ask for an improvement', () => {
+    expect(
+      checkPromotion(seedRules, 'production', version(5, { accuracy: 0.97 }), version(4, { accuracy: 0.99 })),
+    ).toEqual([]);
+  });
+
   it('check every rule and report each that fails, in words', () => {
     const rules = [
       { metric: 'accuracy', greaterThan: 0.9, improvesBy: 0.01 },

@@ -65,6 +65,16 @@ describe('Balancer edges', () => {
     expect(rr.pick(endpoints.slice(0, 1), all)!.id).toBe('a');
   });
 
+  it('round robin asks about each endpoint once when none is usable', () => {
+    const tried: string[] = [];
+    const none = (e: { id: string }) => {
+      tried.push(e.id);
+      return false;
+    };
+    expect(new RoundRobinBalancer().pick(endpoints, none)).toBeUndefined();
+    expect(tried).toEqual(['a', 'b', 'c', 'd']);
+  });
+
   it('least outstanding breaks ties by lower latency, and keeps the first of full ties', () => {
     const stats = new EndpointStatsTable();
     stats.get('a').end(50, true);
