@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Batcher, type BatchingPolicy } from '../../src/inference/batcher.js';
 import { ManualClock } from '../../src/kernel/clock.js';
+import { AimeshError } from '../../src/kernel/errors.js';
 import type { Tensor } from '../../src/ports/model-runtime.js';
 
 const policy = (overrides: Partial<BatchingPolicy> = {}): BatchingPolicy => ({
@@ -145,5 +146,111 @@ describe('Batcher', () => {
     );
     for (let i = 0; i < 3; i++) await runtime.finish();
     await Promise.all([running, ...queued]);
+  });
+
+  it('tells each request how long it waited in the queue, on the batcher’s clock', async () => {
+    const clock = new ManualClock(1_000);
+    const runtime = gatedRuntime(clock);
+    const batcher = new Batcher(runtime.run, policy({ maxBatchSize: 2 }), clock, quiet);
+    const first = batcher.submit(input(0, 2), 2);
+    await clock.advance(5);
+    const second = batcher.submit(input(1, 2), 2);
+    await runtime.finish();
+    await runtime.finish();
+    expect((await first).queueWaitMs).toBe(0);
+    expect((await second).queueWaitMs).toBe(1); // submitted at 5 ms, ran at 6 ms
+  });
+
+  it('fails a request still queued after timeoutMs with 504, and leaves the rest to run', async () => {
+    const clock = new ManualClock(0);
+    const runtime = gatedRuntime(clock);
+    const batcher = new Batcher(runtime.run, policy({ maxBatchSize: 1, timeoutMs: 20 }), clock, quiet);
+    const running = batcher.submit(input(0), 1);
+    const late = batcher.submit(input(1), 1);
+    await expect(late).rejects.toMatchObject({
+      code: 'inference_timeout',
+      status: 504,
+      message: 'request waited 20 ms in the queue without running',
+    });
+    expect(batcher.depth).toBe(0);
+    const next = batcher.submit(input(2), 1);
+    await runtime.finish();
+    await runtime.finish();
+    expect(runtime.calls).toEqual([[0], [2]]);
+    await Promise.all([running, next]);
+  });
+
+  it('turns a runtime failure into 500 runtime_failed for the whole batch, and passes an AimeshError on', async () => {
+    const clock = new ManualClock(0);
+    const failing = new Batcher(
+      async () => {
+        throw new Error('boom');
+      },
+      policy({ maxBatchSize: 2 }),
+      clock,
+      quiet,
+    );
+    const both = [failing.submit(input(0), 1), failing.submit(input(1), 1)];
+    for (const p of both)
+      await expect(p).rejects.toMatchObject({
+        code: 'runtime_failed',
+        status: 500,
+        message: 'the model runtime failed: boom',
+      });
+    const own = new Batcher(
+      async () => {
+        throw new AimeshError('model_gone', 410, 'gone');
+      },
+      policy({ maxBatchSize: 1 }),
+      clock,
+      quiet,
+    );
+    await expect(own.submit(input(0), 1)).rejects.toMatchObject({ code: 'model_gone' });
+  });
+
+  it('drains: at once when idle, when the last call ends, or at the deadline', async () => {
+    const clock = new ManualClock(0);
+    const runtime = gatedRuntime(clock);
+    const batcher = new Batcher(runtime.run, policy({ maxBatchSize: 1 }), clock, quiet);
+    await batcher.drain(0);
+    const running = batcher.submit(input(0), 1);
+    let drained = false;
+    const draining = batcher.drain(60_000).then(() => {
+      drained = true;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(drained).toBe(false);
+    await runtime.finish();
+    await draining;
+    await running;
+    batcher.submit(input(1), 1);
+    const started = Date.now();
+    await batcher.drain(clock.now() + 30);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(20);
+    await runtime.finish();
+  });
+
+  it('fails every queued request when the version goes away', async () => {
+    const clock = new ManualClock(0);
+    const runtime = gatedRuntime(clock);
+    const depths: number[] = [];
+    const batcher = new Batcher(runtime.run, policy({ maxBatchSize: 1 }), clock, {
+      dispatched: () => {},
+      depth: (n) => depths.push(n),
+    });
+    const running = batcher.submit(input(0), 1);
+    const queued = [batcher.submit(input(1), 1), batcher.submit(input(2), 1)];
+    batcher.rejectAll(new AimeshError('model_unloaded', 503, 'unloaded'));
+    for (const p of queued) await expect(p).rejects.toMatchObject({ code: 'model_unloaded' });
+    expect(batcher.depth).toBe(0);
+    expect(depths.at(-1)).toBe(0);
+    await runtime.finish();
+    await running;
+    expect(runtime.calls).toEqual([[0]]);
+  });
+
+  it('says how many requests the full queue holds', () => {
+    const batcher = new Batcher(async (x) => x, policy({ maxQueueSize: 0 }), new ManualClock(0), quiet);
+    expect(() => batcher.submit(input(0), 1)).toThrow("the model's queue holds 0 requests; retry shortly");
   });
 });
