@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AuthConfig, createJwtVerifier } from '../../../src/gateway/auth/index.js';
+import { AuthConfig, createJwtVerifier, parseExpiresIn } from '../../../src/gateway/auth/index.js';
 import { readSection } from '../../../src/kernel/config.js';
 
 const SECRET = 'a-shared-secret-of-at-least-32-characters!';
@@ -145,5 +145,56 @@ describe('JWT algorithms: only those in the list, each tried with a correctly si
     await expect(keyless.verify(await hs256())).rejects.toMatchObject({
       message: "tokens signed with 'HS256' are not accepted",
     });
+  });
+});
+
+describe('JWT refusals say why', () => {
+  const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const verifier = verifierFor({ algorithms: ['HS256'], secret: SECRET, audience: AUDIENCE });
+
+  it.each([
+    ['garbage', 'the bearer token is not a well-formed JWT'],
+    [`${b64({ typ: 'JWT' })}.${b64({ sub: 'x' })}.`, "tokens signed with 'none' are not accepted"],
+    [`${b64({ alg: 'none' })}.${b64({ sub: 'x' })}.`, "tokens signed with 'none' are not accepted"],
+  ])('refuses %s', async (token, message) => {
+    await expect(verifier.verify(token)).rejects.toMatchObject({
+      status: 401,
+      code: 'invalid_token',
+      message,
+    });
+  });
+
+  it('names a bad signature and a wrong audience', async () => {
+    const forged = await new SignJWT({ sub: 'x', aud: AUDIENCE, exp: nowSeconds() + 60 })
+      .setProtectedHeader({ alg: 'HS256' })
+      .sign(new TextEncoder().encode('another-secret-that-is-also-long-enough'));
+    await expect(verifier.verify(forged)).rejects.toMatchObject({
+      message: 'the bearer token was rejected: its signature does not verify',
+    });
+    await expect(verifier.verify(await hs256({ aud: 'elsewhere' }))).rejects.toMatchObject({
+      message: expect.stringMatching(/^the bearer token was rejected: .*aud/),
+    });
+  });
+
+  it('answers 503 auth_unavailable when the JWKS URL cannot be reached', async () => {
+    const remote = verifierFor({ algorithms: ['RS256'], jwksUrl: 'http://127.0.0.1:1/jwks.json' });
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const token = await new SignJWT({ sub: 'x', exp: nowSeconds() + 60 })
+      .setProtectedHeader({ alg: 'RS256', kid: 'k' })
+      .sign(privateKey);
+    await expect(remote.verify(token)).rejects.toMatchObject({
+      status: 503,
+      code: 'auth_unavailable',
+      message: expect.stringContaining('cannot check the token: the key set is unreachable'),
+    });
+  });
+});
+
+describe('Key lifetimes at their edges', () => {
+  it('trim blanks, and refuse zero, extra characters and more than ten years', () => {
+    expect(parseExpiresIn(' 30d ')).toBe(30 * 86_400_000);
+    expect(parseExpiresIn('3650d')).toBe(3650 * 86_400_000);
+    for (const raw of ['0s', 'x30d', '30dx', '3651d'])
+      expect(() => parseExpiresIn(raw)).toThrow(expect.objectContaining({ code: 'invalid_expiry' }));
   });
 });
