@@ -5,7 +5,7 @@ export type Priority = 'low' | 'normal' | 'high';
 export function parsePriority(value: string | string[] | undefined): Priority {
   const text = (Array.isArray(value) ? value[0] : value)?.trim().toLowerCase();
   if (!text) return 'normal';
-  if (text === 'low' || text === 'normal' || text === 'high') return text;
+  if (text === 'low' || text === 'high') return text;
   const n = Number(text);
   if (Number.isInteger(n) && n >= 0 && n <= 9) return n < 3 ? 'low' : n > 6 ? 'high' : 'normal';
   return 'normal';

@@ -134,13 +134,13 @@ export class CircuitBreaker {
     this.transition('closed');
   }
 
+  // Every caller changes the state: closed/half-open → open, open → half-open, half-open → closed.
   private transition(to: BreakerState): void {
     const from = this.current;
-    if (from === to && to !== 'open') return;
     this.current = to;
     this.trialsAdmitted = 0;
     this.trialsDone = 0;
     this.trialFailures = 0;
-    if (from !== to) this.onChange?.(this.name, from, to);
+    this.onChange?.(this.name, from, to);
   }
 }

@@ -35,12 +35,10 @@ const NATS = which('nats-server', ['/usr/sbin', '/usr/bin', '/usr/local/bin']);
 export function canRun(service: 'postgres' | 'redis' | 'nats'): boolean {
   const found = service === 'postgres' ? POSTGRES_BIN : service === 'redis' ? REDIS : NATS;
   if (found) return true;
-  const message = `no ${service} server binary on this machine; its fault tests are skipped`;
+  const missing = `no ${service} server binary on this machine`;
   if (servicesRequired)
-    throw new Error(
-      `${message.replace('are skipped', 'cannot run')}, and AIMESH_REQUIRE_SERVICES=1 requires them`,
-    );
-  console.warn(`SKIP: ${message}`);
+    throw new Error(`${missing}, and AIMESH_REQUIRE_SERVICES=1 requires it: its fault tests cannot run`);
+  console.warn(`SKIP: ${missing}; its fault tests are skipped`);
   return false;
 }
 

@@ -28,16 +28,21 @@ export function reachable(host: string, port: number, timeoutMs = 1_000): Promis
 
 /**
  * Whether the named service answers. When it does not: throws if services are required,
- * else warns once and returns false so the suite can `describe.skipIf(!available)`.
+ * else warns once (saying what happens `instead`) and returns false so the suite can
+ * `describe.skipIf(!available)` or fall back.
  */
-export async function serviceAvailable(name: 'postgres' | 'nats' | 'redis'): Promise<boolean> {
+export async function serviceAvailable(
+  name: 'postgres' | 'nats' | 'redis',
+  instead = 'its integration tests are skipped',
+): Promise<boolean> {
   const url = new URL(name === 'postgres' ? POSTGRES_URL : name === 'nats' ? NATS_URL : REDIS_URL);
   const port = Number(url.port) || { postgres: 5432, nats: 4222, redis: 6379 }[name];
   const ok = await reachable(url.hostname, port);
   if (!ok) {
-    const message = `${name} is not reachable at ${url.host}; its integration tests are skipped (set AIMESH_REQUIRE_SERVICES=1 to fail instead)`;
-    if (servicesRequired) throw new Error(message);
-    console.warn(`SKIP: ${message}`);
+    const unreachable = `${name} is not reachable at ${url.host}`;
+    if (servicesRequired)
+      throw new Error(`${unreachable}, and AIMESH_REQUIRE_SERVICES=1 requires it: start ${name} there`);
+    console.warn(`SKIP: ${unreachable}; ${instead} (set AIMESH_REQUIRE_SERVICES=1 to fail instead)`);
   }
   return ok;
 }

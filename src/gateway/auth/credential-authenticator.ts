@@ -8,7 +8,8 @@ import type { Authenticator, Principal } from './principal.js';
 
 /** What the authenticator needs: the key store, a JWT verifier when JWTs are configured, a clock. */
 export interface CredentialAuthenticatorOptions {
-  keys: ApiKeyStore;
+  /** The store's two lookups: all the authenticator uses, so any key source can stand in. */
+  keys: Pick<ApiKeyStore, 'cached' | 'find'>;
   jwt?: JwtVerifier;
   clock: Clock;
 }

@@ -7,18 +7,20 @@ import { readSection } from '../../../src/kernel/config.js';
 import { createHttpServer, type HttpServer } from '../../../src/kernel/http.js';
 import { createLogger } from '../../../src/kernel/logger.js';
 import type { Database } from '../../../src/ports/database.js';
-import { createTestDatabase, POSTGRES_URL, reachable } from '../../support/services.js';
+import { createTestDatabase, serviceAvailable } from '../../support/services.js';
 
 export const GATEWAY_MIGRATIONS = new URL('../../../src/gateway/migrations', import.meta.url).pathname;
 
 /**
- * A fresh database with the gateway's tables: a new database on the Postgres server when there
- * is one (created in milliseconds), else PGlite in memory (whose start costs seconds on a busy
- * machine). Both pass the same Database contract; closing it also drops the server database.
+ * A fresh database with the gateway's tables: a new database on the configured PostgreSQL
+ * (AIMESH_TEST_POSTGRES_URL; created in milliseconds). Only when that server is unreachable and
+ * services are not required does it fall back, with a warning, to PGlite in memory (whose start
+ * costs seconds on a busy machine); under AIMESH_REQUIRE_SERVICES=1 it fails instead. Both pass
+ * the same Database contract; closing it also drops the server database.
  */
 export async function gatewayDatabase(): Promise<Database> {
   let db: Database;
-  if (await reachable('127.0.0.1', Number(new URL(POSTGRES_URL).port) || 5432)) {
+  if (await serviceAvailable('postgres', 'the gateway tests fall back to PGlite in memory')) {
     const test = await createTestDatabase();
     const server = await openPostgresDatabase(test.url, 4);
     db = {

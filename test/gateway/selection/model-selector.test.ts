@@ -70,6 +70,21 @@ describe('Model selection', () => {
     expect(ranked[0]).toMatchObject({ version: '7', upstream: 'model-inference', accuracy: 0.97 });
   });
 
+  it('keeps a model whose accuracy or latency equals the constraint exactly', () => {
+    const { selector: s } = selector();
+    expect(s.rank('sentiment', { minAccuracy: 0.97 }).map((c) => c.id)).toEqual(['sentiment-large']);
+    expect(s.rank('sentiment', { minAccuracy: 0.96 }).map((c) => c.id)).toEqual([
+      'sentiment-large',
+      'sentiment-remote',
+    ]);
+    expect(s.rank('sentiment', { maxLatencyMs: 20 }).map((c) => c.id)).toEqual(['sentiment-small']);
+    expect(s.rank('sentiment', { maxLatencyMs: 120 }).map((c) => c.id)).toEqual([
+      'sentiment-small',
+      'sentiment-large',
+    ]);
+    expect(failure(() => s.rank('sentiment', { minAccuracy: 0.971 })).code).toBe('no_suitable_model');
+  });
+
   it('counts tokens in the cost: 200 tokens at 0.5 per 1k cost 0.1 a call', () => {
     const { selector: s } = selector();
     const remote = s.rank('sentiment', {}).find((c) => c.id === 'sentiment-remote')!;
@@ -142,8 +157,9 @@ describe('ModelSelector ranking', () => {
     fc.assert(
       fc.property(
         fc.uniqueArray(model, { minLength: 1, maxLength: 6, selector: (m) => m.id }),
-        fc.option(fc.constantFrom(10, 50, 500), { nil: undefined }),
-        fc.option(fc.constantFrom(0.8, 0.92, 0.97), { nil: undefined }),
+        fc.option(fc.constantFrom(10, 20, 50, 100, 500), { nil: undefined }),
+        // Values the models also take, so the boundaries are hit.
+        fc.option(fc.constantFrom(0.8, 0.9, 0.92, 0.95, 0.97), { nil: undefined }),
         (models, maxLatencyMs, minAccuracy) => {
           const config = readSection(
             ModelsConfig,

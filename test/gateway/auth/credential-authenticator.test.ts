@@ -1,0 +1,130 @@
+import { describe, expect, it } from 'vitest';
+import type { ApiKeyRecord } from '../../../src/gateway/auth/index.js';
+import { assertAdmin, bearerToken, createCredentialAuthenticator } from '../../../src/gateway/auth/index.js';
+import { ManualClock } from '../../../src/kernel/clock.js';
+
+const NOW = Date.parse('2026-01-01T00:00:00Z');
+const record = (overrides: Partial<ApiKeyRecord> = {}): ApiKeyRecord => ({
+  id: 'k1',
+  prefix: 'aim_abcdef',
+  owner: 'alice',
+  team: 'research',
+  createdAt: new Date(NOW - 1_000),
+  ...overrides,
+});
+
+/** Keys held in a map; `cachedKeys` answer at once, the others after a lookup. */
+function authenticator(
+  keys: Record<string, ApiKeyRecord>,
+  cachedKeys: string[] = [],
+  jwt?: { verify(t: string): Promise<never> },
+) {
+  return createCredentialAuthenticator({
+    clock: new ManualClock(NOW),
+    jwt: jwt as never,
+    keys: {
+      cached: (key) => (cachedKeys.includes(key) ? (keys[key] ?? null) : undefined),
+      find: async (key) => keys[key] ?? null,
+    },
+  });
+}
+
+async function outcome(run: () => unknown) {
+  try {
+    return await run();
+  } catch (error) {
+    return (error as { code: string }).code;
+  }
+}
+
+describe('Credential authenticator', () => {
+  const alice = 'aim_alice-key';
+
+  it('accepts a key in X-API-Key or Authorization: Bearer, at once when it is cached', async () => {
+    const auth = authenticator({ [alice]: record() }, [alice]);
+    const principal = { id: 'alice', team: 'research', keyId: 'k1', via: 'api-key' };
+    expect(auth.authenticate({ 'x-api-key': alice })).toEqual(principal);
+    expect(auth.authenticate({ authorization: `Bearer ${alice}` })).toEqual(principal);
+    const looked = authenticator({ [alice]: record() });
+    const pending = looked.authenticate({ 'x-api-key': alice });
+    expect(pending).toBeInstanceOf(Promise);
+    expect(await pending).toEqual(principal);
+  });
+
+  it.each([
+    [{}, 'missing_credentials'],
+    [{ 'x-api-key': '' }, 'missing_credentials'],
+    [{ 'x-api-key': ['aim_a', 'aim_b'] }, 'invalid_api_key'],
+    [{ 'x-api-key': 'not-a-key' }, 'invalid_api_key'],
+    [{ 'x-api-key': `aim_${'x'.repeat(253)}` }, 'invalid_api_key'],
+    [{ 'x-api-key': 'aim_unknown' }, 'invalid_api_key'],
+    [{ authorization: 'Basic abc' }, 'invalid_credentials'],
+    [{ authorization: 'Bearer eyJ.some.jwt' }, 'invalid_token'],
+  ])('refuses %j with 401 %s', async (headers, code) => {
+    const auth = authenticator({ [alice]: record() });
+    expect(await outcome(() => auth.authenticate(headers))).toBe(code);
+  });
+
+  it('accepts a key of exactly 256 characters', async () => {
+    const long = `aim_${'x'.repeat(252)}`;
+    expect(long).toHaveLength(256);
+    expect(await authenticator({ [long]: record() }).authenticate({ 'x-api-key': long })).toMatchObject({
+      id: 'alice',
+    });
+  });
+
+  it('refuses revoked keys, and keys expiring now or earlier, but not a moment later', async () => {
+    const keys = {
+      aim_revoked: record({ revokedAt: new Date(NOW - 1) }),
+      aim_now: record({ expiresAt: new Date(NOW) }),
+      aim_later: record({ expiresAt: new Date(NOW + 1), team: undefined }),
+    };
+    const auth = authenticator(keys);
+    expect(await outcome(() => auth.authenticate({ 'x-api-key': 'aim_revoked' }))).toBe('revoked_api_key');
+    expect(await outcome(() => auth.authenticate({ 'x-api-key': 'aim_now' }))).toBe('expired_api_key');
+    expect(await auth.authenticate({ 'x-api-key': 'aim_later' })).toEqual({
+      id: 'alice',
+      team: undefined,
+      keyId: 'k1',
+      via: 'api-key',
+    });
+  });
+
+  it('hands bearer tokens that are not keys to the JWT verifier', async () => {
+    const seen: string[] = [];
+    const auth = authenticator({}, [], {
+      verify: async (token) => {
+        seen.push(token);
+        throw Object.assign(new Error('no'), { code: 'from_jwt' });
+      },
+    });
+    expect(await outcome(() => auth.authenticate({ authorization: 'Bearer eyJ.a.b' }))).toBe('from_jwt');
+    expect(seen).toEqual(['eyJ.a.b']);
+  });
+});
+
+describe('Admin token', () => {
+  it('reads the bearer token, in any case of the scheme, and nothing else', () => {
+    expect(bearerToken({ authorization: 'bearer  tok ' })).toBe('tok');
+    expect(bearerToken({ authorization: 'Bearer a b' })).toBeUndefined();
+    expect(bearerToken({ authorization: 'Token tok' })).toBeUndefined();
+    expect(bearerToken({})).toBeUndefined();
+  });
+
+  it.each([
+    [{}, 'secret-admin-token', 'missing_credentials'],
+    [{ 'x-admin-token': '' }, 'secret-admin-token', 'missing_credentials'],
+    [{ authorization: 'Bearer x' }, undefined, 'admin_disabled'],
+    [{ authorization: 'Bearer wrong-admin-token' }, 'secret-admin-token', 'invalid_admin_token'],
+    [{ 'x-admin-token': 'secret-admin-token-2' }, 'secret-admin-token', 'invalid_admin_token'],
+    [{ authorization: 'Bearer secret-admin-token' }, 'secret-admin-token', 'ok'],
+    [{ 'x-admin-token': 'secret-admin-token' }, 'secret-admin-token', 'ok'],
+  ])('answers %j (configured %s) with %s', async (headers, token, expected) => {
+    expect(
+      await outcome(() => {
+        assertAdmin(headers, token);
+        return 'ok';
+      }),
+    ).toBe(expected);
+  });
+});
