@@ -57,7 +57,13 @@ export const discoveryModule: ModuleDefinition = {
     };
     return {
       api,
-      ready: () => ({ status: 'ready' }),
+      // Ready while every instance this process registered is in the directory.
+      ready: () => {
+        const missing = directory.unregistered();
+        if (missing.length === 0) return { status: 'ready' };
+        const names = missing.map((i) => `${i.service} ${i.id}`).join(', ');
+        return { status: 'degraded', detail: `not registered: ${names}; re-registering` };
+      },
       stop: () => directory.stop(),
     };
   },
