@@ -57,7 +57,13 @@ export const discoveryModule: ModuleDefinition = {
     };
     return {
       api,
-      ready: () => ({ status: 'ready' }),
+      // Ready while every instance this process registered is in the directory.
+      ready: () => {
+        const missing = directory.unregistered();
+        if (missing.length === 0) return { status: 'ready' };
+        const names = missing.map((i) => `${i.service} ${i.id}`).join(', ');
+        return { status: 'degraded', detail: `not registered: ${names}; re-registering` };
+      },
       // The local view stays good for one registration TTL after the database goes away.
       outageGraceMs: { database: config.defaultTtlMs },
       stop: () => directory.stop(),

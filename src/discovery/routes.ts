@@ -83,10 +83,16 @@ export function discoveryRoutes(directory: ServiceDirectory, token: string | und
     );
     app.delete(
       '/instances/:id',
-      { schema: { tags: ['discovery'], summary: 'Deregister an instance', params: IdParams } },
+      {
+        schema: {
+          tags: ['discovery'],
+          summary: 'Remove an instance (a live owner registers it again with its next heartbeat)',
+          params: IdParams,
+        },
+      },
       async (request, reply) => {
         const { id } = request.params as typeof IdParams.static;
-        if (!(await directory.deregister(id)))
+        if (!(await directory.remove(id)))
           throw notFound('instance_not_found', `instance ${id} is not registered`);
         return reply.status(204).send();
       },

@@ -20,6 +20,15 @@ interface Known {
 
 type Listener = (instances: ServiceInstance[]) => void;
 
+/** A registration this process made and keeps alive. */
+interface Own {
+  timer: NodeJS.Timeout;
+  /** The latest registration (metadata updates included): what a re-registration writes back. */
+  instance: ServiceInstance;
+  /** False from a heartbeat that failed or found the row gone until the row is back. */
+  registered: boolean;
+}
+
 const EMPTY: ServiceInstance[] = Object.freeze([]) as unknown as ServiceInstance[];
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -67,7 +76,7 @@ export class ServiceDirectory implements DiscoveryApi {
   private readonly known = new Map<string, Known>();
   private readonly snapshots = new Map<string, ServiceInstance[]>();
   private readonly watchers = new Map<string, Set<Listener>>();
-  private readonly local = new Map<string, NodeJS.Timeout>();
+  private readonly local = new Map<string, Own>();
   private readonly timers: NodeJS.Timeout[] = [];
   private subscription?: Subscription;
   private refreshes = 0;
@@ -118,24 +127,28 @@ export class ServiceDirectory implements DiscoveryApi {
     const { id } = instance;
     const interval = Math.max(50, Math.floor(instance.ttlMs * this.options.config.heartbeatFraction));
     const timer = setInterval(() => {
-      this.renew(id, instance).catch((error) =>
-        this.options.logger.warn({ err: error, id }, 'discovery: heartbeat failed'),
-      );
+      this.renew(id).catch((error) => {
+        const own = this.local.get(id);
+        if (own) own.registered = false;
+        this.options.logger.warn({ err: error, id }, 'discovery: heartbeat failed');
+      });
     }, interval);
     timer.unref();
-    this.local.set(id, timer);
+    this.local.set(id, { timer, instance, registered: true });
     const self = this;
     return {
       get instance() {
-        return self.known.get(id)?.instance ?? instance;
+        return self.known.get(id)?.instance ?? self.local.get(id)?.instance ?? instance;
       },
       async update(metadata) {
-        const current = self.known.get(id)?.instance ?? instance;
+        const current = self.known.get(id)?.instance ?? self.local.get(id)?.instance ?? instance;
         const next = {
           ...current,
           metadata,
           lastHeartbeatAt: new Date(self.options.clock.now()).toISOString(),
         };
+        const own = self.local.get(id);
+        if (own) own.instance = next;
         await self.options.store.upsert(next);
         await self.announce({ op: 'upsert', instance: next });
       },
@@ -176,11 +189,22 @@ export class ServiceDirectory implements DiscoveryApi {
     return instance;
   }
 
-  /** Removes an instance everywhere; true when it existed. */
+  /** Removes an instance everywhere and, when this process owns it, stops its heartbeats; true when it existed. */
   async deregister(id: string): Promise<boolean> {
-    const timer = this.local.get(id);
-    if (timer) clearInterval(timer);
+    const own = this.local.get(id);
+    if (own) clearInterval(own.timer);
     this.local.delete(id);
+    return this.remove(id);
+  }
+
+  /**
+   * Removes a registration (the HTTP API). A live owner re-registers it with its next heartbeat,
+   * as a Eureka client does on a 404: a removal clears a stale or foreign entry, it cannot take
+   * a running process out of service.
+   */
+  async remove(id: string): Promise<boolean> {
+    const own = this.local.get(id);
+    if (own) own.registered = false;
     const service = this.known.get(id)?.instance.service ?? (await this.options.store.get(id))?.service;
     const existed = await this.options.store.remove(id);
     if (service) await this.announce({ op: 'remove', id, service });
@@ -257,14 +281,31 @@ export class ServiceDirectory implements DiscoveryApi {
     for (const service of changed) this.publishLocally(service);
   }
 
-  private async renew(id: string, original: ServiceInstance): Promise<void> {
+  /** This process's registrations that are not in the directory now (for readiness). */
+  unregistered(): ServiceInstance[] {
+    return [...this.local.values()].filter((own) => !own.registered).map((own) => own.instance);
+  }
+
+  private async renew(id: string): Promise<void> {
     const renewed = await this.heartbeat(id);
-    if (renewed || !this.local.has(id)) return;
-    // Our row expired (e.g. the database was unreachable for a while): register it again.
-    const now = new Date(this.options.clock.now()).toISOString();
-    const current = { ...(this.known.get(id)?.instance ?? original), lastHeartbeatAt: now };
+    const own = this.local.get(id);
+    if (!own) return;
+    if (renewed) {
+      own.registered = true;
+      return;
+    }
+    // The heartbeat found no row (removed, or expired while the database was unreachable):
+    // register again under the same id, with the latest metadata.
+    own.registered = false;
+    const current = { ...own.instance, lastHeartbeatAt: new Date(this.options.clock.now()).toISOString() };
     await this.options.store.upsert(current);
     await this.announce({ op: 'upsert', instance: current });
+    own.instance = current;
+    own.registered = true;
+    this.options.logger.info(
+      { id, service: current.service },
+      'discovery: registration was gone; registered again',
+    );
   }
 
   private async announce(message: ChangeMessage): Promise<void> {

@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { badRequest } from '../kernel/errors.js';
+import { SafeInteger } from '../kernel/input-schemas.js';
 import type { EventLog, NewEvent } from '../ports/event-log.js';
 import type { LiveStream } from './live-stream.js';
 
@@ -10,7 +11,7 @@ const EventQuerystring = Type.Object({
   type: Type.Optional(Type.String()),
   correlationId: Type.Optional(Type.String()),
   causationId: Type.Optional(Type.String()),
-  after: Type.Optional(Type.Integer({ minimum: 0, description: 'Store position to read forward from.' })),
+  after: Type.Optional(SafeInteger({ minimum: 0, description: 'Store position to read forward from.' })),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, default: 100 })),
 });
 

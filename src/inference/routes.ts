@@ -3,6 +3,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyReply } from 'fastify';
 import { badRequest } from '../kernel/errors.js';
 import { type HttpServer, toHttpError } from '../kernel/http.js';
+import { INT4_MAX, SafeInteger } from '../kernel/input-schemas.js';
 import type { InferenceService } from './inference-service.js';
 import type { ModelLoader } from './model-loader.js';
 import type { ModelManager } from './model-manager.js';
@@ -98,9 +99,11 @@ export async function seedRoutes(server: HttpServer, deps: RouteDeps): Promise<v
 }
 
 const LoadBody = Type.Object({
-  parameters: Type.Optional(Type.Object({ version: Type.Optional(Type.Integer({ minimum: 1 })) })),
+  parameters: Type.Optional(
+    Type.Object({ version: Type.Optional(SafeInteger({ minimum: 1, maximum: INT4_MAX })) }),
+  ),
 });
-const AliasBody = Type.Object({ version: Type.Integer({ minimum: 1 }) });
+const AliasBody = Type.Object({ version: SafeInteger({ minimum: 1, maximum: INT4_MAX }) });
 const CanaryBody = Type.Object({
   weights: Type.Record(Type.String({ pattern: '^[0-9]+$' }), Type.Number({ minimum: 0, maximum: 100 })),
 });

@@ -97,11 +97,17 @@ export function errorBody(code: string, message: string) {
   return { error: { code, message } };
 }
 
+const RANGE_KEYWORDS = new Set(['minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum']);
+
 /** Maps any thrown error to a status and our error body; unknown errors become 500 internal_error. */
 export function toHttpError(error: unknown): { status: number; body: ReturnType<typeof errorBody> } {
   if (isAimeshError(error)) return { status: error.status, body: errorBody(error.code, error.message) };
   const e = error as FastifyError;
-  if (e?.validation) return { status: 400, body: errorBody('invalid_request', e.message) };
+  if (e?.validation) {
+    // A number beyond a schema's bounds (e.g. past what its column holds) says so by its code.
+    const range = e.validation.some((v) => RANGE_KEYWORDS.has(v.keyword));
+    return { status: 400, body: errorBody(range ? 'number_out_of_range' : 'invalid_request', e.message) };
+  }
   switch (e?.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return { status: 413, body: errorBody('payload_too_large', e.message) };

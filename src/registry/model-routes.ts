@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
+import { INT4_MAX, SafeInteger, SafeString } from '../kernel/input-schemas.js';
 import { type Page, PageQuery, paged } from './page.js';
 import type { RegistryService } from './registry-service.js';
 import { actorOf } from './request-actor.js';
@@ -26,18 +27,20 @@ const CreateVersion = Type.Object({
   format: Type.String({ minLength: 1, maxLength: 50, description: 'tfjs, onnx, ...' }),
   artifactUri: Type.String({ minLength: 1, maxLength: 2000 }),
   artifacts: Type.Optional(
-    Type.Array(Type.Object({ format: Type.String(), uri: Type.String() }), { maxItems: 20 }),
+    Type.Array(Type.Object({ format: SafeString({ maxLength: 50 }), uri: SafeString({ maxLength: 2000 }) }), {
+      maxItems: 20,
+    }),
   ),
   metrics: Type.Optional(Type.Record(Type.String(), Type.Number())),
   params: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
-  runId: Type.Optional(Type.String()),
-  experimentId: Type.Optional(Type.String()),
-  dataset: Type.Optional(Type.String()),
-  datasetVersion: Type.Optional(Type.String()),
+  runId: Type.Optional(SafeString()),
+  experimentId: Type.Optional(SafeString()),
+  dataset: Type.Optional(SafeString()),
+  datasetVersion: Type.Optional(SafeString()),
   status: Type.Optional(Type.String({ maxLength: 50 })),
 });
 const Promote = Type.Object({
-  version: Type.Integer({ minimum: 1 }),
+  version: SafeInteger({ minimum: 1, maximum: INT4_MAX }),
   causationId: Type.Optional(
     Type.String({
       minLength: 1,

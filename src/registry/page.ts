@@ -1,4 +1,5 @@
 import { Type } from '@sinclair/typebox';
+import { SafeInteger } from '../kernel/input-schemas.js';
 
 /** Offset pagination as every registry list takes it. */
 export interface Page {
@@ -9,7 +10,7 @@ export interface Page {
 /** The querystring of every list endpoint. */
 export const PageQuery = {
   limit: Type.Integer({ minimum: 1, maximum: 1000, default: 50, description: 'Items per page.' }),
-  offset: Type.Integer({
+  offset: SafeInteger({
     minimum: 0,
     default: 0,
     description: 'Items to skip (the `nextOffset` of the previous page).',

@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { newId } from '../kernel/ids.js';
+import { SafeInteger } from '../kernel/input-schemas.js';
 import { RUN_STATUSES, type RunBatch } from './experiment-repository.js';
 import { LineageRepository } from './lineage-repository.js';
 import { type Page, PageQuery, paged } from './page.js';
@@ -34,7 +35,7 @@ const LogBatch = Type.Object({
       Type.Object({
         key: Type.String({ minLength: 1, maxLength: 250 }),
         value: Type.Number(),
-        step: Type.Optional(Type.Integer({ minimum: 0 })),
+        step: Type.Optional(SafeInteger({ minimum: 0 })),
         timestamp: Type.Optional(Type.String({ description: 'RFC 3339; default now' })),
       }),
       { maxItems: 1000 },
