@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { badRequest } from '../../kernel/errors.js';
+import { parseJsonBody } from '../../kernel/request-input.js';
 import { parsePriority } from '../../resilience/bulkhead.js';
 import { isRepeatable } from '../../resilience/retry.js';
 import type { AccessPolicy, Principal } from '../auth/principal.js';
@@ -160,12 +161,8 @@ export class OpenAiFront implements CallFront {
 
   /** The body as the endpoint's request; 400 when it is not JSON or not of its shape. */
   private parse(call: GatewayCall): OpenAiBody {
-    let body: unknown;
-    try {
-      body = JSON.parse(call.body ? call.body.toString('utf8') : '');
-    } catch (error) {
-      throw badRequest('invalid_json', `request body is not valid JSON: ${(error as Error).message}`);
-    }
+    // The platform's input rules: bounded nesting, storable strings, finite numbers.
+    const body = parseJsonBody(call.body ?? Buffer.alloc(0));
     const check = checks[this.type];
     if (!check.Check(body)) {
       const first = check.Errors(body).First();

@@ -176,7 +176,7 @@ describe('JWT refusals say why', () => {
     });
   });
 
-  it('answers 503 auth_unavailable when the JWKS URL cannot be reached', async () => {
+  it('answers 503 jwks_unavailable when the JWKS URL cannot be reached', async () => {
     const remote = verifierFor({ algorithms: ['RS256'], jwksUrl: 'http://127.0.0.1:1/jwks.json' });
     const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const token = await new SignJWT({ sub: 'x', exp: nowSeconds() + 60 })
@@ -184,7 +184,7 @@ describe('JWT refusals say why', () => {
       .sign(privateKey);
     await expect(remote.verify(token)).rejects.toMatchObject({
       status: 503,
-      code: 'auth_unavailable',
+      code: 'jwks_unavailable',
       message: expect.stringContaining('cannot check the token: the key set is unreachable'),
     });
   });

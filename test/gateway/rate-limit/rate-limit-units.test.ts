@@ -48,7 +48,7 @@ describe('RateLimit headers and the 429 error', () => {
 });
 
 describe('RateLimiter', () => {
-  it('applies when some rule covers the path, and never when disabled', () => {
+  it('applies when some rule covers the path, and never when disabled', async () => {
     const rules = [
       { route: '/a/**', requestsPerSecond: 1 },
       { route: '/b/**', requestsPerSecond: 1 },
@@ -57,7 +57,7 @@ describe('RateLimiter', () => {
     expect(limiter(rules).applies('/c')).toBe(false);
     const off = limiter(rules, { enabled: false });
     expect(off.applies('/a/x')).toBe(false);
-    expect(off.check('k', '/a/x')).toBeUndefined();
+    expect(await off.check('k', '/a/x')).toBeUndefined();
   });
 
   it('keeps one bucket per caller and rule, and one per route with per: route', async () => {
@@ -112,7 +112,7 @@ describe('RateLimiter', () => {
     expect(await metrics.getSingleMetricAsString('aimesh_gateway_rate_limit_store_errors_total')).toContain(
       ' 1',
     );
-    expect(limiter([{ route: '/a', requestsPerSecond: 1 }], {}, broken).check('k', '/a')).toBeUndefined();
+    expect(await limiter([{ route: '/a', requestsPerSecond: 1 }], {}, broken).check('k', '/a')).toBeUndefined();
   });
 });
 
