@@ -6,7 +6,6 @@ import { GatewayConfig } from '../gateway/index.js';
 import { type Config, loadConfig, readSection } from '../kernel/config.js';
 import { AimeshError } from '../kernel/errors.js';
 import { createLogger } from '../kernel/logger.js';
-import { portNumber, wholeNumber } from './option-values.js';
 
 /** `aimesh start`: runs the chosen targets until SIGINT/SIGTERM, then stops gracefully. */
 export function registerStartCommand(program: Command): void {
@@ -18,12 +17,10 @@ export function registerStartCommand(program: Command): void {
     .option(
       '-p, --port <port>',
       'HTTP port (overrides config and AIMESH_PORT; 0 = any free port); the inference listener takes the next one',
-      portNumber,
     )
     .option(
       '-w, --workers <n>',
       'worker processes sharing the ports, one per core (needs postgres, nats and, with the gateway, redis)',
-      wholeNumber(1, 1024),
     )
     .addHelpText(
       'after',
@@ -34,10 +31,11 @@ Examples:
   AIMESH_PORT=9090 aimesh start --target inference,events
   aimesh start --target gateway --workers 4 --config examples/distributed.yaml`,
     )
-    .action(async (opts: { target: string; config?: string; port?: number; workers?: number }) => {
+    .action(async (opts: { target: string; config?: string; port?: string; workers?: string }) => {
+      // Checked by the config schema, so a bad value names its setting (server.port, server.workers).
       const server: Record<string, number> = {};
-      if (opts.port !== undefined) server.port = opts.port;
-      if (opts.workers !== undefined) server.workers = opts.workers;
+      if (opts.port !== undefined) server.port = Number(opts.port);
+      if (opts.workers !== undefined) server.workers = Number(opts.workers);
       const config = loadConfig({ file: opts.config, overrides: { server } });
       if (config.server.workers > 1 && !isClusterWorker()) {
         const problems = clusterProblems({

@@ -28,8 +28,8 @@ const nowhere = 'http://127.0.0.1:1';
 
 /** Each command with a bad argument, and the exit code it must end with. */
 const cases: [string, string[], number][] = [
-  ['start --port abc', ['start', '--port', 'abc'], ExitCode.usage],
-  ['start --workers 0', ['start', '--workers', '0'], ExitCode.usage],
+  ['start --port abc', ['start', '--port', 'abc'], ExitCode.configuration],
+  ['start --workers 0', ['start', '--workers', '0'], ExitCode.configuration],
   ['start --config missing.yaml', ['start', '--config', '/no/such/aimesh.yaml'], ExitCode.configuration],
   ['migrate --config missing.yaml', ['migrate', '--config', '/no/such/aimesh.yaml'], ExitCode.configuration],
   ['events tail --count 0', ['events', 'tail', '--count', '0'], ExitCode.usage],
