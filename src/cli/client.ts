@@ -1,6 +1,7 @@
 import { userInfo } from 'node:os';
 import { request } from 'undici';
 import { AimeshError } from '../kernel/errors.js';
+import { ServerRefusal } from './cli-errors.js';
 
 export interface ClientOptions {
   /** Base URL of a running aimesh (default AIMESH_URL or http://127.0.0.1:8080). */
@@ -44,15 +45,20 @@ export async function callApi<T = unknown>(
   const base = options.url ?? process.env.AIMESH_URL ?? 'http://127.0.0.1:8080';
   const headers = clientHeaders(options);
   if (body !== undefined) headers['content-type'] = 'application/json';
+  const target = new URL(path, base); // a malformed base is the caller's to fix, not unreachable
   let response: Awaited<ReturnType<typeof request>>;
   try {
-    response = await request(new URL(path, base), {
+    response = await request(target, {
       method,
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (error) {
-    throw new AimeshError('unreachable', 503, `cannot reach aimesh at ${base}: ${(error as Error).message}`);
+    throw new AimeshError(
+      'unreachable',
+      503,
+      `cannot reach aimesh at ${base}: ${(error as Error).message}; is it running? (--url or AIMESH_URL names another)`,
+    );
   }
   const text = await response.body.text();
   const json = text ? safeJson(text) : undefined;
@@ -60,7 +66,7 @@ export async function callApi<T = unknown>(
     const err = (json as { error?: { code?: string; message?: string } | string })?.error;
     const code = typeof err === 'object' ? (err.code ?? 'error') : 'error';
     const message = typeof err === 'object' ? (err.message ?? text) : (err ?? text);
-    throw new AimeshError(code, response.statusCode, message);
+    throw new ServerRefusal(code, response.statusCode, message);
   }
   return json as T;
 }

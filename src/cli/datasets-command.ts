@@ -3,7 +3,9 @@ import { basename } from 'node:path';
 import type { Command } from 'commander';
 import { request } from 'undici';
 import { AimeshError } from '../kernel/errors.js';
+import { ServerRefusal, usageError } from './cli-errors.js';
 import { callApi, clientHeaders } from './client.js';
+import { wholeNumber } from './option-values.js';
 import { printTable } from './table-output.js';
 
 export interface PushResult {
@@ -24,11 +26,15 @@ export async function uploadCsv(name: string, data: Uint8Array, description?: st
       body: data,
     });
   } catch (error) {
-    throw new AimeshError('unreachable', 503, `cannot reach aimesh at ${base}: ${(error as Error).message}`);
+    throw new AimeshError(
+      'unreachable',
+      503,
+      `cannot reach aimesh at ${base}: ${(error as Error).message}; is it running? (AIMESH_URL names another)`,
+    );
   }
   const body = (await response.body.json()) as PushResult & { error?: { code: string; message: string } };
   if (response.statusCode >= 400) {
-    throw new AimeshError(
+    throw new ServerRefusal(
       body.error?.code ?? 'error',
       response.statusCode,
       body.error?.message ?? 'upload failed',
@@ -68,7 +74,7 @@ export function registerDatasetsCommands(program: Command): void {
           );
           return;
         }
-        if (!file) throw new AimeshError('missing_file', 400, 'give a CSV file to push, or --sample <name>');
+        if (!file) throw usageError('missing_file', 'give a CSV file to push, or --sample <name>');
         const name = opts.name ?? basename(file).replace(/\.csv$/i, '');
         console.log(
           describePush(await uploadCsv(name, new Uint8Array(await readFile(file)), opts.description)),
@@ -79,9 +85,9 @@ export function registerDatasetsCommands(program: Command): void {
     .command('ls')
     .description('list datasets, or the versions of one dataset')
     .argument('[name]', 'a dataset: list its versions')
-    .option('--limit <n>', 'items per page', '50')
-    .option('--offset <n>', 'items to skip', '0')
-    .action(async (name: string | undefined, opts: { limit: string; offset: string }) => {
+    .option('--limit <n>', 'items per page', wholeNumber(1), 50)
+    .option('--offset <n>', 'items to skip', wholeNumber(0), 0)
+    .action(async (name: string | undefined, opts: { limit: number; offset: number }) => {
       const page = `limit=${encodeURIComponent(opts.limit)}&offset=${encodeURIComponent(opts.offset)}`;
       if (name) {
         const listed = await callApi<{ items: Record<string, unknown>[] }>(

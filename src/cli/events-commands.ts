@@ -1,13 +1,14 @@
 import type { Command } from 'commander';
 import { request } from 'undici';
-import { AimeshError } from '../kernel/errors.js';
+import { ServerRefusal } from './cli-errors.js';
 import { callApi } from './client.js';
+import { wholeNumber } from './option-values.js';
 
 interface TailOptions {
   type?: string;
   url?: string;
   /** Stop after this many events (for scripts); default: follow until interrupted. */
-  count?: string;
+  count?: number;
 }
 
 /** `aimesh events tail` and `aimesh events ls`: follow the live stream, query the store. */
@@ -18,17 +19,18 @@ export function registerEventsCommands(program: Command): void {
     .description('print live events as JSON lines (follows GET /api/v1/events/stream)')
     .option('-t, --type <type>', 'only this type; * matches one dotted part, > the rest (ai.inference.*)')
     .option('-u, --url <url>', 'aimesh base URL (default AIMESH_URL or http://127.0.0.1:8080)')
-    .option('-n, --count <n>', 'exit after this many events')
+    .option('-n, --count <n>', 'exit after this many events', wholeNumber(1))
     .addHelpText(
       'after',
       `
 Examples:
   aimesh events tail
-  aimesh events tail --type 'ai.inference.*'                            # calls through the gateway
-  aimesh events tail --type 'ai.serving.*' --url http://127.0.0.1:8081  # the model server's part of them`,
+  aimesh events tail --type 'ai.inference.*' --count 5                   # calls through the gateway
+  aimesh events tail --type 'ai.serving.*'                               # the model server's part of them
+  aimesh events tail --type ai.inference.completed --url http://127.0.0.1:9090   # another instance's main port`,
     )
     .action(async (opts: TailOptions) => {
-      const limit = opts.count === undefined ? Number.POSITIVE_INFINITY : Number(opts.count);
+      const limit = opts.count ?? Number.POSITIVE_INFINITY;
       await tail(opts.url ?? process.env.AIMESH_URL ?? 'http://127.0.0.1:8080', opts.type, limit);
     });
   events
@@ -40,7 +42,7 @@ Examples:
     .option('--correlation-id <id>', 'only events of this correlation')
     .option('--causation-id <id>', 'only events caused by this one (ordered by time)')
     .option('--after <position>', 'only events after this store position')
-    .option('-l, --limit <n>', 'at most this many', '100')
+    .option('-l, --limit <n>', 'at most this many', wholeNumber(1), 100)
     .option('-u, --url <url>', 'aimesh base URL (default AIMESH_URL or http://127.0.0.1:8080)')
     .action(async (opts: Record<string, string | undefined>) => {
       const query = new URLSearchParams();
@@ -54,7 +56,7 @@ Examples:
         limit: 'limit',
       };
       for (const [option, param] of Object.entries(names)) {
-        if (opts[option] !== undefined) query.set(param, opts[option]!);
+        if (opts[option] !== undefined) query.set(param, String(opts[option]));
       }
       const result = await callApi<{ events: unknown[] }>('GET', `/api/v1/events?${query}`, undefined, {
         url: opts.url,
@@ -74,7 +76,7 @@ async function tail(base: string, type: string | undefined, limit: number): Prom
       const response = await request(url, { headers: { accept: 'text/event-stream' }, bodyTimeout: 0 });
       if (response.statusCode !== 200) {
         const text = await response.body.text();
-        throw new AimeshError(
+        throw new ServerRefusal(
           'stream_refused',
           response.statusCode,
           `${url} answered ${response.statusCode}: ${text}`,
@@ -101,7 +103,7 @@ async function tail(base: string, type: string | undefined, limit: number): Prom
       }
       console.error('aimesh: event stream ended; reconnecting');
     } catch (error) {
-      if (error instanceof AimeshError && error.status < 500) throw error;
+      if (error instanceof ServerRefusal && error.status < 500) throw error;
       failures += 1;
       if (failures === 1) console.error(`aimesh: ${(error as Error).message}; retrying`);
     }

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { callApi } from './client.js';
+import { wholeNumber } from './option-values.js';
 
 interface Edge {
   source: string;
@@ -13,8 +14,8 @@ export function registerLineageCommand(program: Command): void {
     .description('walk lineage from a node: <model>@<version>, dataset:<name>@<sha256> or run:<id>')
     .argument('<node>', 'e.g. iris-classifier@3')
     .option('--direction <direction>', 'upstream, downstream or both', 'upstream')
-    .option('--depth <n>', 'hops to walk (1-20)', '5')
-    .action(async (node: string, opts: { direction: string; depth: string }) => {
+    .option('--depth <n>', 'hops to walk (1-20)', wholeNumber(1, 20), 5)
+    .action(async (node: string, opts: { direction: string; depth: number }) => {
       const walk = await callApi<{ node: string; upstream: Edge[]; downstream: Edge[] }>(
         'GET',
         `/api/v1/lineage?node=${encodeURIComponent(node)}&direction=${encodeURIComponent(opts.direction)}&depth=${encodeURIComponent(opts.depth)}`,

@@ -1,5 +1,5 @@
-import { Command, CommanderError } from 'commander';
-import { isAimeshError } from '../kernel/errors.js';
+import { Command } from 'commander';
+import { reportCliError } from './cli-errors.js';
 import { registerDatasetsCommands } from './datasets-command.js';
 import { registerEventsCommands } from './events-commands.js';
 import { registerInferCommand } from './infer-command.js';
@@ -14,18 +14,22 @@ import { registerStartCommand } from './start-command.js';
 const program = new Command('aimesh')
   .description('aimesh: self-hosted AI microservices platform — gateway, serving, training, registry, events')
   .version('0.1.0')
-  .showHelpAfterError()
+  // Usage errors are one line too; every subcommand inherits this.
+  .configureOutput({ outputError: (text, write) => write(`${text.trimEnd()} (see --help)\n`) })
   .addHelpText(
     'after',
     `
 Examples:
-  aimesh start                                  # the whole platform on http://127.0.0.1:8080
+  aimesh start                                  # the whole platform on http://127.0.0.1:8080 (inference on 8081)
   aimesh start --target gateway,inference       # only some modules
   aimesh migrate --config examples/distributed.yaml
   aimesh events tail --type 'ai.inference.*'    # calls through the gateway, as they happen
   aimesh events ls --type ai.training.started --limit 20
   aimesh pipeline run examples/pipelines/iris.yaml --wait
-  aimesh start --target worker --config examples/distributed.yaml`,
+  aimesh start --target worker --config examples/distributed.yaml
+
+Exit codes: 0 ok, 1 usage (bad argument or file), 2 configuration (invalid, or a port in use),
+3 the server refused, 4 unreachable (server, database or bus), 5 internal error.`,
   );
 
 registerStartCommand(program);
@@ -42,11 +46,5 @@ registerPipelineCommands(program);
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
-  if (error instanceof CommanderError) process.exit(error.exitCode);
-  if (isAimeshError(error)) {
-    console.error(`aimesh: ${error.message} (${error.code})`);
-    process.exit(2);
-  }
-  console.error(error);
-  process.exit(1);
+  process.exit(reportCliError(error));
 }

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { callApi } from './client.js';
+import { wholeNumber } from './option-values.js';
 import { printTable } from './table-output.js';
 
 interface Listed<T> {
@@ -23,9 +24,9 @@ export function registerModelsCommands(program: Command): void {
     .description('list registered models, or the versions of one model')
     .argument('[name]', 'a model: list its versions')
     .option('--type <type>', 'only models of this type/task')
-    .option('--limit <n>', 'items per page', '50')
-    .option('--offset <n>', 'items to skip', '0')
-    .action(async (name: string | undefined, opts: { type?: string; limit: string; offset: string }) => {
+    .option('--limit <n>', 'items per page', wholeNumber(1), 50)
+    .option('--offset <n>', 'items to skip', wholeNumber(0), 0)
+    .action(async (name: string | undefined, opts: { type?: string; limit: number; offset: number }) => {
       const page = `limit=${encodeURIComponent(opts.limit)}&offset=${encodeURIComponent(opts.offset)}`;
       if (name) {
         const listed = await callApi<Listed<Record<string, unknown>>>(
@@ -55,17 +56,17 @@ export function registerModelsCommands(program: Command): void {
     .command('promote')
     .description('point an alias at a version, if the promotion rules pass')
     .argument('<name>', 'model name')
-    .argument('<version>', 'version number')
+    .argument('<version>', 'version number', wholeNumber(1))
     .option('--alias <alias>', 'alias to set', 'production')
     .option('--causation <eventId>', 'id of the event that triggered this promotion')
-    .action(async (name: string, version: string, opts: { alias: string; causation?: string }) => {
+    .action(async (name: string, version: number, opts: { alias: string; causation?: string }) => {
       const result = await callApi<{
         version: number;
         alias: string;
         previousVersion: number | null;
         changed: boolean;
       }>('PUT', `/api/v1/models/${encodeURIComponent(name)}/aliases/${encodeURIComponent(opts.alias)}`, {
-        version: Number(version),
+        version,
         causationId: opts.causation,
       });
       console.log(

@@ -5,13 +5,14 @@ import { stopOnSignals } from '../app/process-lifecycle.js';
 import { startAimesh } from '../app/runtime.js';
 import { deepMerge, loadConfig } from '../kernel/config.js';
 import { badRequest, isAimeshError } from '../kernel/errors.js';
+import { portNumber, wholeNumber } from './option-values.js';
 
 interface ServeOptions {
   config?: string;
-  port: string;
+  port: number;
   host: string;
-  maxBatchSize?: string;
-  maxQueueDelayUs?: string;
+  maxBatchSize?: number;
+  maxQueueDelayUs?: number;
 }
 
 /** The `models` command group, created when no other file has created it yet. */
@@ -30,10 +31,18 @@ export function registerServeCommand(program: Command): void {
       'serve a models directory (<dir>/<model>/<version>/model.onnx|model.json) or one model file over V2 and /api/v1/ai/inference',
     )
     .option('-c, --config <file>', 'YAML config file (default: embedded, in-memory database)')
-    .option('-p, --port <port>', 'inference listener port', '8081')
+    .option('-p, --port <port>', 'inference listener port (0 = any free port)', portNumber, 8081)
     .option('--host <host>', 'inference listener address', '127.0.0.1')
-    .option('--max-batch-size <n>', 'dynamic batching: most rows per runtime call (1 = off)')
-    .option('--max-queue-delay-us <n>', 'dynamic batching: longest wait for a batch to fill, microseconds')
+    .option(
+      '--max-batch-size <n>',
+      'dynamic batching: most rows per runtime call (1 = off)',
+      wholeNumber(0, 4096),
+    )
+    .option(
+      '--max-queue-delay-us <n>',
+      'dynamic batching: longest wait for a batch to fill, microseconds',
+      wholeNumber(0, 10_000_000),
+    )
     .addHelpText(
       'after',
       `
@@ -47,10 +56,10 @@ Examples:
       const stats = statSync(full, { throwIfNoEntry: false });
       if (!stats) throw badRequest('not_found', `${path} does not exist`);
       const batching: Record<string, number> = {};
-      if (opts.maxBatchSize !== undefined) batching.maxBatchSize = Number(opts.maxBatchSize);
-      if (opts.maxQueueDelayUs !== undefined) batching.maxQueueDelayMicros = Number(opts.maxQueueDelayUs);
+      if (opts.maxBatchSize !== undefined) batching.maxBatchSize = opts.maxBatchSize;
+      if (opts.maxQueueDelayUs !== undefined) batching.maxQueueDelayMicros = opts.maxQueueDelayUs;
       const inference = {
-        server: { host: opts.host, port: Number(opts.port) },
+        server: { host: opts.host, port: opts.port },
         ...(stats.isDirectory() ? { modelsDir: full } : { modelFiles: [full] }),
         batching,
       };

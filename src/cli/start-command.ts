@@ -32,6 +32,7 @@ Examples:
   aimesh start --target gateway --workers 4 --config examples/distributed.yaml`,
     )
     .action(async (opts: { target: string; config?: string; port?: string; workers?: string }) => {
+      // Checked by the config schema, so a bad value names its setting (server.port, server.workers).
       const server: Record<string, number> = {};
       if (opts.port !== undefined) server.port = Number(opts.port);
       if (opts.workers !== undefined) server.workers = Number(opts.workers);

@@ -77,7 +77,7 @@ describe('aimesh models serve and aimesh infer', () => {
     await expect(
       run(process.execPath, [bin, 'infer', 'nope', '--input', '[1]', '--url', url]),
     ).rejects.toMatchObject({
-      code: 2,
+      code: 3, // the server refused
       stderr: expect.stringMatching(/model "nope" is not loaded/),
     });
   }, 60_000);

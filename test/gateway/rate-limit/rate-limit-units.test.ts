@@ -112,7 +112,9 @@ describe('RateLimiter', () => {
     expect(await metrics.getSingleMetricAsString('aimesh_gateway_rate_limit_store_errors_total')).toContain(
       ' 1',
     );
-    expect(await limiter([{ route: '/a', requestsPerSecond: 1 }], {}, broken).check('k', '/a')).toBeUndefined();
+    expect(
+      await limiter([{ route: '/a', requestsPerSecond: 1 }], {}, broken).check('k', '/a'),
+    ).toBeUndefined();
   });
 });
 

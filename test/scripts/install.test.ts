@@ -1,0 +1,44 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+
+const script = new URL('../../scripts/prune-onnxruntime.js', import.meta.url).pathname;
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+describe('install', () => {
+  it('runs the onnxruntime-node prune after install', () => {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
+    expect(pkg.scripts.postinstall).toContain('node scripts/prune-onnxruntime.js');
+  });
+
+  it("keeps only this platform's onnxruntime-node binaries", () => {
+    const bin = mkdtempSync(join(tmpdir(), 'aimesh-ort-'));
+    dirs.push(bin);
+    const all = [
+      'darwin/arm64',
+      'linux/arm64',
+      'linux/x64',
+      'win32/x64',
+      `${process.platform}/${process.arch}`,
+    ];
+    for (const dir of all) {
+      mkdirSync(join(bin, dir), { recursive: true });
+      writeFileSync(join(bin, dir, 'onnxruntime_binding.node'), 'x');
+    }
+    const out = execFileSync(process.execPath, [script, bin], { encoding: 'utf8' });
+    expect(out).toContain('removed onnxruntime-node binaries of');
+    for (const dir of all) {
+      expect(existsSync(join(bin, dir))).toBe(dir === `${process.platform}/${process.arch}`);
+    }
+  });
+
+  it('leaves the installed runtime loadable', async () => {
+    const ort = await import('onnxruntime-node');
+    expect(typeof ort.InferenceSession.create).toBe('function');
+  });
+});
