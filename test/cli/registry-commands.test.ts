@@ -67,7 +67,7 @@ describe('aimesh datasets / models / lineage commands', () => {
         datasetVersion: 'abc',
       });
       const refused = await cli('models', 'promote', 'iris-classifier', '1', '--alias', 'production');
-      expect(refused.code).toBe(2);
+      expect(refused.code).toBe(3);
       expect(refused.stderr).toContain('rule "accuracy > 0.95" failed');
       const lineage = await cli('lineage', 'iris-classifier@1');
       expect(lineage.stdout).toBe(
