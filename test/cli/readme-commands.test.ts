@@ -1,13 +1,14 @@
 import { execFile } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AimeshProcess, runAimesh } from '../support/processes.js';
 
-// The examples run in a folder holding the iris.csv they push.
+// The examples run in a folder holding the iris.csv they push and the example pipelines they run.
 const cwd = mkdtempSync(join(tmpdir(), 'aimesh-readme-'));
 copyFileSync(new URL('../../src/registry/samples/iris.csv', import.meta.url), join(cwd, 'iris.csv'));
+cpSync(new URL('../../examples', import.meta.url), join(cwd, 'examples'), { recursive: true });
 const bin = new URL('../../bin/aimesh.js', import.meta.url).pathname;
 
 /** Every `npx aimesh …` line of the README's shell blocks, without its comment. */
