@@ -33,12 +33,12 @@ interface WorkerRow {
 // number of workers claim at once, each row going to exactly one of them.
 //
 // Within one priority the oldest task has the highest aged priority, so the candidates are the
-// CLAIM_WINDOW oldest fitting tasks of each distinct priority (a skip scan over the
+// CLAIM_WINDOW (64) oldest fitting tasks of each distinct priority (a skip scan over the
 // (priority, enqueued_at) index finds the priorities): the order above is applied to those, not
 // to the whole queue, which keeps a claim's cost flat however many tasks wait. Best fit thereby
 // chooses among the most urgent CLAIM_WINDOW tasks of a priority. When every candidate is taken
 // by a concurrent claim, CLAIM_ALL orders the whole queue, so a fitting task is never missed.
-const CLAIM_WINDOW = 256;
+const CLAIM_WINDOW = 64;
 
 const ORDER = `ORDER BY floor(priority + EXTRACT(EPOCH FROM ($1::timestamptz - enqueued_at)) * 1000 / $6) DESC,
     (cpu / GREATEST($2, 0.001) + memory_mb / GREATEST($3, 1)::float8 + gpu / GREATEST($4, 1)::float8
