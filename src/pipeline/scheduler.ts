@@ -31,20 +31,53 @@ interface WorkerRow {
 // of one band tie), then best fit — the task filling the most of this worker's free capacity,
 // so big tasks are not crowded out by small ones — then first come. SKIP LOCKED lets any
 // number of workers claim at once, each row going to exactly one of them.
-const CLAIM = `
-WITH picked AS (
-  SELECT id FROM pipeline_tasks
-  WHERE status = 'QUEUED' AND available_at <= $1
-    AND cpu <= $2 AND memory_mb <= $3 AND gpu <= $4 AND storage_mb <= $5
-  ORDER BY floor(priority + EXTRACT(EPOCH FROM ($1::timestamptz - enqueued_at)) * 1000 / $6) DESC,
+//
+// Within one priority the oldest task has the highest aged priority, so the candidates are the
+// CLAIM_WINDOW (64) oldest fitting tasks of each distinct priority (a skip scan over the
+// (priority, enqueued_at) index finds the priorities): the order above is applied to those, not
+// to the whole queue, which keeps a claim's cost flat however many tasks wait. Best fit thereby
+// chooses among the most urgent CLAIM_WINDOW tasks of a priority. When every candidate is taken
+// by a concurrent claim, CLAIM_ALL orders the whole queue, so a fitting task is never missed.
+const CLAIM_WINDOW = 64;
+
+const ORDER = `ORDER BY floor(priority + EXTRACT(EPOCH FROM ($1::timestamptz - enqueued_at)) * 1000 / $6) DESC,
     (cpu / GREATEST($2, 0.001) + memory_mb / GREATEST($3, 1)::float8 + gpu / GREATEST($4, 1)::float8
       + storage_mb / GREATEST($5, 1)::float8) DESC,
-    enqueued_at, id
-  LIMIT 1
-  FOR UPDATE SKIP LOCKED)
-UPDATE pipeline_tasks t SET status = 'RUNNING', attempts = t.attempts + 1, lease_owner = $7,
+    enqueued_at, id`;
+
+const FITS = `status = 'QUEUED' AND available_at <= $1
+    AND cpu <= $2 AND memory_mb <= $3 AND gpu <= $4 AND storage_mb <= $5`;
+
+const TAKE = `UPDATE pipeline_tasks t SET status = 'RUNNING', attempts = t.attempts + 1, lease_owner = $7,
   lease_expires_at = $8, started_at = $1, finished_at = NULL, wait_reason = NULL
 FROM picked WHERE t.id = picked.id RETURNING t.*`;
+
+const CLAIM = `
+WITH RECURSIVE priorities AS (
+  (SELECT priority FROM pipeline_tasks WHERE status = 'QUEUED' ORDER BY priority DESC LIMIT 1)
+  UNION ALL
+  SELECT (SELECT q.priority FROM pipeline_tasks q WHERE q.status = 'QUEUED' AND q.priority < p.priority
+          ORDER BY q.priority DESC LIMIT 1)
+  FROM priorities p WHERE p.priority IS NOT NULL),
+candidates AS (
+  SELECT c.id FROM priorities p CROSS JOIN LATERAL (
+    SELECT id FROM pipeline_tasks WHERE ${FITS} AND priority = p.priority
+    ORDER BY enqueued_at, id LIMIT ${CLAIM_WINDOW}) c
+  WHERE p.priority IS NOT NULL),
+picked AS (
+  SELECT id FROM pipeline_tasks WHERE id = ANY (ARRAY(SELECT id FROM candidates)) AND ${FITS}
+  ${ORDER}
+  LIMIT 1
+  FOR UPDATE SKIP LOCKED)
+${TAKE}`;
+
+const CLAIM_ALL = `
+WITH picked AS (
+  SELECT id FROM pipeline_tasks WHERE ${FITS}
+  ${ORDER}
+  LIMIT 1
+  FOR UPDATE SKIP LOCKED)
+${TAKE}`;
 
 /** The task queue on the database: workers, claims, leases, and why a task waits. */
 export class Scheduler {
@@ -119,7 +152,7 @@ export class Scheduler {
     return this.flow.transaction(async (tx, emit: NewEvent[]) => {
       const now = new Date(this.clock.now());
       const lease = new Date(now.getTime() + this.options.leaseMs);
-      const claimed = await tx.query<TaskRow>(CLAIM, [
+      const params = [
         now,
         free.cpu,
         free.memoryMb,
@@ -128,8 +161,10 @@ export class Scheduler {
         this.options.agingMs,
         workerId,
         lease,
-      ]);
-      const task = claimed.rows[0];
+      ];
+      const task =
+        (await tx.query<TaskRow>(CLAIM, params)).rows[0] ??
+        (await tx.query<TaskRow>(CLAIM_ALL, params)).rows[0];
       if (!task) return null;
       await this.flow.onClaimed(tx, task, workerId, now, emit);
       const execution = await tx.query<ExecutionRow>('SELECT * FROM pipeline_executions WHERE id = $1', [
