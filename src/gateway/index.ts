@@ -20,6 +20,7 @@ import { UpstreamClient } from './proxy/upstream-client.js';
 import { RateLimiter } from './rate-limit/rate-limiter.js';
 import { TokenQuota } from './rate-limit/token-quota.js';
 import { ModelChooser } from './routing/model-choice.js';
+import { ModelTypes } from './routing/model-types.js';
 import { compileRoutes } from './routing/route-table.js';
 import { ModelSelector } from './selection/model-selector.js';
 import { nativeTraffic } from './traffic/native-front.js';
@@ -51,6 +52,8 @@ declare module '../kernel/module.js' {
 export const gatewayModule: ModuleDefinition = {
   name: 'gateway',
   deps: ['discovery', 'eventlog'],
+  // Model types for the access rules, when the registry runs in this process.
+  optionalDeps: ['registry'],
   requires: ['database'],
   migrations: new URL('./migrations', import.meta.url).pathname,
   async init(ctx) {
@@ -142,7 +145,13 @@ export const gatewayModule: ModuleDefinition = {
           traceIds,
         })
       : undefined;
-    const native = nativeTraffic(routes, { chooser, selector, traceIds });
+    const registry = ctx.tryUse('registry');
+    const types = new ModelTypes({
+      catalogue: (id) => selector.typeOf(id),
+      source: registry ? { typeOf: async (id) => (await registry.getModel(id)).type } : undefined,
+      clock: ctx.clock,
+    });
+    const native = nativeTraffic(routes, { chooser, selector, types, traceIds });
     await ctx.http.register(trafficRoutes(pipeline, [...(openai?.traffic ?? []), ...native]));
     if (openai) await ctx.http.register(openai.models);
     return {

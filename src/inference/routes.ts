@@ -67,9 +67,11 @@ export async function seedRoutes(server: HttpServer, deps: RouteDeps): Promise<v
         const v = request.headers[name];
         return typeof v === 'string' && v.length > 0 ? v : undefined;
       };
+      // X-Model-Id first: behind a gateway it names the model the gateway chose and checked
+      // against the caller's access rules (it never forwards the caller's own).
       const model =
-        body.modelId ??
         header('x-model-id') ??
+        body.modelId ??
         (body.modelType ? deps.models.modelOfType(body.modelType) : undefined);
       if (!model) throw badRequest('missing_model', 'give modelId or modelType (or the X-Model-Id header)');
       const version = body.version === undefined ? header('x-model-version') : String(body.version);

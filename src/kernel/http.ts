@@ -3,6 +3,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyError, type FastifyInstance, LogController } from 'fastify';
+import { canonicalUrl } from './canonical-path.js';
 import { ConnectionDrain } from './connection-drain.js';
 import { AimeshError, isAimeshError, retryAfterOf } from './errors.js';
 import { IdSource } from './ids.js';
@@ -128,6 +129,23 @@ export function toHttpError(error: unknown): { status: number; body: ReturnType<
   return { status: 500, body: errorBody('internal_error', 'internal error; see the server log') };
 }
 
+/** 400 for a path that reads differently to different readers (an encoded `/`, a NUL, bad escapes). */
+function refuseAmbiguousPath(req: IncomingMessage, res: ServerResponse): void {
+  req.resume();
+  const text = JSON.stringify(
+    errorBody(
+      'invalid_path',
+      'the request path is ambiguous: an encoded "/" or "\\", a control character or a malformed %-escape',
+    ),
+  );
+  res.writeHead(400, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    connection: 'close',
+  });
+  res.end(text);
+}
+
 /** Creates the Fastify server with our error shape, request ids and OpenAPI docs at /docs. */
 export async function createHttpServer(options: HttpOptions): Promise<HttpServer> {
   const ids = new IdSource();
@@ -141,6 +159,14 @@ export async function createHttpServer(options: HttpOptions): Promise<HttpServer
     serverFactory: (handler, settings) => {
       const server = createServer((req, res) => {
         connections!.onRequest(req, res);
+        // One path for everything after this point: router, traffic routes, limits, rules, events.
+        const url = req.url ?? '/';
+        const canonical = canonicalUrl(url);
+        if (canonical === undefined) {
+          refuseAmbiguousPath(req, res);
+          return;
+        }
+        if (canonical !== url) req.url = canonical;
         if (!traffic.dispatch(req, res)) handler(req, res);
       });
       connections = new ConnectionDrain(server, options.firstRequestGraceMs ?? 1000);

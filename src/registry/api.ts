@@ -8,6 +8,8 @@ import type { ModelRecord, ModelVersionRecord, NewModelVersion, StoredModelVersi
  * these signatures stay.
  */
 export interface RegistryApi {
+  /** A registered model (its type, aliases); throws 404. */
+  getModel(name: string): Promise<ModelRecord>;
   /** A version by number or by alias (`production`); `latest` means the highest number. Throws 404. */
   getModelVersion(model: string, ref: number | string): Promise<ModelVersionRecord>;
   /** Registers a model name with its type/task; 409 when taken. */

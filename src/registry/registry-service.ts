@@ -129,6 +129,10 @@ export class RegistryService implements RegistryApi {
     return new ExperimentRepository(tx);
   }
 
+  getModel(name: string) {
+    return this.models.getModel(name);
+  }
+
   getModelVersion(model: string, ref: number | string) {
     return this.models.getVersion(model, ref);
   }

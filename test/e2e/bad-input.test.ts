@@ -54,7 +54,7 @@ describe('bad input is a 400 with the common error shape on every module', () =>
     aimesh = await startTestAimesh({
       config: {
         gateway: {
-          auth: { adminToken: ADMIN, access: { rules: [{ user: 'app', allow: ['chat-*'] }] } },
+          auth: { adminToken: ADMIN, access: { rules: [{ user: 'app', allow: ['chat-*', 'iris'] }] } },
           openai: {
             upstreams: [{ name: 'local', baseUrl: `${upstream.url}/v1` }],
             models: [{ id: 'chat-small', upstream: 'local' }],
@@ -143,7 +143,7 @@ describe('bad input is a 400 with the common error shape on every module', () =>
     await refused('GET', `${api}/models?limit=1e999`, undefined, 'number_out_of_range');
     await refused('GET', `${api}/models?offset=99999999999999999999`, undefined, 'number_out_of_range');
     await refused('GET', `${api}/models?type=%00`, undefined, 'invalid_character');
-    await refused('GET', `${api}/models/bad%00in`, undefined, 'invalid_character');
+    await refused('GET', `${api}/models/bad%00in`, undefined, 'invalid_path');
 
     await refused(
       'POST',
@@ -193,7 +193,7 @@ describe('bad input is a 400 with the common error shape on every module', () =>
       JSON.stringify({ experimentIds: ['a\u0000'] }),
       'invalid_character',
     );
-    await refused('POST', `${api}/datasets/samples/%00`, undefined, 'invalid_character');
+    await refused('POST', `${api}/datasets/samples/%00`, undefined, 'invalid_path');
     await refused(
       'POST',
       `${api}/lineage`,
@@ -221,8 +221,8 @@ describe('bad input is a 400 with the common error shape on every module', () =>
       `{"service":"svc","url":"http://127.0.0.1:1","metadata":{"m":${DEEP}}}`,
       'json_too_deep',
     );
-    await refused('PUT', `${api}/%00/heartbeat`, undefined, 'invalid_character');
-    await refused('DELETE', `${api}/%00`, undefined, 'invalid_character');
+    await refused('PUT', `${api}/%00/heartbeat`, undefined, 'invalid_path');
+    await refused('DELETE', `${api}/%00`, undefined, 'invalid_path');
   });
 
   it('gateway: the key admin API and the OpenAI-compatible front', async () => {
@@ -234,7 +234,7 @@ describe('bad input is a 400 with the common error shape on every module', () =>
       admin,
     );
     await refused('GET', `${aimesh.url}/api/v1/admin/keys?owner=o%00`, undefined, 'invalid_character', admin);
-    await refused('DELETE', `${aimesh.url}/api/v1/admin/keys/%00`, undefined, 'invalid_character', admin);
+    await refused('DELETE', `${aimesh.url}/api/v1/admin/keys/%00`, undefined, 'invalid_path', admin);
     const caller = { 'x-api-key': apiKey };
     await refused(
       'POST',
@@ -272,7 +272,7 @@ describe('bad input is a 400 with the common error shape on every module', () =>
       JSON.stringify({ modelId: 'i\u0000', inputs: [[1]] }),
       'invalid_character',
     );
-    await refused('POST', `${inference}/v2/repository/models/%00/load`, '{}', 'invalid_character');
+    await refused('POST', `${inference}/v2/repository/models/%00/load`, '{}', 'invalid_path');
     await refused(
       'PUT',
       `${inference}/v2/repository/models/iris/aliases/production`,
@@ -292,14 +292,14 @@ describe('bad input is a 400 with the common error shape on every module', () =>
       '{"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[1]}]}',
     );
     expect(v2Nul.status).toBe(400);
-    expect(v2Nul.body.code).toBe('invalid_character');
-    const through = await send(
-      'POST',
-      `${aimesh.url}/api/v1/ai/inference`,
-      `{"modelId":"iris","inputs":${DEEP}}`,
-      { 'x-api-key': apiKey },
-    );
-    expect(through.status).toBe(400);
+    expect(v2Nul.body.error.code).toBe('invalid_path'); // refused before any route: the common shape
+    const through = await send('POST', `${aimesh.url}/api/v1/ai/inference`, `{"inputs":${DEEP}}`, {
+      'x-api-key': apiKey,
+    });
+    expect({ status: through.status, code: through.body.error?.code }).toEqual({
+      status: 400,
+      code: 'json_too_deep',
+    });
   });
 
   it('keeps serving afterwards', async () => {

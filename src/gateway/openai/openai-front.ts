@@ -67,7 +67,7 @@ export class OpenAiFront implements CallFront {
     private readonly d: OpenAiFrontDeps,
   ) {}
 
-  choose(call: GatewayCall): Choice[] {
+  async choose(call: GatewayCall): Promise<Choice[]> {
     const body = this.parse(call);
     const { catalogue, access } = this.d;
     const model = catalogue.get(body.model);
@@ -144,6 +144,8 @@ export class OpenAiFront implements CallFront {
   }
 
   finished(call: GatewayCall): void {
+    // A call refused before it was sent on (credentials, limits, an unknown model) is no model's.
+    if (!call.choices) return;
     const tokens = call.totalTokens;
     const { quota, metrics } = this.d;
     metrics?.completed({

@@ -20,8 +20,8 @@ export interface CallFront {
   readonly route: string;
   /** Calls need credentials even where the gateway lets anonymous calls pass. */
   readonly credentialsRequired: boolean;
-  /** The choices for the call, best first, each allowed to its principal; throws 4xx refusals. */
-  choose(call: GatewayCall): Choice[];
+  /** The choices for the call, best first, each allowed to its principal; rejects with 4xx refusals. */
+  choose(call: GatewayCall): Promise<Choice[]>;
   /** A check after choosing that may wait (the token quota); throws a refusal. */
   admit?(call: GatewayCall): Promise<void>;
   /** The call to forward through the resilience chain. */

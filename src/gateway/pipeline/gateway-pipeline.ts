@@ -75,7 +75,7 @@ export class GatewayPipeline {
     try {
       await this.authenticate(call);
       await this.limit(call);
-      const choices = front.choose(call);
+      const choices = await front.choose(call);
       if (front.admit) await front.admit(call);
       call.choices = choices;
       const result = await this.d.forwarder.forward(

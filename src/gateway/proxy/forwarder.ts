@@ -54,6 +54,15 @@ export interface ForwarderOptions {
 }
 
 const EMPTY: Endpoint[] = [];
+const PICK_AGAIN = 0;
+const NEXT_CHOICE = 1;
+
+/** An instance entered for one attempt: its breaker's permit and a bulkhead slot are held. */
+interface Slot {
+  endpoint: Endpoint;
+  breaker: CircuitBreaker;
+  bulkhead: Bulkhead;
+}
 
 function keyOf(keys: Map<string, string>, prefix: string, id: string): string {
   let key = keys.get(id);
@@ -147,33 +156,10 @@ export class Forwarder {
     let spins = 0;
     const maxSpins = endpoints.length + o.retry.maxAttempts;
     while (attempts < o.retry.maxAttempts && spins++ < maxSpins) {
-      const endpoint = this.pick(endpoints, state.tried, request.policy);
-      if (!endpoint) {
-        for (const e of endpoints) {
-          const at = o.breakers.peek(this.endpointBreakerKey(e))?.retryAt();
-          if (at) state.openUntil = Math.min(state.openUntil, at);
-        }
-        return undefined;
-      }
-      const breaker = o.breakers.get(this.endpointBreakerKey(endpoint), request.policy);
-      if (!breaker.tryAcquire()) {
-        state.tried.add(endpoint.id);
-        continue;
-      }
-      const bulkhead = this.bulkhead(endpoint.id);
-      if (!bulkhead.tryEnter(request.priority)) {
-        breaker.release();
-        state.shed = true;
-        o.onShed?.();
-        state.tried.add(endpoint.id);
-        if (state.tried.size >= endpoints.length) return undefined;
-        continue;
-      }
-      if (modelBreaker && !modelBreaker.tryAcquire()) {
-        breaker.release();
-        bulkhead.leave();
-        return undefined;
-      }
+      const slot = this.enter(endpoints, request, modelBreaker, state);
+      if (slot === NEXT_CHOICE) return undefined;
+      if (slot === PICK_AGAIN) continue;
+      const { endpoint, breaker, bulkhead } = slot;
       attempts += 1;
       state.attempts += 1;
       const outcome = await this.attempt(endpoint, request, body, breaker, modelBreaker, bulkhead);
@@ -201,6 +187,47 @@ export class Forwarder {
       }
     }
     return undefined;
+  }
+
+  /**
+   * Picks an instance of the choice and takes its breaker's permit, a bulkhead slot and the model
+   * breaker's permit; PICK_AGAIN when this instance refused (it is marked tried), NEXT_CHOICE
+   * when no instance of this choice can be called now.
+   */
+  private enter(
+    endpoints: readonly Endpoint[],
+    request: ForwardRequest,
+    modelBreaker: CircuitBreaker | undefined,
+    state: ForwardState,
+  ): Slot | typeof PICK_AGAIN | typeof NEXT_CHOICE {
+    const o = this.o;
+    const endpoint = this.pick(endpoints, state.tried, request.policy);
+    if (!endpoint) {
+      for (const e of endpoints) {
+        const at = o.breakers.peek(this.endpointBreakerKey(e))?.retryAt();
+        if (at) state.openUntil = Math.min(state.openUntil, at);
+      }
+      return NEXT_CHOICE;
+    }
+    const breaker = o.breakers.get(this.endpointBreakerKey(endpoint), request.policy);
+    if (!breaker.tryAcquire()) {
+      state.tried.add(endpoint.id);
+      return PICK_AGAIN;
+    }
+    const bulkhead = this.bulkhead(endpoint.id);
+    if (!bulkhead.tryEnter(request.priority)) {
+      breaker.release();
+      state.shed = true;
+      o.onShed?.();
+      state.tried.add(endpoint.id);
+      return state.tried.size >= endpoints.length ? NEXT_CHOICE : PICK_AGAIN;
+    }
+    if (modelBreaker && !modelBreaker.tryAcquire()) {
+      breaker.release();
+      bulkhead.leave();
+      return NEXT_CHOICE;
+    }
+    return { endpoint, breaker, bulkhead };
   }
 
   /**

@@ -10,10 +10,15 @@ import { type LazyBody, pickWeighted, type RouteTarget } from './route-table.js'
 export interface ModelRequest {
   /** `X-Model-Type` or the body's `modelType`. */
   type?: string;
-  /** `X-Model-Id`, the body's `model` (when no header names type or model), or the name in `/v2/models/<name>/...`. */
+  /**
+   * The model the call will reach: the name in `/v2/models/<name>/...`, else `X-Model-Id`, else
+   * the body's `modelId`, else its `model`.
+   */
   id?: string;
   /** `X-Model-Version`. */
   version?: string;
+  /** The type of `id` where the call names no type (from the catalogue or the registry), for the access rules. */
+  resolvedType?: string;
   query: Record<string, unknown>;
 }
 
@@ -33,7 +38,12 @@ function header(headers: Record<string, string | string[] | undefined>, name: st
   return (Array.isArray(v) ? v[0] : v) || undefined;
 }
 
-/** Reads the model a call asks for from headers, body and path. */
+/**
+ * Reads the model a call asks for, as the model server will serve it: a V2 path names its model
+ * whatever else is sent; otherwise the gateway's X-Model-Id (set from the choice made here) wins
+ * at the model server, so the caller's headers, then the body (`modelType`, `modelId`, `model`)
+ * are read here in that order. The body is parsed only when the headers leave the model open.
+ */
 export function modelRequest(
   headers: Record<string, string | string[] | undefined>,
   path: string,
@@ -41,24 +51,23 @@ export function modelRequest(
   query: Record<string, unknown>,
 ): ModelRequest {
   let type = header(headers, 'x-model-type');
-  let id = header(headers, 'x-model-id');
-  // The body is parsed only when the headers leave the model open: a caller that names the type
-  // in X-Model-Type costs no JSON parse.
+  let id: string | undefined;
+  const m = V2_MODEL.exec(path);
+  if (m) {
+    try {
+      id = decodeURIComponent(m[1]);
+    } catch {
+      throw badRequest('invalid_model', `model name in the path is not valid percent-encoding: ${m[1]}`);
+    }
+  }
+  id ??= header(headers, 'x-model-id');
+  // A caller that names the type in X-Model-Type costs no JSON parse.
   if (type === undefined && id === undefined) {
     const parsed = body.value() as Record<string, unknown> | undefined;
     if (parsed && typeof parsed === 'object') {
-      if (type === undefined && typeof parsed.modelType === 'string') type = parsed.modelType;
-      if (id === undefined && typeof parsed.model === 'string') id = parsed.model;
-    }
-  }
-  if (id === undefined) {
-    const m = V2_MODEL.exec(path);
-    if (m) {
-      try {
-        id = decodeURIComponent(m[1]);
-      } catch {
-        throw badRequest('invalid_model', `model name in the path is not valid percent-encoding: ${m[1]}`);
-      }
+      if (typeof parsed.modelType === 'string') type = parsed.modelType;
+      if (typeof parsed.modelId === 'string') id = parsed.modelId;
+      else if (typeof parsed.model === 'string') id = parsed.model;
     }
   }
   if (id !== undefined && id.length > 256)
@@ -120,14 +129,14 @@ export class ModelChooser {
       return [{ target: routeTarget }];
     }
     if (request.id !== undefined) {
-      if (principal && access)
-        access.assertModelAllowed(principal, { id: request.id, type: request.type ?? '' });
+      const type = request.type ?? request.resolvedType ?? '';
+      if (principal && access) access.assertModelAllowed(principal, { id: request.id, type });
       return [
         {
           model: {
             id: request.id,
             version: request.version ?? this.version(request.id, ''),
-            type: request.type ?? '',
+            type,
           },
           target: routeTarget,
         },

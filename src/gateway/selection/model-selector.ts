@@ -79,6 +79,11 @@ export class ModelSelector {
     return this.byType.has(type);
   }
 
+  /** The type of a catalogue model; undefined when the catalogue does not list it. */
+  typeOf(modelId: string): string | undefined {
+    return this.byId.get(modelId)?.model.type;
+  }
+
   /** The model types in the catalogue. */
   types(): string[] {
     return [...this.byType.keys()];

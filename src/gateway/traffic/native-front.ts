@@ -7,12 +7,15 @@ import type { Choice, ForwardRequest } from '../proxy/forwarder.js';
 import { childTraceparent, type RandomHexPool } from '../proxy/trace-context.js';
 import { isHopByHopRequestHeader, type UpstreamExchange } from '../proxy/upstream-client.js';
 import { type ModelChooser, modelRequest } from '../routing/model-choice.js';
+import type { ModelTypes } from '../routing/model-types.js';
 import { type CompiledRoute, resolveTarget, upstreamPath } from '../routing/route-table.js';
 import type { ModelSelector } from '../selection/model-selector.js';
 import { TRAFFIC_METHODS, type TrafficEntry } from './traffic-routes.js';
 
 export interface NativeFrontOptions {
   chooser: ModelChooser;
+  /** Types of models named by id, so access rules by type apply to them too. */
+  types?: ModelTypes;
   selector?: ModelSelector;
   /** Span and trace ids for `traceparent`. */
   traceIds: RandomHexPool;
@@ -57,15 +60,16 @@ export class NativeFront implements CallFront {
     this.route = r.name;
   }
 
-  choose(call: GatewayCall): Choice[] {
+  async choose(call: GatewayCall): Promise<Choice[]> {
     const headers = call.req.headers;
     const target = resolveTarget(this.r, headers, call);
     if (!this.r.modelAware) return [{ target }];
-    return this.o.chooser.choose(
-      modelRequest(headers, call.url, call, queryOf(call.url)),
-      call.principal,
-      target,
-    );
+    const request = modelRequest(headers, call.url, call, queryOf(call.url));
+    // A model named without a type: its type from the catalogue or the registry, for the rules.
+    if (request.id !== undefined && request.type === undefined && this.o.types) {
+      request.resolvedType = await this.o.types.typeOf(request.id);
+    }
+    return this.o.chooser.choose(request, call.principal, target);
   }
 
   forwardRequest(call: GatewayCall, caller: CallerConnection): ForwardRequest {

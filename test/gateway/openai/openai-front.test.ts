@@ -246,5 +246,7 @@ describe('OpenAI-compatible front, through the official openai client', () => {
     expect(overloaded.seen.length - before).toBeLessThanOrEqual(5);
     const breaker = gateway.breakers.list().find((b) => b.name === `endpoint:${overloaded.url}/v1`);
     expect(breaker?.state).toBe('open');
+    // Calls refused before a model was chosen (400, 404 above) count under no model.
+    expect(await gateway.metrics.metrics()).not.toContain('aimesh_gateway_openai_requests_total{model=""');
   });
 });
