@@ -292,14 +292,13 @@ describe('bad input is a 400 with the common error shape on every module', () =>
       '{"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[1]}]}',
     );
     expect(v2Nul.status).toBe(400);
-    expect(v2Nul.body.error.code).toBe('invalid_path'); // refused before any route: the common shape
+    // Refused before any route: the common shape.
+    expect(v2Nul.body).toMatchObject({ error: { code: 'invalid_path' } });
     const through = await send('POST', `${aimesh.url}/api/v1/ai/inference`, `{"inputs":${DEEP}}`, {
       'x-api-key': apiKey,
     });
-    expect({ status: through.status, code: through.body.error?.code }).toEqual({
-      status: 400,
-      code: 'json_too_deep',
-    });
+    expect(through.status).toBe(400);
+    expect(through.body).toMatchObject({ error: { code: 'json_too_deep' } });
   });
 
   it('keeps serving afterwards', async () => {
