@@ -25,7 +25,7 @@ describe('discovery heals: a removed registration comes back with its owner’s 
     fetch(`${aimesh.url}/api/v1/ai/inference`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-api-key': key },
-      body: JSON.stringify({ modelId: 'absent', inputs: [[1]] }),
+      body: JSON.stringify({ inputs: [[1]] }),
     }).then(async (r) => ({ status: r.status, body: (await r.json()) as { error?: { code?: string } } }));
 
   beforeAll(async () => {
@@ -45,8 +45,8 @@ describe('discovery heals: a removed registration comes back with its owner’s 
   it('DELETE of the model server’s instance: readiness says so, then within a few heartbeats it is back and calls reach it', async () => {
     const [instance] = discovery.instances('model-inference');
     expect(instance).toBeDefined();
-    // The gateway reaches the model server, which answers for itself (no such model).
-    expect((await infer()).body.error?.code).toBe('model_not_found');
+    // The gateway reaches the model server, which answers for itself (no model named: missing_model).
+    expect((await infer()).body.error?.code).toBe('missing_model');
 
     const removed = await fetch(`${aimesh.url}/api/v1/discovery/instances/${instance.id}`, {
       method: 'DELETE',
@@ -65,7 +65,7 @@ describe('discovery heals: a removed registration comes back with its owner’s 
       ),
     ).toBe(true);
     expect(discovery.instances('model-inference')[0].metadata).toEqual(instance.metadata);
-    expect(await eventually(async () => (await infer()).body.error?.code === 'model_not_found', 2_000)).toBe(
+    expect(await eventually(async () => (await infer()).body.error?.code === 'missing_model', 2_000)).toBe(
       true,
     );
     expect((await fetch(`${aimesh.url}/readyz`)).status).toBe(200);
