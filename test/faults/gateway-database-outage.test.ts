@@ -4,6 +4,7 @@ import type { RunningAimesh } from '../../src/app/runtime.js';
 import { type MisbehavingUpstream, startUpstream } from '../gateway/proxy/misbehaving-upstream.js';
 import { startTestAimesh } from '../support/aimesh.js';
 import { canRun, type OwnService, startOwnPostgres } from '../support/own-services.js';
+import { until as untilEvery } from '../support/until.js';
 
 const ADMIN = 'fault-admin-token-0123456789';
 const CACHE_TTL_MS = 300;
@@ -31,15 +32,7 @@ async function call(url: string, init: { method?: 'GET' | 'POST'; key?: string; 
   };
 }
 
-async function until(probe: () => Promise<boolean>, ms: number, what: string): Promise<number> {
-  const started = Date.now();
-  while (Date.now() - started < ms) {
-    if (await probe().catch(() => false)) return Date.now() - started;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`${what} did not happen within ${ms} ms`);
-}
-
+const until = (probe: () => Promise<boolean>, ms: number, what: string) => untilEvery(probe, ms, what, 50);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe.skipIf(!canRun('postgres'))('the gateway during a database outage (own PostgreSQL)', () => {

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningAimesh } from '../../src/app/runtime.js';
 import { startTestAimesh } from '../support/aimesh.js';
 import { canRun, type OwnService, startOwnNats } from '../support/own-services.js';
+import { until } from '../support/until.js';
 
 async function readiness(url: string) {
   const res = await request(`${url}/readyz`, { headersTimeout: 5_000 });
@@ -12,15 +13,6 @@ async function readiness(url: string) {
 // The parts of an answer these tests read.
 // biome-ignore lint/suspicious/noExplicitAny: JSON bodies read field by field in assertions
 type Reply = Record<string, any>;
-
-async function until(probe: () => Promise<boolean>, ms: number, what: string): Promise<number> {
-  const started = Date.now();
-  while (Date.now() - started < ms) {
-    if (await probe().catch(() => false)) return Date.now() - started;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${what} did not happen within ${ms} ms`);
-}
 
 describe.skipIf(!canRun('nats'))('a NATS outage (own instance, killed and restarted)', () => {
   let nats: OwnService;

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningAimesh } from '../../src/app/runtime.js';
 import { startTestAimesh } from '../support/aimesh.js';
 import { canRun, type OwnService, startOwnPostgres } from '../support/own-services.js';
+import { until } from '../support/until.js';
 
 async function get(url: string) {
   const res = await request(url, { headersTimeout: 5_000, bodyTimeout: 5_000 });
@@ -28,19 +29,9 @@ async function post(url: string, body: unknown) {
   };
 }
 
-/** Polls `probe` until it holds, every 100 ms for at most `ms`; returns how long it took. */
 // The parts of an answer these tests read.
 // biome-ignore lint/suspicious/noExplicitAny: JSON bodies read field by field in assertions
 type Reply = Record<string, any>;
-
-async function until(probe: () => Promise<boolean>, ms: number, what: string): Promise<number> {
-  const started = Date.now();
-  while (Date.now() - started < ms) {
-    if (await probe().catch(() => false)) return Date.now() - started;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${what} did not happen within ${ms} ms`);
-}
 
 describe.skipIf(!canRun('postgres'))('a PostgreSQL outage (own instance, stopped and restarted)', () => {
   let pg: OwnService;
