@@ -43,15 +43,29 @@ function launch(command: string, commandArgs: string[]): Started {
   return run;
 }
 
-/** The pids left in a process group (none once everything exited). */
+/**
+ * The live pids left in a process group (none once everything exited). A zombie has exited and
+ * holds no port; it stays listed until its new parent reaps it, which an init that does not reap
+ * orphans (some containers' pid 1) never does.
+ */
 function groupMembers(pgid: number): number[] {
   try {
-    return execFileSync('ps', ['-o', 'pid=', '-g', String(pgid)], { encoding: 'utf8' })
+    return execFileSync('ps', ['-o', 'pid=,stat=', '-g', String(pgid)], { encoding: 'utf8' })
       .split('\n')
-      .map((l) => Number(l.trim()))
-      .filter((pid) => pid > 0);
+      .map((l) => l.trim().split(/\s+/))
+      .filter(([pid, stat]) => Number(pid) > 0 && !stat?.startsWith('Z'))
+      .map(([pid]) => Number(pid));
   } catch {
     return []; // ps exits 1 when nothing matched
+  }
+}
+
+/** `ps` of a process group, for a failure message. */
+function listGroup(pgid: number): string {
+  try {
+    return execFileSync('ps', ['-o', 'pid,ppid,stat,etime,args', '-g', String(pgid)], { encoding: 'utf8' });
+  } catch {
+    return '(nothing)';
   }
 }
 
@@ -81,7 +95,11 @@ async function listeningPorts(run: Started): Promise<number[]> {
 }
 
 async function expectAllGone(pgid: number, ports: number[]): Promise<void> {
-  await waitFor(() => groupMembers(pgid).length === 0, `process group ${pgid} to be empty`, 15_000);
+  await waitFor(() => groupMembers(pgid).length === 0, `process group ${pgid} to be empty`, 15_000).catch(
+    (error: Error) => {
+      throw new Error(`${error.message}; left:\n${listGroup(pgid)}`);
+    },
+  );
   for (const port of ports) expect(await portIsFree(port)).toBe(true);
 }
 
