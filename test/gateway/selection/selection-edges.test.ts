@@ -50,6 +50,9 @@ describe('ModelSelector edges', () => {
     expect(caught(() => s.rank('t', { maxLatencyMs: 5 })).message).toContain(
       'meets maxLatency 5 ms; closest',
     );
+    expect(caught(() => s.rank('t', { maxLatencyMs: 5, minAccuracy: 0.95 })).message).toContain(
+      'meets maxLatency 5 ms and minAccuracy 0.95; closest',
+    );
   });
 
   it('keeps catalogue order among models that tie on cost and latency by id', () => {
