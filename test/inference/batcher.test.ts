@@ -1,6 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Batcher, type BatchingPolicy } from '../../src/inference/batcher.js';
-import { ManualClock } from '../../src/kernel/clock.js';
+import { ManualClock, systemClock } from '../../src/kernel/clock.js';
 import { AimeshError } from '../../src/kernel/errors.js';
 import type { Tensor } from '../../src/ports/model-runtime.js';
 
@@ -252,5 +252,228 @@ describe('Batcher', () => {
   it('says how many requests the full queue holds', () => {
     const batcher = new Batcher(async (x) => x, policy({ maxQueueSize: 0 }), new ManualClock(0), quiet);
     expect(() => batcher.submit(input(0), 1)).toThrow("the model's queue holds 0 requests; retry shortly");
+  });
+});
+
+/**
+ * The batcher's delay timer runs on the timer functions; these tests fake them and the wall
+ * clock together (the batcher reads the time from `systemClock`), so every wait is exact.
+ */
+describe('Batcher timing, on a controlled clock and timers', () => {
+  const start = 1_700_000_000_000;
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'], now: start });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  /** Lets the promise chains of a finished call run (setImmediate is left real for this). */
+  const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+  /** A runtime that echoes its input and finishes each call only when told to. */
+  function heldRuntime() {
+    const calls: number[][] = [];
+    const gates: (() => void)[] = [];
+    const run = async (inputs: Tensor[]) => {
+      calls.push(Array.from(inputs[0].data as Float32Array));
+      await new Promise<void>((resolve) => gates.push(resolve));
+      return inputs;
+    };
+    const finish = async () => {
+      gates.shift()?.();
+      await settle();
+    };
+    return { run, calls, finish };
+  }
+
+  it('sends a lone request once it has waited exactly maxQueueDelay, not a millisecond before', async () => {
+    const runtime = heldRuntime();
+    const batcher = new Batcher(runtime.run, policy({ maxQueueDelayMicros: 10_000 }), systemClock, quiet);
+    const result = batcher.submit(input(0), 1);
+    await vi.advanceTimersByTimeAsync(9);
+    expect(runtime.calls).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(runtime.calls).toEqual([[0]]);
+    await runtime.finish();
+    expect((await result).queueWaitMs).toBe(10);
+  });
+
+  it('sends at once what has waited exactly maxQueueDelay when another request arrives', async () => {
+    const runtime = heldRuntime();
+    const batcher = new Batcher(runtime.run, policy({ maxQueueDelayMicros: 10_000 }), systemClock, quiet);
+    const results = [batcher.submit(input(0), 1)];
+    vi.setSystemTime(start + 10); // the clock moves, the delay timer has not fired yet
+    results.push(batcher.submit(input(1), 1));
+    expect(runtime.calls).toEqual([[0, 1]]);
+    await runtime.finish();
+    await Promise.all(results);
+  });
+
+  it('keeps one delay timer however many requests wait, and cancels it when a full batch leaves', async () => {
+    const runtime = heldRuntime();
+    const batcher = new Batcher(runtime.run, policy({ maxQueueDelayMicros: 10_000 }), systemClock, quiet);
+    const results = [batcher.submit(input(0), 1)];
+    await vi.advanceTimersByTimeAsync(1);
+    results.push(batcher.submit(input(1), 1));
+    results.push(batcher.submit(input(2), 1));
+    expect(vi.getTimerCount()).toBe(1);
+    results.push(batcher.submit(input(3), 1));
+    expect(runtime.calls).toEqual([[0, 1, 2, 3]]);
+    expect(vi.getTimerCount()).toBe(0);
+    await runtime.finish();
+    await Promise.all(results);
+  });
+
+  it('after a call ends, lets the requests left wait only the rest of their delay, in one wake-up', async () => {
+    const runtime = heldRuntime();
+    const batcher = new Batcher(
+      runtime.run,
+      policy({ maxBatchSize: 2, maxQueueDelayMicros: 10_000 }),
+      systemClock,
+      quiet,
+    );
+    const running = batcher.submit(input(0, 2), 2);
+    const waiting = batcher.submit(input(10), 1);
+    await vi.advanceTimersByTimeAsync(4);
+    await runtime.finish();
+    expect(runtime.calls).toHaveLength(1);
+    expect(vi.getTimerCount()).toBe(1);
+    vi.advanceTimersToNextTimer();
+    expect(Date.now()).toBe(start + 10);
+    expect(runtime.calls).toEqual([[0, 1], [10]]);
+    await runtime.finish();
+    await Promise.all([running, waiting]);
+  });
+
+  it('with a backlog and no preferred size, waits only as long as the oldest request has left', async () => {
+    const runtime = heldRuntime();
+    const batcher = new Batcher(
+      runtime.run,
+      policy({ maxBatchSize: 4, maxQueueDelayMicros: 2_500 }),
+      systemClock,
+      quiet,
+    );
+    const result = batcher.submit(input(0), 1);
+    vi.advanceTimersToNextTimer();
+    expect(Date.now()).toBe(start + 3); // 2.5 ms rounded up to the timer's millisecond
+    expect(runtime.calls).toEqual([[0]]);
+    await runtime.finish();
+    await result;
+  });
+
+  it('sends the largest preferred size available whatever order the sizes are listed in', async () => {
+    const runtime = heldRuntime();
+    const batcher = new Batcher(
+      runtime.run,
+      policy({ maxBatchSize: 8, preferredBatchSizes: [3, 2], maxQueueDelayMicros: 60_000_000 }),
+      systemClock,
+      quiet,
+    );
+    const results = [batcher.submit(input(0, 8), 8)];
+    for (let i = 1; i <= 3; i++) results.push(batcher.submit(input(10 * i), 1));
+    await runtime.finish();
+    expect(runtime.calls[1]).toEqual([10, 20, 30]);
+    await runtime.finish();
+    await Promise.all(results);
+  });
+
+  it('runs a request with more rows than maxBatchSize alone, at once', async () => {
+    const runtime = heldRuntime();
+    const batcher = new Batcher(runtime.run, policy({ maxBatchSize: 2 }), systemClock, quiet);
+    const big = batcher.submit(input(0, 3), 3);
+    const small = batcher.submit(input(10), 1);
+    expect(runtime.calls).toEqual([[0, 1, 2]]);
+    await runtime.finish();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(runtime.calls[1]).toEqual([10]);
+    await runtime.finish();
+    expect((await big).batchSize).toBe(3);
+    expect((await small).batchSize).toBe(1);
+  });
+
+  it('finds nothing to do when its delay timer fires after the waiting request timed out', async () => {
+    const runtime = heldRuntime();
+    const batcher = new Batcher(
+      runtime.run,
+      policy({ maxBatchSize: 4, maxQueueDelayMicros: 50_000, timeoutMs: 20 }),
+      systemClock,
+      quiet,
+    );
+    const late = batcher.submit(input(0, 2), 2);
+    const refused = expect(late).rejects.toMatchObject({ code: 'inference_timeout', status: 504 });
+    await vi.advanceTimersByTimeAsync(20);
+    await refused;
+    expect(vi.getTimerCount()).toBe(1);
+    await vi.advanceTimersByTimeAsync(30);
+    expect(runtime.calls).toEqual([]);
+    expect(batcher.depth).toBe(0);
+  });
+
+  it('forgets the rows of a request that timed out behind a running call', async () => {
+    const runtime = heldRuntime();
+    const batcher = new Batcher(
+      runtime.run,
+      policy({ maxBatchSize: 4, maxQueueDelayMicros: 10_000, timeoutMs: 20 }),
+      systemClock,
+      quiet,
+    );
+    const running = batcher.submit(input(0, 4), 4);
+    const late = batcher.submit(input(10, 2), 2);
+    const refused = expect(late).rejects.toMatchObject({ code: 'inference_timeout' });
+    await vi.advanceTimersByTimeAsync(20);
+    await refused;
+    await runtime.finish();
+    await running;
+    // Two rows of the expired request still counted would make these three a full batch.
+    const next = batcher.submit(input(20, 3), 3);
+    expect(runtime.calls).toEqual([[0, 1, 2, 3]]);
+    await vi.advanceTimersByTimeAsync(10);
+    expect(runtime.calls[1]).toEqual([20, 21, 22]);
+    await runtime.finish();
+    await next;
+  });
+
+  it('drains at once when idle, however far the deadline', async () => {
+    const batcher = new Batcher(async (x) => x, policy(), systemClock, quiet);
+    let drained = false;
+    void batcher.drain(start + 60_000).then(() => {
+      drained = true;
+    });
+    await settle();
+    expect(drained).toBe(true);
+  });
+
+  it('does not count a request waiting for its batch as drained', async () => {
+    const runtime = heldRuntime();
+    const batcher = new Batcher(runtime.run, policy({ maxQueueDelayMicros: 10_000 }), systemClock, quiet);
+    const result = batcher.submit(input(0), 1);
+    let drained = false;
+    void batcher.drain(start + 60_000).then(() => {
+      drained = true;
+    });
+    await settle();
+    expect(drained).toBe(false);
+    await vi.advanceTimersByTimeAsync(10);
+    expect(drained).toBe(false);
+    await runtime.finish();
+    expect(drained).toBe(true);
+    await result;
+  });
+
+  it('stops waiting for a drain at the deadline exactly', async () => {
+    const runtime = heldRuntime();
+    const batcher = new Batcher(runtime.run, policy({ maxBatchSize: 1 }), systemClock, quiet);
+    const running = batcher.submit(input(0), 1);
+    let drained = false;
+    void batcher.drain(start + 30).then(() => {
+      drained = true;
+    });
+    await vi.advanceTimersByTimeAsync(29);
+    expect(drained).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(drained).toBe(true);
+    await runtime.finish();
+    await running;
   });
 });

@@ -61,6 +61,25 @@ describe('ModelSelector edges', () => {
     expect(s.rank('t', {}).map((c) => c.id)).toEqual(['c', 'a', 'b']);
   });
 
+  it('keeps catalogue order between entries that tie on everything, even their id', () => {
+    const { s } = selector([
+      { id: 'm', version: '1', type: 't', upstream: 'u' },
+      { id: 'm', version: '2', type: 't', upstream: 'u' },
+      { id: 'm', version: '3', type: 't', upstream: 'u' },
+    ]);
+    expect(s.rank('t', {}).map((c) => c.version)).toEqual(['1', '2', '3']);
+  });
+
+  it('says whether it lists a type, and the type of a model it lists', () => {
+    const { s } = selector([...two, { id: 'x', type: 'other', upstream: 'u' }]);
+    expect(s.hasType('t')).toBe(true);
+    expect(s.hasType('other')).toBe(true);
+    expect(s.hasType('m1')).toBe(false);
+    expect(s.typeOf('m2')).toBe('t');
+    expect(s.typeOf('x')).toBe('other');
+    expect(s.typeOf('t')).toBeUndefined();
+  });
+
   it('averages latencies and tokens per call with alpha 0.2, ignoring failures, negatives and unknown models', () => {
     const { s } = selector([
       { id: 'm', type: 't', upstream: 'u', latencyMs: 100, costPer1kTokens: 1, tokensPerCall: 100 },
@@ -108,6 +127,11 @@ describe('Selection constraints, further', () => {
     [{ maxLatency: '0' }, 'maxLatency must be a duration'],
     [{ minAccuracy: '1.01' }, 'minAccuracy must be a fraction'],
     [{ minAccuracy: '101%' }, 'minAccuracy must be a fraction'],
+    [
+      { minAccuracy: 'high' },
+      "minAccuracy must be a fraction from 0 to 1 (0.95) or a percentage (95%); got 'high'",
+    ],
+    [{ minAccuracy: '' }, "got ''"],
   ])('refuses %j with 400 invalid_constraint', (query, message) => {
     const error = caught(() => parseSelectionConstraints(query));
     expect(error).toMatchObject({ code: 'invalid_constraint', status: 400 });
