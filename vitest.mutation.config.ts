@@ -11,6 +11,7 @@ export default defineConfig({
       'test/gateway/auth/jwt-claims.test.ts',
       'test/gateway/auth/credential-parsers.test.ts',
       'test/gateway/auth/credential-authenticator.test.ts',
+      'test/gateway/auth/gateway-auth.test.ts',
       'test/gateway/rate-limit/seed-limits.test.ts',
       'test/gateway/rate-limit/rate-limiter.test.ts',
       'test/gateway/rate-limit/rate-limit-units.test.ts',

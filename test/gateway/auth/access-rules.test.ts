@@ -95,4 +95,31 @@ describe('Access rules across several rules', () => {
     expect(verdict(policyOf({}), bob, chat('m'))).toBe('allowed');
     expect(verdict(policyOf({ defaultPolicy: 'deny' }), bob, chat('m'))).toBe('model_forbidden');
   });
+
+  it('does not confine a principal whose applicable rules only deny', () => {
+    const policy = policyOf({ rules: [{ team: 'research', deny: ['secret-*'] }] });
+    expect(verdict(policy, bob, chat('gpt-4o'))).toBe('allowed');
+    expect(verdict(policy, bob, chat('secret-1'))).toBe('model_forbidden');
+  });
+
+  it('allows a model that one of a rule’s several allows matches', () => {
+    const policy = policyOf({ rules: [{ user: 'bob', allow: ['a-*', 'b-*'] }] });
+    expect(verdict(policy, bob, chat('a-1'))).toBe('allowed');
+    expect(verdict(policy, bob, chat('b-1'))).toBe('allowed');
+    expect(() => policy.assertModelAllowed(bob, chat('c-1'))).toThrow(
+      "bob (team research) may not use model 'c-1' (type chat): not in its allowed models",
+    );
+  });
+
+  it('names a principal without a team by its id alone', () => {
+    const policy = policyOf({ defaultPolicy: 'deny' });
+    expect(() =>
+      policy.assertModelAllowed({ id: 'eve', via: 'jwt' }, { id: 'm', type: 'embedding' }),
+    ).toThrow(
+      expect.objectContaining({
+        status: 403,
+        message: "eve may not use model 'm' (type embedding): not in its allowed models",
+      }),
+    );
+  });
 });

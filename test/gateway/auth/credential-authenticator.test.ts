@@ -63,6 +63,76 @@ describe('Credential authenticator', () => {
     expect(await outcome(() => auth.authenticate(headers))).toBe(code);
   });
 
+  it.each([
+    [{ 'x-api-key': ['aim_a', 'aim_b'] }, 'send one X-API-Key header'],
+    [{ 'x-api-key': 'not-a-key' }, 'the API key is not valid'],
+    [{ 'x-api-key': 'aim_unknown' }, 'the API key is not valid'],
+    [{ authorization: 'Basic abc' }, 'Authorization must be "Bearer <API key or JWT>"'],
+    [{ authorization: 'Bearer eyJ.some.jwt' }, 'bearer tokens are not accepted here; use an API key'],
+    [{}, 'send an API key in X-API-Key or a bearer token in Authorization'],
+  ])('tells the caller of %j what is wrong: %s', async (headers, message) => {
+    const auth = authenticator({ [alice]: record() });
+    await expect(auth.authenticate(headers)).rejects.toMatchObject({ status: 401, message });
+  });
+
+  it('never asks the key store about a value that is not a key, or one longer than 256 characters', async () => {
+    const asked: string[] = [];
+    const auth = createCredentialAuthenticator({
+      clock: new ManualClock(NOW),
+      keys: {
+        cached: (key) => {
+          asked.push(`cached ${key}`);
+          return undefined;
+        },
+        find: async (key) => {
+          asked.push(`find ${key}`);
+          return null;
+        },
+      },
+    });
+    for (const key of ['not-a-key', `aim_${'x'.repeat(253)}`])
+      await expect(auth.authenticate({ 'x-api-key': key })).rejects.toMatchObject({
+        code: 'invalid_api_key',
+      });
+    expect(asked).toEqual([]);
+    await expect(auth.authenticate({ 'x-api-key': 'aim_x' })).rejects.toMatchObject({
+      code: 'invalid_api_key',
+    });
+    expect(asked).toEqual(['cached aim_x', 'find aim_x']);
+  });
+
+  it('answers a cached key, and a key cached as unknown, without a lookup', async () => {
+    const found: string[] = [];
+    const auth = createCredentialAuthenticator({
+      clock: new ManualClock(NOW),
+      keys: {
+        cached: (key) => (key === alice ? record() : key === 'aim_gone' ? null : undefined),
+        find: async (key) => {
+          found.push(key);
+          return null;
+        },
+      },
+    });
+    expect(await auth.authenticate({ 'x-api-key': alice })).toMatchObject({ id: 'alice' });
+    await expect(auth.authenticate({ 'x-api-key': 'aim_gone' })).rejects.toMatchObject({
+      code: 'invalid_api_key',
+    });
+    expect(found).toEqual([]);
+  });
+
+  it('names the revoked or expired key by its prefix, and when it expired', async () => {
+    const auth = authenticator({
+      aim_revoked: record({ revokedAt: new Date(NOW - 1) }),
+      aim_expired: record({ expiresAt: new Date(NOW - 60_000) }),
+    });
+    await expect(auth.authenticate({ 'x-api-key': 'aim_revoked' })).rejects.toMatchObject({
+      message: 'API key aim_abcdef… has been revoked',
+    });
+    await expect(auth.authenticate({ 'x-api-key': 'aim_expired' })).rejects.toMatchObject({
+      message: 'API key aim_abcdef… expired at 2025-12-31T23:59:00.000Z',
+    });
+  });
+
   it('accepts a key of exactly 256 characters', async () => {
     const long = `aim_${'x'.repeat(252)}`;
     expect(long).toHaveLength(256);
@@ -107,6 +177,26 @@ describe('Admin token', () => {
     expect(bearerToken({ authorization: 'Bearer a b' })).toBeUndefined();
     expect(bearerToken({ authorization: 'Token tok' })).toBeUndefined();
     expect(bearerToken({})).toBeUndefined();
+    expect(bearerToken({ authorization: 'NotBearer tok' })).toBeUndefined();
+    expect(bearerToken({ authorization: ['Bearer tok'] } as never)).toBeUndefined();
+  });
+
+  it.each([
+    [{}, 'secret-admin-token', 'the admin API needs Authorization: Bearer <admin token>'],
+    [
+      { authorization: 'Bearer x' },
+      undefined,
+      'the admin API is disabled: set gateway.auth.adminToken to enable it',
+    ],
+    [{ authorization: 'Bearer wrong' }, 'secret-admin-token', 'the admin token is not valid'],
+  ])('tells the caller of %j (configured %s): %s', (headers, token, message) => {
+    expect(() => assertAdmin(headers, token)).toThrow(message);
+  });
+
+  it('takes no token from repeated X-Admin-Token headers', () => {
+    expect(() => assertAdmin({ 'x-admin-token': ['secret-admin-token', 'x'] }, 'secret-admin-token')).toThrow(
+      expect.objectContaining({ code: 'missing_credentials', status: 401 }),
+    );
   });
 
   it.each([

@@ -17,6 +17,12 @@ describe('Key lifetimes', () => {
     );
   });
 
+  it('says what a lifetime looks like, quoting what was given', () => {
+    expect(() => parseExpiresIn('30x')).toThrow(
+      "expiresIn must be a positive number with a unit s, m, h or d, at most 10 years (e.g. 30d); got '30x'",
+    );
+  });
+
   it('refuses anything else with 400 invalid_expiry, never another error', () => {
     fc.assert(
       fc.property(fc.string(), (raw) => {
@@ -33,6 +39,12 @@ describe('Key lifetimes', () => {
 });
 
 describe('Model globs', () => {
+  it('let ? match exactly one character', () => {
+    expect(compileGlob('gpt-?o').test('gpt-4o')).toBe(true);
+    expect(compileGlob('gpt-?o').test('gpt-o')).toBe(false);
+    expect(compileGlob('gpt-?o').test('gpt-40o')).toBe(false);
+  });
+
   it('match a pattern without wildcards only literally, whatever characters it holds', () => {
     fc.assert(
       fc.property(
@@ -66,6 +78,16 @@ describe('JWT configuration', () => {
     expect(() => start({ algorithms: ['HS256'] })).toThrow(/jwt\/secret/);
     expect(() => start({ algorithms: ['RS256'] })).toThrow(/jwt\/jwksUrl/);
     expect(() => start({ algorithms: ['HS256'], secret: 'x'.repeat(32) })).not.toThrow();
+  });
+
+  it('asks for a secret and a key set when the list mixes HS and asymmetric algorithms', () => {
+    const mixed = ['HS256', 'RS256'];
+    expect(() => start({ algorithms: mixed, jwksFile: '/nonexistent/jwks.json', secret: undefined })).toThrow(
+      '/gateway/auth/jwt/secret: expected a secret for the HS* algorithms',
+    );
+    expect(() => start({ algorithms: mixed, secret: 'x'.repeat(32) })).toThrow(
+      '/gateway/auth/jwt/jwksUrl: expected a JWKS URL or file for the RS*/PS*/ES*/EdDSA algorithms',
+    );
   });
 
   it('refuses alg none in the allow-list and secrets shorter than 32 characters', () => {

@@ -1,5 +1,7 @@
-import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, type KeyObject, sign } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SignJWT } from 'jose';
@@ -186,7 +188,102 @@ describe('JWT refusals say why', () => {
       status: 503,
       code: 'jwks_unavailable',
       message: expect.stringContaining('cannot check the token: the key set is unreachable'),
+      details: { retryAfterSeconds: 5 },
     });
+  });
+
+  it('says so when no key of the key set has the token’s key id', async () => {
+    const pair = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const file = jwksFileWith({ ...pair.publicKey.export({ format: 'jwk' }), kid: 'k1' });
+    const token = await new SignJWT({ sub: 'x', exp: nowSeconds() + 60 })
+      .setProtectedHeader({ alg: 'RS256', kid: 'k2' })
+      .sign(pair.privateKey);
+    await expect(verifierFor({ algorithms: ['RS256'], jwksFile: file }).verify(token)).rejects.toMatchObject({
+      status: 401,
+      message: 'the bearer token was rejected: no key of the key set matches it',
+    });
+  });
+
+  it('passes on what jose says of a token it cannot read', async () => {
+    const [header, payload] = (await hs256({ aud: AUDIENCE })).split('.');
+    await expect(verifier.verify(`${header}.${payload}.!!!`)).rejects.toMatchObject({
+      status: 401,
+      message: 'the bearer token was rejected: Failed to base64url decode the signature',
+    });
+  });
+
+  it('refuses with 401 a token whose key in the set is too short, though that is a TypeError', async () => {
+    const pair = generateKeyPairSync('rsa', { modulusLength: 1024 });
+    const file = jwksFileWith({ ...pair.publicKey.export({ format: 'jwk' }), kid: 'k1' });
+    // jose will not sign with so short a key; node:crypto signs RS256 (PKCS #1 v1.5, SHA-256) as well.
+    const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+    const signed = `${b64({ alg: 'RS256', kid: 'k1' })}.${b64({ sub: 'x', exp: nowSeconds() + 60 })}`;
+    const token = `${signed}.${sign('sha256', Buffer.from(signed), pair.privateKey).toString('base64url')}`;
+    await expect(verifierFor({ algorithms: ['RS256'], jwksFile: file }).verify(token)).rejects.toMatchObject({
+      status: 401,
+      code: 'invalid_token',
+      message: 'the bearer token was rejected: RS256 requires key modulusLength to be 2048 bits or larger',
+    });
+  });
+});
+
+/** A JWKS file in a fresh directory, removed when the run ends. */
+function jwksFileWith(key: object): string {
+  const dir = mkdtempSync(join(tmpdir(), 'aimesh-jwks-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'jwks.json');
+  writeFileSync(file, JSON.stringify({ keys: [key] }));
+  return file;
+}
+
+/**
+ * A key-set server on loopback that fails the ways a real one does: `/malformed` answers a body
+ * that is no key set, `/silent` never answers.
+ */
+describe('JWT key set served badly', () => {
+  let server: Server;
+  let url: string;
+  const held: ServerResponse[] = [];
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const token = () =>
+    new SignJWT({ sub: 'x', exp: nowSeconds() + 60 })
+      .setProtectedHeader({ alg: 'RS256', kid: 'k' })
+      .sign(privateKey);
+
+  beforeAll(async () => {
+    server = createServer((request, response) => {
+      if (request.url === '/malformed') {
+        response.writeHead(200, { 'content-type': 'application/json' }).end('{"keys":"none"}');
+      } else held.push(response);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    for (const response of held) response.destroy();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  it('answers 503 jwks_unavailable when the key set is malformed', async () => {
+    const remote = verifierFor({ algorithms: ['RS256'], jwksUrl: `${url}/malformed` });
+    await expect(remote.verify(await token())).rejects.toMatchObject({
+      status: 503,
+      code: 'jwks_unavailable',
+      details: { retryAfterSeconds: 5 },
+    });
+  });
+
+  it('answers 503 jwks_unavailable once the key set has not answered for 5 s', {
+    timeout: 15_000,
+  }, async () => {
+    const remote = verifierFor({ algorithms: ['RS256'], jwksUrl: `${url}/silent` });
+    const started = Date.now();
+    await expect(remote.verify(await token())).rejects.toMatchObject({
+      status: 503,
+      code: 'jwks_unavailable',
+      message: expect.stringContaining('cannot check the token: the key set is unreachable'),
+    });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(4_900);
   });
 });
 

@@ -72,6 +72,31 @@ describe('RateLimiter', () => {
     expect((await rl.check('k2', '/b/x'))?.allowed).toBe(false);
   });
 
+  it('keeps a separate route-wide bucket for each per: route rule', async () => {
+    const rl = limiter([
+      { route: '/a/**', requestsPerSecond: 1, burst: 1, per: 'route' },
+      { route: '/b/**', requestsPerSecond: 1, burst: 1, per: 'route' },
+    ]);
+    expect((await rl.check('k1', '/a/x'))?.allowed).toBe(true);
+    expect((await rl.check('k2', '/b/x'))?.allowed).toBe(true);
+    expect((await rl.check('k3', '/a/y'))?.allowed).toBe(false);
+  });
+
+  it('counts each refusal under its rule in aimesh_gateway_rate_limited_total', async () => {
+    const metrics = new Registry();
+    const rl = new RateLimiter(
+      readSection(RateLimitConfig, { rules: [{ route: '/a/**', requestsPerSecond: 1, burst: 1 }] }),
+      createMemoryRateLimitStore({ clock: new ManualClock(0), maxKeys: 10 }),
+      metrics,
+    );
+    await rl.check('k', '/a/x');
+    await rl.check('k', '/a/x');
+    await rl.check('k', '/a/x');
+    expect(await metrics.getSingleMetricAsString('aimesh_gateway_rate_limited_total')).toContain(
+      'aimesh_gateway_rate_limited_total{route="/a/**"} 2',
+    );
+  });
+
   it('makes the burst one second of requests when none is given, at least 1', async () => {
     const rl = limiter([
       { route: '/a', requestsPerSecond: 2.5 },
