@@ -1,9 +1,11 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import semver from 'semver';
 import { afterEach, describe, expect, it } from 'vitest';
 
+const root = new URL('../..', import.meta.url).pathname;
 const script = new URL('../../scripts/prune-onnxruntime.js', import.meta.url).pathname;
 const dirs: string[] = [];
 afterEach(() => {
@@ -40,5 +42,31 @@ describe('install', () => {
   it('leaves the installed runtime loadable', async () => {
     const ort = await import('onnxruntime-node');
     expect(typeof ort.InferenceSession.create).toBe('function');
+  });
+
+  it('installs nothing whose engines exclude the oldest Node aimesh supports', () => {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
+    const lock = JSON.parse(readFileSync(new URL('../../package-lock.json', import.meta.url), 'utf8'));
+    const oldest = semver.minVersion(pkg.engines.node)!.version;
+    const excluding = Object.entries(lock.packages as Record<string, { engines?: { node?: string } }>)
+      .filter(([, entry]) => entry.engines?.node && !semver.satisfies(oldest, entry.engines.node))
+      .map(([path, entry]) => `${path} (${entry.engines!.node})`);
+    expect(excluding).toEqual([]);
+  });
+
+  it('answers the install-script question for every dependency that has one', () => {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
+    const lock = JSON.parse(readFileSync(new URL('../../package-lock.json', import.meta.url), 'utf8'));
+    const withScripts = Object.entries(lock.packages as Record<string, { hasInstallScript?: boolean }>)
+      .filter(([path, entry]) => path !== '' && entry.hasInstallScript)
+      .map(([path]) => path.slice(path.lastIndexOf('node_modules/') + 'node_modules/'.length));
+    expect(withScripts.length).toBeGreaterThan(0);
+    expect(withScripts.filter((name) => !(name in pkg.allowScripts))).toEqual([]);
+  });
+
+  it('sets no npm option that npm does not know', () => {
+    const run = spawnSync('npm', ['config', 'get', 'fund'], { cwd: root, encoding: 'utf8' });
+    expect(run.status).toBe(0);
+    expect(run.stderr).not.toMatch(/Unknown (project|user|env) config/);
   });
 });
