@@ -19,6 +19,7 @@ export default defineConfig({
       'test/gateway/balancing/*.test.ts',
       'test/inference/batcher.test.ts',
       'test/registry/promotion.test.ts',
+      'test/pipeline/wait-reason.test.ts',
     ],
     testTimeout: 30_000,
   },
