@@ -23,8 +23,11 @@ const input = (first: number, rows = 1, name = 'x'): Tensor[] => [
   },
 ];
 
-/** A runtime that echoes its input and finishes each call only when told to. */
-function gatedRuntime(clock: ManualClock) {
+/**
+ * A runtime that echoes its input and finishes each call only when told to: `finish` releases the
+ * oldest running call, then waits as `afterRelease` says.
+ */
+function heldRuntime(afterRelease: () => Promise<void>) {
   const calls: number[][] = [];
   const gates: (() => void)[] = [];
   const run = async (inputs: Tensor[]) => {
@@ -32,16 +35,22 @@ function gatedRuntime(clock: ManualClock) {
     await new Promise<void>((resolve) => gates.push(resolve));
     return inputs;
   };
-  /**
-   * Finishes the oldest running call, then lets a millisecond pass on the batcher's clock and
-   * its (wall-clock) delay timer fire, so whatever is left leaves in the next call.
-   */
   const finish = async () => {
     gates.shift()?.();
-    await clock.advance(1);
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    await afterRelease();
   };
   return { run, calls, finish };
+}
+
+/**
+ * A held runtime whose `finish` also lets a millisecond pass on the batcher's clock and its
+ * (wall-clock) delay timer fire, so whatever is left leaves in the next call.
+ */
+function gatedRuntime(clock: ManualClock) {
+  return heldRuntime(async () => {
+    await clock.advance(1);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  });
 }
 
 const quiet = { dispatched: () => {}, depth: () => {} };
@@ -271,24 +280,11 @@ describe('Batcher timing, on a controlled clock and timers', () => {
   /** Lets the promise chains of a finished call run (setImmediate is left real for this). */
   const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-  /** A runtime that echoes its input and finishes each call only when told to. */
-  function heldRuntime() {
-    const calls: number[][] = [];
-    const gates: (() => void)[] = [];
-    const run = async (inputs: Tensor[]) => {
-      calls.push(Array.from(inputs[0].data as Float32Array));
-      await new Promise<void>((resolve) => gates.push(resolve));
-      return inputs;
-    };
-    const finish = async () => {
-      gates.shift()?.();
-      await settle();
-    };
-    return { run, calls, finish };
-  }
+  /** A held runtime whose `finish` lets the finished call's promise chains run. */
+  const settledRuntime = () => heldRuntime(settle);
 
   it('sends a lone request once it has waited exactly maxQueueDelay, not a millisecond before', async () => {
-    const runtime = heldRuntime();
+    const runtime = settledRuntime();
     const batcher = new Batcher(runtime.run, policy({ maxQueueDelayMicros: 10_000 }), systemClock, quiet);
     const result = batcher.submit(input(0), 1);
     await vi.advanceTimersByTimeAsync(9);
@@ -300,7 +296,7 @@ describe('Batcher timing, on a controlled clock and timers', () => {
   });
 
   it('sends at once what has waited exactly maxQueueDelay when another request arrives', async () => {
-    const runtime = heldRuntime();
+    const runtime = settledRuntime();
     const batcher = new Batcher(runtime.run, policy({ maxQueueDelayMicros: 10_000 }), systemClock, quiet);
     const results = [batcher.submit(input(0), 1)];
     vi.setSystemTime(start + 10); // the clock moves, the delay timer has not fired yet
@@ -311,7 +307,7 @@ describe('Batcher timing, on a controlled clock and timers', () => {
   });
 
   it('keeps one delay timer however many requests wait, and cancels it when a full batch leaves', async () => {
-    const runtime = heldRuntime();
+    const runtime = settledRuntime();
     const batcher = new Batcher(runtime.run, policy({ maxQueueDelayMicros: 10_000 }), systemClock, quiet);
     const results = [batcher.submit(input(0), 1)];
     await vi.advanceTimersByTimeAsync(1);
@@ -326,7 +322,7 @@ describe('Batcher timing, on a controlled clock and timers', () => {
   });
 
   it('after a call ends, lets the requests left wait only the rest of their delay, in one wake-up', async () => {
-    const runtime = heldRuntime();
+    const runtime = settledRuntime();
     const batcher = new Batcher(
       runtime.run,
       policy({ maxBatchSize: 2, maxQueueDelayMicros: 10_000 }),
@@ -347,7 +343,7 @@ describe('Batcher timing, on a controlled clock and timers', () => {
   });
 
   it('with a backlog and no preferred size, waits only as long as the oldest request has left', async () => {
-    const runtime = heldRuntime();
+    const runtime = settledRuntime();
     const batcher = new Batcher(
       runtime.run,
       policy({ maxBatchSize: 4, maxQueueDelayMicros: 2_500 }),
@@ -363,7 +359,7 @@ describe('Batcher timing, on a controlled clock and timers', () => {
   });
 
   it('sends the largest preferred size available whatever order the sizes are listed in', async () => {
-    const runtime = heldRuntime();
+    const runtime = settledRuntime();
     const batcher = new Batcher(
       runtime.run,
       policy({ maxBatchSize: 8, preferredBatchSizes: [3, 2], maxQueueDelayMicros: 60_000_000 }),
@@ -379,7 +375,7 @@ describe('Batcher timing, on a controlled clock and timers', () => {
   });
 
   it('runs a request with more rows than maxBatchSize alone, at once', async () => {
-    const runtime = heldRuntime();
+    const runtime = settledRuntime();
     const batcher = new Batcher(runtime.run, policy({ maxBatchSize: 2 }), systemClock, quiet);
     const big = batcher.submit(input(0, 3), 3);
     const small = batcher.submit(input(10), 1);
@@ -393,7 +389,7 @@ describe('Batcher timing, on a controlled clock and timers', () => {
   });
 
   it('finds nothing to do when its delay timer fires after the waiting request timed out', async () => {
-    const runtime = heldRuntime();
+    const runtime = settledRuntime();
     const batcher = new Batcher(
       runtime.run,
       policy({ maxBatchSize: 4, maxQueueDelayMicros: 50_000, timeoutMs: 20 }),
@@ -411,7 +407,7 @@ describe('Batcher timing, on a controlled clock and timers', () => {
   });
 
   it('forgets the rows of a request that timed out behind a running call', async () => {
-    const runtime = heldRuntime();
+    const runtime = settledRuntime();
     const batcher = new Batcher(
       runtime.run,
       policy({ maxBatchSize: 4, maxQueueDelayMicros: 10_000, timeoutMs: 20 }),
@@ -445,7 +441,7 @@ describe('Batcher timing, on a controlled clock and timers', () => {
   });
 
   it('does not count a request waiting for its batch as drained', async () => {
-    const runtime = heldRuntime();
+    const runtime = settledRuntime();
     const batcher = new Batcher(runtime.run, policy({ maxQueueDelayMicros: 10_000 }), systemClock, quiet);
     const result = batcher.submit(input(0), 1);
     let drained = false;
@@ -462,7 +458,7 @@ describe('Batcher timing, on a controlled clock and timers', () => {
   });
 
   it('stops waiting for a drain at the deadline exactly', async () => {
-    const runtime = heldRuntime();
+    const runtime = settledRuntime();
     const batcher = new Batcher(runtime.run, policy({ maxBatchSize: 1 }), systemClock, quiet);
     const running = batcher.submit(input(0), 1);
     let drained = false;
