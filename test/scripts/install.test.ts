@@ -6,6 +6,10 @@ import semver from 'semver';
 import { afterEach, describe, expect, it } from 'vitest';
 
 const root = new URL('../..', import.meta.url).pathname;
+const readJson = (file: string) =>
+  JSON.parse(readFileSync(new URL(`../../${file}`, import.meta.url), 'utf8'));
+const pkg = readJson('package.json');
+const lock = readJson('package-lock.json');
 const script = new URL('../../scripts/prune-onnxruntime.js', import.meta.url).pathname;
 const dirs: string[] = [];
 afterEach(() => {
@@ -14,7 +18,6 @@ afterEach(() => {
 
 describe('install', () => {
   it('runs the onnxruntime-node prune after install', () => {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
     expect(pkg.scripts.postinstall).toContain('node scripts/prune-onnxruntime.js');
   });
 
@@ -45,8 +48,6 @@ describe('install', () => {
   });
 
   it('installs nothing whose engines exclude the oldest Node aimesh supports', () => {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
-    const lock = JSON.parse(readFileSync(new URL('../../package-lock.json', import.meta.url), 'utf8'));
     const oldest = semver.minVersion(pkg.engines.node)!.version;
     const excluding = Object.entries(lock.packages as Record<string, { engines?: { node?: string } }>)
       .filter(([, entry]) => entry.engines?.node && !semver.satisfies(oldest, entry.engines.node))
@@ -55,8 +56,6 @@ describe('install', () => {
   });
 
   it('answers the install-script question for every dependency that has one', () => {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
-    const lock = JSON.parse(readFileSync(new URL('../../package-lock.json', import.meta.url), 'utf8'));
     const withScripts = Object.entries(lock.packages as Record<string, { hasInstallScript?: boolean }>)
       .filter(([path, entry]) => path !== '' && entry.hasInstallScript)
       .map(([path]) => path.slice(path.lastIndexOf('node_modules/') + 'node_modules/'.length));
