@@ -55,7 +55,9 @@ describe('search spaces', () => {
     [{ a: { gauss: [0, 1] } }, 'unknown kind'],
     [{ 'a-b': [1] }, 'not a parameter name'],
   ])('refuses %j with 400 invalid_search_space (%s)', (space, message) => {
-    expect(() => readSearchSpace(space)).toThrow(expect.objectContaining({ code: 'invalid_search_space', status: 400 }));
+    expect(() => readSearchSpace(space)).toThrow(
+      expect.objectContaining({ code: 'invalid_search_space', status: 400 }),
+    );
     expect(() => readSearchSpace(space)).toThrow(message);
   });
 
