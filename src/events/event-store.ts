@@ -245,7 +245,8 @@ export class EventStore implements EventLog {
         `${where} (${envelope.type} v${version}): ${problems.join('; ')}`,
       );
     }
-    if (envelope.partitionkey === undefined) envelope.partitionkey = defaultPartitionKey(envelope.type, input.data);
+    if (envelope.partitionkey === undefined)
+      envelope.partitionkey = defaultPartitionKey(envelope.type, input.data);
     return Object.assign(envelope, { version, topic: this.catalogue.topic(envelope.type), data: input.data });
   }
 

@@ -3,8 +3,8 @@ import type { Clock } from '../kernel/clock.js';
 import type { Logger } from '../kernel/logger.js';
 import type { Random } from '../kernel/random.js';
 import type { Database } from '../ports/database.js';
-import type { StoredEvent } from '../ports/event-log.js';
 import type { EventBus } from '../ports/event-bus.js';
+import type { StoredEvent } from '../ports/event-log.js';
 import { encodeCloudEvent } from './cloud-event-json.js';
 import type { EventStore } from './event-store.js';
 
