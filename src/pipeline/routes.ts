@@ -161,11 +161,11 @@ export function pipelineRoutes(service: PipelineService): FastifyPluginAsync {
       async () => ({ items: await service.scheduler.workers() }),
     );
     const TeamParams = Type.Object({ team: Type.String({ pattern: '^[a-z0-9][a-z0-9._-]{0,62}$' }) });
-    const Limit = (what: string) =>
-      Type.Union([Type.Number({ minimum: 0 }), Type.Null()], { default: null, description: what });
+    // Absent: no limit on that resource. (A nullable number would be coerced: null becomes 0.)
+    const Limit = (what: string) => Type.Optional(Type.Number({ minimum: 0, description: what }));
     const QuotaBody = Type.Object(
       {
-        cpu: Limit('Cores its running tasks may hold at once; null: no limit.'),
+        cpu: Limit('Cores its running tasks may hold at once; absent: no limit.'),
         memoryMb: Limit('Memory (MB) its running tasks may hold at once.'),
         gpu: Limit('GPUs its running tasks may hold at once.'),
         tasks: Limit('Tasks it may run at once (a gang counts once).'),
@@ -189,18 +189,19 @@ export function pipelineRoutes(service: PipelineService): FastifyPluginAsync {
         schema: {
           tags,
           summary:
-            "Set a team's quota (every limit null removes it); tasks beyond it stay queued with the reason",
+            "Set a team's quota (no limit given removes it); tasks beyond it stay queued with the reason",
           params: TeamParams,
           body: QuotaBody,
         },
       },
       async (request) => {
         const { team } = request.params as { team: string };
-        const body = request.body as {
-          cpu: number | null;
-          memoryMb: number | null;
-          gpu: number | null;
-          tasks: number | null;
+        const given = request.body as { cpu?: number; memoryMb?: number; gpu?: number; tasks?: number };
+        const body = {
+          cpu: given.cpu ?? null,
+          memoryMb: given.memoryMb ?? null,
+          gpu: given.gpu ?? null,
+          tasks: given.tasks ?? null,
         };
         for (const key of ['gpu', 'tasks', 'memoryMb'] as const)
           if (body[key] !== null && !Number.isInteger(body[key]))
