@@ -138,6 +138,11 @@ export class ExecutionFlow {
       emit.push(this.event(task.execution_id, 'ai.training.started', { pipeline: started.rows[0].pipeline }));
   }
 
+  /** The event of an execution whose first task was just claimed. */
+  startedEvent(executionId: string, pipeline: string): NewEvent {
+    return this.event(executionId, 'ai.training.started', { pipeline });
+  }
+
   /**
    * Called in a claim batch's transaction with the tasks it placed (their attempts already
    * recorded): executions that had not started start, with their event. Returns what each

@@ -2,6 +2,7 @@ import type { Clock } from '../kernel/clock.js';
 import { unavailable } from '../kernel/errors.js';
 import type { Database, Sql } from '../ports/database.js';
 import type { NewEvent } from '../ports/event-log.js';
+import type { PipelineDefinition } from './definition.js';
 import type { ExecutionFlow } from './execution-flow.js';
 import {
   type Candidate,
@@ -120,8 +121,35 @@ taken AS (
   WHERE t.id = x.id AND t.id IN (SELECT id FROM locked) RETURNING t.*),
 attempts AS (
   INSERT INTO pipeline_task_attempts (task_id, attempt, worker_id, started_at)
-  SELECT id, attempts, lease_owner, $3 FROM taken)
-SELECT * FROM taken`;
+  SELECT id, attempts, lease_owner, $3 FROM taken),
+started AS (
+  UPDATE pipeline_executions e SET status = 'RUNNING', started_at = $3
+  WHERE e.id IN (SELECT execution_id FROM taken) AND e.status = 'QUEUED' RETURNING e.id, e.pipeline),
+numbered AS (
+  SELECT taken.*, row_number() OVER (PARTITION BY taken.execution_id ORDER BY taken.id) AS nth FROM taken)
+SELECT n.*, s.pipeline AS ctx_started,
+  CASE WHEN n.nth = 1 THEN e.definition END AS ctx_definition,
+  e.dataset_version AS ctx_dataset_version,
+  CASE WHEN n.nth = 1 THEN (
+    SELECT COALESCE(jsonb_object_agg(d.stage, COALESCE(d.output, '{}'::jsonb)), '{}'::jsonb)
+    FROM pipeline_tasks d WHERE d.execution_id = n.execution_id AND d.status = 'SUCCEEDED') END AS ctx_outputs
+FROM numbered n JOIN pipeline_executions e ON e.id = n.execution_id LEFT JOIN started s ON s.id = n.execution_id`;
+
+/** A taken task with its execution's context (on the first row of each execution). */
+interface TakenRow extends TaskRow {
+  nth: string | number;
+  ctx_started: string | null;
+  ctx_definition: PipelineDefinition | null;
+  ctx_dataset_version: string;
+  ctx_outputs: Record<string, Record<string, unknown>> | null;
+}
+
+/** What a claimed task's worker needs of its execution. */
+type ExecutionContext = {
+  definition: PipelineDefinition;
+  datasetVersion: string;
+  outputs: Record<string, Record<string, unknown>>;
+};
 
 // Live workers outside the batch a gang may take as members: by what they last reported free,
 // without a member they have not picked up yet.
@@ -350,10 +378,10 @@ export class Scheduler {
           labels: r.labels ?? context.labels[r.workerId] ?? {},
           request: r,
         }));
-      const { placed, taken } =
+      const { placed, taken, contexts } =
         claimants.length === 0
-          ? { placed: [], taken: [] }
-          : await this.placeAndTake(tx, claimants, context.quotas, now, lease, mine);
+          ? { placed: [], taken: [], contexts: new Map<string, ExecutionContext>() }
+          : await this.placeAndTake(tx, claimants, context.quotas, now, lease, mine, emit);
       const byWorker = new Map<string, Placement>();
       for (const p of placed) for (const w of p.claimants) byWorker.set(w, p);
       for (const c of claimants) {
@@ -373,12 +401,12 @@ export class Scheduler {
         tx,
         [...tasks.values()].filter((t) => t.gang_size > 1),
       );
-      const contexts = await this.flow.onClaimedMany(
-        tx,
-        [...new Set([...tasks.values()].map((t) => t.execution_id))],
-        now,
-        emit,
+      // Picked-up gang members' executions were not read by the take.
+      const missing = [...new Set([...tasks.values()].map((t) => t.execution_id))].filter(
+        (id) => !contexts.has(id),
       );
+      if (missing.length > 0)
+        for (const [id, c] of await this.flow.onClaimedMany(tx, missing, now, emit)) contexts.set(id, c);
       return batch.map((request) => {
         const task = tasks.get(answer.get(request) ?? '');
         if (!task) return null;
@@ -414,7 +442,9 @@ export class Scheduler {
     now: Date,
     lease: Date,
     mine: Set<string>,
-  ): Promise<{ placed: Placement[]; taken: TaskRow[] }> {
+    emit: NewEvent[],
+  ): Promise<{ placed: Placement[]; taken: TaskRow[]; contexts: Map<string, ExecutionContext> }> {
+    const contexts = new Map<string, ExecutionContext>();
     const budgets = new Map(quotas.map((q) => [q.team, budgetOf(q)]));
     const limit = Math.max(CLAIM_WINDOW, claimants.length * 2);
     const largest = {
@@ -479,13 +509,22 @@ export class Scheduler {
         fresh.length === 0
           ? []
           : (
-              await tx.query<TaskRow>(TAKE, [
+              await tx.query<TakenRow>(TAKE, [
                 fresh.map((p) => p.taskId),
                 fresh.map((p) => p.members[0]),
                 now,
                 lease,
               ])
             ).rows;
+      for (const row of got) {
+        if (row.ctx_definition === null || row.ctx_outputs === null) continue;
+        if (row.ctx_started !== null) emit.push(this.flow.startedEvent(row.execution_id, row.ctx_started));
+        contexts.set(row.execution_id, {
+          definition: row.ctx_definition,
+          datasetVersion: row.ctx_dataset_version,
+          outputs: row.ctx_outputs,
+        });
+      }
       const gotIds = new Set(got.map((t) => t.id));
       for (const p of fresh) if (gotIds.has(p.taskId)) placed.push(p);
       taken.push(...got);
@@ -499,7 +538,7 @@ export class Scheduler {
         full = (await read(true, unserved)) === limit;
       }
     }
-    return { placed, taken };
+    return { placed, taken, contexts };
   }
 
   private async peers(tx: Sql, now: Date, exclude: string[]): Promise<Peer[]> {
