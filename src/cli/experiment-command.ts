@@ -239,7 +239,7 @@ async function printResults(id: string, top: number): Promise<void> {
       [a.metric]: fixed(t.metric),
       epochs: t.epochs,
     })),
-    ['rank', 'trial', ...params, a.metric, 'epochs'],
+    ['rank', 'trial', ...params, a.metric, 'trained'],
   );
   console.log('');
   printTable(
