@@ -237,7 +237,7 @@ async function printResults(id: string, top: number): Promise<void> {
       trial: t.number,
       ...t.params,
       [a.metric]: fixed(t.metric),
-      epochs: t.epochs,
+      trained: t.epochs,
     })),
     ['rank', 'trial', ...params, a.metric, 'trained'],
   );
