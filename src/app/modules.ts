@@ -6,6 +6,7 @@ import { inferenceModule } from '../inference/index.js';
 import type { ModuleDefinition } from '../kernel/module.js';
 import { pipelineModule, schedulerModule } from '../pipeline/index.js';
 import { registryModule } from '../registry/index.js';
+import { streamsModule } from '../streams/index.js';
 import { workerModule } from '../worker/index.js';
 
 /**
@@ -22,5 +23,6 @@ export const moduleTable: ModuleDefinition[] = [
   schedulerModule,
   pipelineModule,
   workerModule,
+  streamsModule,
   dashboardModule,
 ];

@@ -147,6 +147,23 @@ export const builtInEventTypes: EventTypeDefinition[] = [
     versions: { 1: open({ dataset: id, version: id, rowCount: count }) },
   },
   {
+    type: 'ai.metrics.window',
+    topic: 'ai.metrics.window',
+    versions: {
+      1: open({ key: id, windowStart: id, windowEnd: id, count: count, errors: count }),
+    },
+  },
+  {
+    type: 'ai.metrics.late',
+    topic: 'ai.metrics.late',
+    versions: { 1: open({ eventId: id, reason: id }) },
+  },
+  {
+    type: 'ai.alert.raised',
+    topic: 'ai.alert.raised',
+    versions: { 1: open({ alert: id, severity: id, message: Type.String() }) },
+  },
+  {
     type: 'ai.experiment.run.ended',
     topic: 'ai.experiment.run.ended',
     versions: { 1: open({ experimentId: id, runId: id, status: id }) },

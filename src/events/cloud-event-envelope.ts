@@ -12,10 +12,12 @@ export interface Envelope {
   correlationid?: string;
   causationid?: string;
   traceparent?: string;
+  /** CloudEvents partitioning extension: events with one key are consumed in order. */
+  partitionkey?: string;
 }
 
 /** Extension attributes we carry, CloudEvents-style (lower-case alphanumerics). */
-const EXTENSIONS = ['target', 'correlationid', 'causationid', 'traceparent'] as const;
+const EXTENSIONS = ['target', 'correlationid', 'causationid', 'traceparent', 'partitionkey'] as const;
 const MAX_EXTENSION = 512;
 // RFC 3986 URI-reference: unreserved, reserved and percent-encoded characters, at most one
 // fragment. Brackets (IPv6 literals) are refused rather than parsing the authority per event.

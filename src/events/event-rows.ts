@@ -7,7 +7,7 @@ export const APPEND_LOCK_KEY = 7_346_121_002;
 
 // The table's columns in the order every statement and every row here uses.
 const COLUMNS = `id, type, source, subject, time, target, correlation_id, causation_id, traceparent,
-  schema_version, topic, data`;
+  schema_version, topic, partition_key, data`;
 
 /**
  * The envelope columns in that order, each as text (undefined: NULL); `data` follows them. The
@@ -25,6 +25,7 @@ const ENVELOPE: readonly ((e: PreparedEvent) => string | undefined)[] = [
   (e) => e.traceparent,
   (e) => String(e.version),
   (e) => e.topic,
+  (e) => e.partitionkey,
 ];
 
 /**
@@ -38,13 +39,13 @@ export const COPY = `COPY aimesh_events (${COLUMNS}) FROM STDIN`;
 // the ORDER BY sorts every row before the first insert, so the lock is taken before any
 // position is drawn and held until the commit. The data array's elements pair with the columns'
 // in ROWS FROM, each as the JSON text it was sent as.
-export const INSERT = `WITH append_lock AS MATERIALIZED (SELECT pg_advisory_xact_lock($13))
+export const INSERT = `WITH append_lock AS MATERIALIZED (SELECT pg_advisory_xact_lock($14))
   INSERT INTO aimesh_events (${COLUMNS})
   SELECT ${COLUMNS}
   FROM append_lock, ROWS FROM (unnest($1::text[]), unnest($2::text[]), unnest($3::text[]),
     unnest($4::text[]), unnest($5::timestamptz[]), unnest($6::text[]), unnest($7::text[]),
     unnest($8::text[]), unnest($9::text[]), unnest($10::int[]), unnest($11::text[]),
-    json_array_elements($12::json))
+    unnest($12::text[]), json_array_elements($13::json))
     WITH ORDINALITY AS t(${COLUMNS}, n)
   ORDER BY n
   ON CONFLICT (id) DO NOTHING`;
@@ -61,6 +62,7 @@ export interface PreparedEvent {
   traceparent?: string;
   version: number;
   topic: string;
+  partitionkey?: string;
   data: unknown;
 }
 

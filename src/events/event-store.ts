@@ -46,6 +46,7 @@ interface Row {
   correlation_id: string | null;
   causation_id: string | null;
   traceparent: string | null;
+  partition_key: string | null;
   schema_version: number;
   topic: string;
   data: unknown;
@@ -244,6 +245,8 @@ export class EventStore implements EventLog {
         `${where} (${envelope.type} v${version}): ${problems.join('; ')}`,
       );
     }
+    if (envelope.partitionkey === undefined)
+      envelope.partitionkey = defaultPartitionKey(envelope.type, input.data);
     return Object.assign(envelope, { version, topic: this.catalogue.topic(envelope.type), data: input.data });
   }
 
@@ -265,8 +268,21 @@ export class EventStore implements EventLog {
     if (row.correlation_id !== null) event.correlationid = row.correlation_id;
     if (row.causation_id !== null) event.causationid = row.causation_id;
     if (row.traceparent !== null) event.traceparent = row.traceparent;
+    if (row.partition_key !== null) event.partitionkey = row.partition_key;
     return event;
   }
+}
+
+/**
+ * Per-call events (`ai.inference.*`, `ai.serving.*`) are keyed `userId:modelId`, so one caller's
+ * calls to one model are consumed in order; other events carry no key unless the producer gives one.
+ */
+export function defaultPartitionKey(type: string, data: unknown): string | undefined {
+  if (!type.startsWith('ai.inference.') && !type.startsWith('ai.serving.')) return undefined;
+  if (typeof data !== 'object' || data === null) return undefined;
+  const { modelId, userId } = data as { modelId?: unknown; userId?: unknown };
+  if (typeof modelId !== 'string' || modelId.length === 0) return undefined;
+  return `${typeof userId === 'string' && userId.length > 0 ? userId : 'anonymous'}:${modelId}`;
 }
 
 function toDate(value: string | Date, name: string): Date {

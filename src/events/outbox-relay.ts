@@ -4,9 +4,13 @@ import type { Logger } from '../kernel/logger.js';
 import type { Random } from '../kernel/random.js';
 import type { Database } from '../ports/database.js';
 import type { EventBus } from '../ports/event-bus.js';
+import type { StoredEvent } from '../ports/event-log.js';
 import { encodeCloudEvent } from './cloud-event-json.js';
 import type { EventStore } from './event-store.js';
 
+// Publishes awaited together: large enough to hide the broker's round trip, small enough that a
+// failure mid-chunk re-publishes little (the broker drops those re-publishes as duplicates).
+const PUBLISH_CHUNK = 250;
 // How often the lag gauge's store head is read again.
 const HEAD_REFRESH_MS = 5_000;
 
@@ -197,21 +201,35 @@ export class OutboxRelay {
     if (events.length === 0) return 0;
     let done = 0;
     try {
-      for (const event of events) {
-        await this.o.bus.publish(event.topic, encodeCloudEvent(event), {
-          msgId: event.id,
-          headers: { 'content-type': 'application/cloudevents+json', 'ce-type': event.type },
-        });
-        this.cursor = event.position;
-        done += 1;
+      // Pipelined: a chunk's publishes go out together and their acknowledgements are awaited
+      // together (one round trip a chunk, not one an event). The connection keeps them in order.
+      for (let start = 0; start < events.length; start += PUBLISH_CHUNK) {
+        const chunk = events.slice(start, start + PUBLISH_CHUNK);
+        const results = await Promise.allSettled(chunk.map((event) => this.publish(event)));
+        const failed = results.findIndex((r) => r.status === 'rejected');
+        const ok = failed < 0 ? chunk.length : failed;
+        if (ok > 0) this.cursor = chunk[ok - 1].position;
+        done += ok;
+        // Those after a failure that did get through are published again next round: the
+        // broker drops them as duplicates by message id.
+        if (failed >= 0) throw (results[failed] as PromiseRejectedResult).reason;
         // A slow bus must not let the lease lapse mid-batch and hand the cursor to a second relay.
-        if (done % 100 === 0 && !(await this.holdLease())) break;
+        if (!(await this.holdLease())) break;
       }
     } finally {
       this.published?.inc(done);
       if (done > 0) await this.saveCursor();
     }
     return done;
+  }
+
+  private publish(event: StoredEvent): Promise<void> {
+    const headers: Record<string, string> = {
+      'content-type': 'application/cloudevents+json',
+      'ce-type': event.type,
+    };
+    if (event.partitionkey) headers['ce-partitionkey'] = event.partitionkey;
+    return this.o.bus.publish(event.topic, encodeCloudEvent(event), { msgId: event.id, headers });
   }
 
   /** Takes or renews the lease when due; true while this process holds it. */

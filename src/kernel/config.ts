@@ -139,6 +139,7 @@ export const Config = Type.Object(
     registry: moduleSection('registry'),
     events: moduleSection('events'),
     discovery: moduleSection('discovery'),
+    streams: moduleSection('streams'),
     dashboard: moduleSection('dashboard'),
   },
   { additionalProperties: false },

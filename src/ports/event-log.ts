@@ -20,6 +20,8 @@ export interface NewEvent {
   causationid?: string;
   traceparent?: string;
   dataschema?: string;
+  /** CloudEvents `partitionkey`: consumers keep events of one key in order (default `userId:modelId` for per-call events). */
+  partitionkey?: string;
 }
 
 /** A CloudEvents 1.0 event as stored, with its store position and bus topic. */
@@ -36,6 +38,7 @@ export interface StoredEvent {
   correlationid?: string;
   causationid?: string;
   traceparent?: string;
+  partitionkey?: string;
   data: unknown;
   position: number;
   topic: string;
