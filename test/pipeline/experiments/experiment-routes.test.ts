@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningAimesh } from '../../../src/app/runtime.js';
 import type { PipelineApi } from '../../../src/pipeline/index.js';
-import { startTestAimesh } from '../../support/aimesh.js';
+import { adminHeaders, startTestAimesh } from '../../support/aimesh.js';
 import { basePipeline, drain } from './scripted-worker.js';
 
 describe('the experiments API', () => {
@@ -11,9 +11,10 @@ describe('the experiments API', () => {
   const call = async (method: string, path: string, body?: unknown) => {
     const response = await fetch(`${api.url}/api/v1/training${path}`, {
       method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      headers: { ...adminHeaders(), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
+    // biome-ignore lint/suspicious/noExplicitAny: the assertions read the JSON replies by path
     return { status: response.status, body: (await response.json()) as Record<string, any> };
   };
 
