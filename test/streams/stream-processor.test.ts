@@ -55,13 +55,14 @@ async function setup(): Promise<Setup> {
 }
 
 function processor(s: Setup, ackWaitMs = 30_000, inFlight = 64) {
+  s.metrics = new Registry();
   const p = new StreamProcessor({
     bus: s.bus,
     db: s.db,
     events: s.store,
     clock: s.clock,
     logger,
-    metrics: (s.metrics = new Registry()),
+    metrics: s.metrics,
     name: 'ai-stream',
     windows: new WindowAggregator(windowOptions),
     maxLatencyMs: 10_000,
