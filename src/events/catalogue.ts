@@ -168,7 +168,38 @@ export const builtInEventTypes: EventTypeDefinition[] = [
     topic: 'ai.experiment.run.ended',
     versions: { 1: open({ experimentId: id, runId: id, status: id }) },
   },
+  ...experimentEventTypes(),
 ];
+
+/** A search's events, correlated by the experiment's id: its life, and each trial's transitions. */
+function experimentEventTypes(): EventTypeDefinition[] {
+  const experiment = (type: string, props: Record<string, TSchema> = {}): EventTypeDefinition => ({
+    type,
+    topic: type,
+    versions: { 1: open({ experimentId: id, ...props }) },
+  });
+  const trial = (type: string, props: Record<string, TSchema> = {}) =>
+    experiment(type, { trial: Type.Integer({ minimum: 0 }), ...props });
+  return [
+    experiment('ai.experiment.started', { name: id, strategy: id }),
+    experiment('ai.experiment.completed', {
+      bestTrial: open({
+        id,
+        number: Type.Integer({ minimum: 0 }),
+        metric: Type.Union([Type.Number(), Type.Null()]),
+      }),
+    }),
+    experiment('ai.experiment.failed', { error: Type.String() }),
+    experiment('ai.experiment.cancelled'),
+    experiment('ai.experiment.resumed'),
+    trial('ai.trial.started', { executionId: id }),
+    trial('ai.trial.completed'),
+    trial('ai.trial.stopped', { rung: Type.Integer({ minimum: 0 }) }),
+    trial('ai.trial.failed', { error: Type.String() }),
+    trial('ai.trial.cancelled'),
+    trial('ai.trial.rerun', { executionId: id, reason: Type.String() }),
+  ];
+}
 
 /** The seed's upper-case names, accepted as aliases of the dotted types. */
 export const legacyTypeNames: Record<string, string> = {

@@ -46,6 +46,23 @@ export const PipelineConfig = Type.Object(
       description: 'How often expired leases are reaped and waiting tasks get their reason.',
     }),
     discoveryTtlMs: Type.Integer({ minimum: 1_000, default: 15_000 }),
+    experiments: Type.Object(
+      {
+        tickMs: Type.Integer({
+          minimum: 10,
+          default: 500,
+          description:
+            'How often the experiment controller reads trial progress, stops weak trials and starts new ones.',
+        }),
+        leaseMs: Type.Integer({
+          minimum: 100,
+          default: 10_000,
+          description:
+            'An experiment is driven by one controller at a time; another takes over after this long.',
+        }),
+      },
+      { default: {} },
+    ),
   },
   { default: {} },
 );

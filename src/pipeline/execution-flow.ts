@@ -54,9 +54,16 @@ export class ExecutionFlow {
     return result;
   }
 
-  /** Creates an execution (CREATED) and submits it (QUEUED: stages without dependencies are queued). */
-  async create(definition: PipelineDefinition, datasetVersion: string, actor: string): Promise<string> {
-    const id = newId(this.clock.now());
+  /**
+   * Creates an execution (CREATED) and submits it (QUEUED: stages without dependencies are queued).
+   * A caller that records the id before creating (an experiment's trial) passes it in.
+   */
+  async create(
+    definition: PipelineDefinition,
+    datasetVersion: string,
+    actor: string,
+    id: string = newId(this.clock.now()),
+  ): Promise<string> {
     await this.inTx(async (tx) => {
       const now = this.now();
       await tx.query(

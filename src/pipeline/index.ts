@@ -1,9 +1,13 @@
 import type { Registration } from '../discovery/index.js';
 import { readSection } from '../kernel/config.js';
 import { createHttpServer } from '../kernel/http.js';
+import { newId } from '../kernel/ids.js';
 import type { ModuleContext, ModuleDefinition, ModuleInstance } from '../kernel/module.js';
 import { PipelineConfig, trainingPortFor } from './config.js';
 import { ExecutionFlow } from './execution-flow.js';
+import { experimentRoutes } from './experiments/experiment-routes.js';
+import { ExperimentRunner } from './experiments/experiment-runner.js';
+import { ExperimentService } from './experiments/experiment-service.js';
 import { PipelineService } from './pipeline-service.js';
 import type { ClaimedTask, ExecutionRecord, WorkerCapacity, WorkerRecord } from './records.js';
 import { pipelineRoutes } from './routes.js';
@@ -11,6 +15,9 @@ import { Scheduler } from './scheduler.js';
 
 export { PipelineConfig } from './config.js';
 export { type PipelineDefinition, parseDefinitionText, readDefinition, type Stage } from './definition.js';
+export type { ExperimentRecord, TrialRecord } from './experiments/experiment-records.js';
+export type { ExperimentService } from './experiments/experiment-service.js';
+export { parseDimensionFlag } from './experiments/search-space.js';
 export type { ClaimedTask, ExecutionRecord, StageRecord, WorkerCapacity, WorkerRecord } from './records.js';
 export type { RouteRole } from './routes.js';
 
@@ -64,6 +71,10 @@ export interface PipelineApi extends SchedulerApi {
   /** Runs a definition (already parsed or raw) now. */
   run(definition: unknown, actor: string): Promise<ExecutionRecord>;
   getExecution(id: string): Promise<ExecutionRecord>;
+  /** Experiments and their trials. */
+  readonly experiments: ExperimentService;
+  /** Drives every running experiment once now (the controller does it every experiments.tickMs). */
+  tickExperiments(): Promise<void>;
 }
 
 declare module '../kernel/module.js' {
@@ -138,9 +149,17 @@ async function startPipeline(ctx: ModuleContext): Promise<ModuleInstance> {
   const { config, flow, scheduler } = queueOf(ctx);
   config.server.port ??= trainingPortFor(ctx.config.server.port);
   const service = new PipelineService(ctx.db, flow, scheduler, ctx.use('registry'), ctx.clock);
+  const experiments = new ExperimentService(ctx.db, flow, ctx.use('registry'), ctx.clock, (name) =>
+    service.getPipeline(name),
+  );
+  const runner = new ExperimentRunner(experiments, flow, ctx.use('registry'), ctx.clock, ctx.logger, {
+    owner: newId(ctx.clock.now()),
+    leaseMs: config.experiments.leaseMs,
+  });
 
   const server = await createHttpServer({ logger: ctx.logger, bodyLimitBytes: 4 * 1024 * 1024 });
   await server.register(pipelineRoutes(service), { prefix: '/api/v1/training' });
+  await server.register(experimentRoutes(experiments), { prefix: '/api/v1/training' });
   await server.listen({ host: config.server.host, port: config.server.port });
   const address = server.server.address();
   const port = typeof address === 'object' && address ? address.port : config.server.port;
@@ -153,16 +172,37 @@ async function startPipeline(ctx: ModuleContext): Promise<ModuleInstance> {
     ttlMs: config.discoveryTtlMs,
   });
   ctx.logger.info({ url }, 'training API listening');
+  // One tick at a time: a slow tick delays the next instead of overlapping it.
+  let ticking: Promise<void> = Promise.resolve();
+  let stopped = false;
+  const controller = setInterval(() => {
+    ticking = ticking.then(() =>
+      stopped
+        ? undefined
+        : runner
+            .tick()
+            .catch((error) => ctx.logger.warn({ err: error }, 'experiment controller tick failed')),
+    );
+  }, config.experiments.tickMs);
+  controller.unref();
   const api: PipelineApi = {
     ...ctx.use('scheduler'),
     url,
     run: (definition, actor) => service.run({ definition }, actor),
     getExecution: (id) => service.getExecution(id),
+    experiments,
+    tickExperiments: () => runner.tick(),
   };
   return {
     api,
     ready: () => ({ status: 'ready' }),
     async stop() {
+      stopped = true;
+      clearInterval(controller);
+      await ticking;
+      await runner
+        .release()
+        .catch((error) => ctx.logger.warn({ err: error }, 'releasing experiments failed'));
       await registration
         .deregister()
         .catch((error) => ctx.logger.warn({ err: error }, 'discovery deregistration failed'));

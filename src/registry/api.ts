@@ -1,5 +1,6 @@
 import type { ExpectedColumn, SchemaValidation } from './dataset-profile.js';
 import type { DatasetVersionRecord } from './dataset-repository.js';
+import type { RunBatch } from './experiment-repository.js';
 import type { RunEvent } from './openlineage.js';
 import type { ModelRecord, ModelVersionRecord, NewModelVersion, StoredModelVersion } from './records.js';
 
@@ -31,6 +32,25 @@ export interface RegistryApi {
   validateDataset(dataset: string, ref: string, expected: ExpectedColumn[]): Promise<SchemaValidation>;
   /** Records an OpenLineage RunEvent. */
   recordLineage(event: RunEvent): Promise<void>;
+  /** The tracking experiment named `name`, created when missing; its id. */
+  ensureExperiment(name: string, description: string, actor: string): Promise<string>;
+  /** Starts run `id` in an experiment with its params, unless it exists (then nothing changes). */
+  ensureRun(run: NewTrackedRun): Promise<void>;
+  /** Logs metrics (appended), params (written once) and tags to a run. */
+  logRun(runId: string, batch: RunBatch): Promise<void>;
+  /** Ends a run: FINISHED, FAILED or KILLED, with where its artifacts are when known. */
+  endRun(runId: string, status: 'FINISHED' | 'FAILED' | 'KILLED', artifactUri?: string): Promise<void>;
+}
+
+/** A run another module tracks (a trial of an experiment, say). */
+export interface NewTrackedRun {
+  id: string;
+  experimentId: string;
+  name: string;
+  actor: string;
+  params: Record<string, string | number | boolean>;
+  tags?: Record<string, string>;
+  datasetVersions?: { dataset: string; version: string }[];
 }
 
 /** What registering a model takes. */

@@ -5,8 +5,16 @@ import { RegistryConfig } from './config.js';
 import { RegistryService } from './registry-service.js';
 import { registryRoutes } from './routes.js';
 
-export type { DatasetPush, NewModel, PromotionRequest, PromotionResult, RegistryApi } from './api.js';
+export type {
+  DatasetPush,
+  NewModel,
+  NewTrackedRun,
+  PromotionRequest,
+  PromotionResult,
+  RegistryApi,
+} from './api.js';
 export { RegistryConfig } from './config.js';
+export type { RunBatch } from './experiment-repository.js';
 export type { ModelRecord, ModelVersionRecord, NewModelVersion, StoredModelVersion } from './records.js';
 
 declare module '../kernel/module.js' {

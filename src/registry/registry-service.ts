@@ -2,16 +2,24 @@ import { createHash } from 'node:crypto';
 import { Counter, type Registry } from 'prom-client';
 import type { Clock } from '../kernel/clock.js';
 import { badRequest, unprocessable } from '../kernel/errors.js';
+import { newId } from '../kernel/ids.js';
 import type { Logger } from '../kernel/logger.js';
 import type { ArtifactStore } from '../ports/artifact-store.js';
 import type { Database, Sql } from '../ports/database.js';
 import type { EventLog, NewEvent } from '../ports/event-log.js';
-import type { DatasetPush, NewModel, PromotionRequest, PromotionResult, RegistryApi } from './api.js';
+import type {
+  DatasetPush,
+  NewModel,
+  NewTrackedRun,
+  PromotionRequest,
+  PromotionResult,
+  RegistryApi,
+} from './api.js';
 import type { RegistryConfig } from './config.js';
 import { readCsv } from './csv-reader.js';
 import { type ExpectedColumn, profileTable, validateColumns } from './dataset-profile.js';
 import { DatasetRepository } from './dataset-repository.js';
-import { ExperimentRepository } from './experiment-repository.js';
+import { ExperimentRepository, type RunBatch } from './experiment-repository.js';
 import { LineageRepository } from './lineage-repository.js';
 import { ModelRepository } from './model-repository.js';
 import { nodeOf, type RunEvent } from './openlineage.js';
@@ -304,6 +312,46 @@ export class RegistryService implements RegistryApi {
         outputs: (event.outputs ?? []).map(nodeOf),
       }),
     );
+  }
+
+  async ensureExperiment(name: string, description: string, actor: string): Promise<string> {
+    checkName('experiment', name);
+    const found = await this.options.db.query<{ id: string }>(
+      'SELECT id FROM registry_experiments WHERE name = $1',
+      [name],
+    );
+    if (found.rows[0]) return found.rows[0].id;
+    await this.options.db.query(
+      `INSERT INTO registry_experiments (id, name, description, created_by, created_at, tags)
+       VALUES ($1, $2, $3, $4, $5, '{}') ON CONFLICT (name) DO NOTHING`,
+      [newId(this.options.clock.now()), name, description, actor, this.now()],
+    );
+    return (await this.experiments.getExperiment(name)).id;
+  }
+
+  async ensureRun(run: NewTrackedRun): Promise<void> {
+    await this.inTransaction(async (tx) => {
+      const exists = await tx.query('SELECT 1 FROM registry_runs WHERE id = $1', [run.id]);
+      if (exists.rows.length > 0) return;
+      await new ExperimentRepository(tx).createRun({
+        id: run.id,
+        experimentId: run.experimentId,
+        name: run.name,
+        createdBy: run.actor,
+        startTime: this.now(),
+        tags: run.tags,
+        params: run.params,
+        datasetVersions: run.datasetVersions,
+      });
+    });
+  }
+
+  async logRun(runId: string, batch: RunBatch): Promise<void> {
+    await this.inTransaction((tx) => new ExperimentRepository(tx).logBatch(runId, batch, this.now()));
+  }
+
+  async endRun(runId: string, status: 'FINISHED' | 'FAILED' | 'KILLED', artifactUri?: string): Promise<void> {
+    await this.experiments.updateRun(runId, { status, endTime: this.now(), artifactUri });
   }
 
   /** Two versions of a model side by side: each metric and param, and what changed. */

@@ -1,5 +1,5 @@
 import { Histogram, type Registry } from 'prom-client';
-import type { RegistryApi } from '../registry/api.js';
+import type { RegistryApi } from '../registry/index.js';
 import type { EventHandler } from './consumer-group.js';
 
 const SOURCE = '/aimesh/streams';

@@ -33,6 +33,9 @@ interface Running {
   metrics: Record<string, unknown>;
   history: EpochMetrics[];
   done: Promise<void>;
+  /** A progress report is in flight; `stale` says newer metrics arrived meanwhile. */
+  reporting: boolean;
+  stale: boolean;
 }
 
 // A running task's log lines wait here until the next heartbeat; beyond this many the oldest go.
@@ -109,7 +112,16 @@ export class WorkerLoop {
 
   private begin(task: ClaimedTask): void {
     const abort = new AbortController();
-    const entry: Running = { task, abort, logs: [], metrics: {}, history: [], done: Promise.resolve() };
+    const entry: Running = {
+      task,
+      abort,
+      logs: [],
+      metrics: {},
+      history: [],
+      done: Promise.resolve(),
+      reporting: false,
+      stale: false,
+    };
     this.running.set(task.id, entry);
     entry.done = this.execute(entry).finally(() => {
       this.running.delete(task.id);
@@ -179,6 +191,7 @@ export class WorkerLoop {
         progress: (metrics) => {
           entry.history.push(metrics);
           entry.metrics = { history: entry.history, ...metrics };
+          void this.report(entry);
           log(
             `epoch ${metrics.epoch} loss ${metrics.loss.toFixed(4)} accuracy ${metrics.accuracy.toFixed(4)}`,
           );
@@ -193,6 +206,32 @@ export class WorkerLoop {
       },
       entry.abort.signal,
     );
+  }
+
+  /**
+   * Sends a task's metrics as each epoch ends, not only with the heartbeat, so whoever watches
+   * the trial (an experiment's early stopping) judges it as it trains; one report at a time, the
+   * newest metrics winning. A lost lease stops the task at once.
+   */
+  private async report(entry: Running): Promise<void> {
+    if (entry.reporting) {
+      entry.stale = true;
+      return;
+    }
+    entry.reporting = true;
+    const d = this.deps;
+    try {
+      do {
+        entry.stale = false;
+        const held = await d.pipeline.extendLease(entry.task.id, d.id, entry.task.attempt, entry.metrics);
+        if (!held)
+          entry.abort.abort(new Error('the lease was lost (cancelled, or reclaimed after expiring)'));
+      } while (entry.stale && !entry.abort.signal.aborted);
+    } catch (error) {
+      d.logger.warn({ err: error, task: entry.task.id }, 'reporting task progress failed');
+    } finally {
+      entry.reporting = false;
+    }
   }
 
   private async flushLogs(entry: Running): Promise<void> {

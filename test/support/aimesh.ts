@@ -5,6 +5,23 @@ import { type RunningAimesh, type StartOptions, startAimesh } from '../../src/ap
 import { type Config, deepMerge, loadConfig } from '../../src/kernel/config.js';
 import { createLogger } from '../../src/kernel/logger.js';
 
+/** The admin token every test config carries (`gateway.auth.adminToken`). */
+export const TEST_ADMIN_TOKEN = 'test-admin-token-0123456789';
+/** The service credential every test config carries, for calls platform processes make to each other. */
+export const TEST_SERVICE_TOKEN = 'test-service-token-0123456789';
+
+/** Headers that authenticate as the admin of a test config. */
+export function adminHeaders(): Record<string, string> {
+  return { authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
+}
+
+/** Headers that authenticate as a platform service, optionally acting on behalf of `actor`. */
+export function serviceHeaders(actor?: string): Record<string, string> {
+  const headers: Record<string, string> = { authorization: `Bearer ${TEST_SERVICE_TOKEN}` };
+  if (actor) headers['x-aimesh-actor'] = actor;
+  return headers;
+}
+
 /** A config for tests: in-memory PGlite, in-process bus, any free port, silent logs; `overrides` deep-merge on top. */
 export function testConfig(overrides: Record<string, unknown> = {}): Config {
   return loadConfig({
@@ -16,6 +33,7 @@ export function testConfig(overrides: Record<string, unknown> = {}): Config {
         bus: { adapter: 'memory' },
         artifacts: { dir: mkdtempSync(join(tmpdir(), 'aimesh-artifacts-')) },
         log: { level: 'silent' },
+        gateway: { auth: { adminToken: TEST_ADMIN_TOKEN } },
       },
       overrides,
     ) as Record<string, unknown>,
