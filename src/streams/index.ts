@@ -31,7 +31,7 @@ declare module '../kernel/module.js' {
  */
 export const streamsModule: ModuleDefinition = {
   name: 'streams',
-  deps: ['events'],
+  deps: ['eventlog', 'events'],
   optionalDeps: ['registry'],
   requires: ['database', 'bus'],
   migrations: new URL('./migrations', import.meta.url).pathname,

@@ -42,6 +42,8 @@ interface Snapshot {
   /** Ids of the last two committed batches: a redelivery of one (an ack lost in a crash) is skipped. */
   recent: string[];
   counts: Record<string, number>;
+  /** Written by a stop that committed everything received: nothing comes back to hold for. */
+  clean?: boolean;
 }
 
 type Outcome = 'accepted' | 'invalid' | 'outlier' | 'late' | 'future' | 'duplicate';
@@ -66,6 +68,9 @@ export class StreamProcessor {
   private timer: NodeJS.Timeout | undefined;
   private committing: Promise<void> | undefined;
   private commitSoon = false;
+  // While resuming from a snapshot: events received, applied only once the ack wait has passed.
+  private held: (WindowInput | undefined)[] | undefined;
+  private releaseTimer: NodeJS.Timeout | undefined;
   private readonly outcomes?: Counter;
   private readonly lag?: Histogram;
   private readonly closed?: Counter;
@@ -147,6 +152,12 @@ export class StreamProcessor {
       for (const id of snapshot.recent) this.recent.add(id);
       this.previousIds = snapshot.recent;
       Object.assign(this.counts, snapshot.counts);
+      // The events a stopped or crashed predecessor had not committed come back only after
+      // the ack wait, behind newer ones: held until then and applied in event-time order, they
+      // land in the windows an uninterrupted run would have put them in, not among the late.
+      if (!snapshot.clean) this.held = [];
+      if (this.held) this.releaseTimer = setTimeout(() => this.release(), this.o.ackWaitMs ?? 30_000);
+      this.releaseTimer?.unref();
       this.o.logger.info({ open: this.o.windows.openWindows }, 'stream processor resumed from its snapshot');
     }
     this.timer = setInterval(() => void this.commit(), this.o.commitIntervalMs);
@@ -168,14 +179,18 @@ export class StreamProcessor {
   /** Stops consuming and commits what was received (open windows stay open, in the snapshot). */
   async stop(): Promise<void> {
     clearInterval(this.timer);
+    clearTimeout(this.releaseTimer);
+    this.release();
     await this.subscription?.close();
     this.subscription = undefined;
     await this.commit();
+    await this.commitNow(true);
   }
 
   /** Stops without committing: the next processor gets the uncommitted events again (a crash). */
   async abandon(): Promise<void> {
     clearInterval(this.timer);
+    clearTimeout(this.releaseTimer);
     await this.committing;
     await this.subscription?.close();
     this.subscription = undefined;
@@ -197,15 +212,11 @@ export class StreamProcessor {
     this.pending.push(message);
     if (event) this.batchIds.push(event.id);
     const input = event && toInput(event.id, event.time, event.data);
-    if (!input) this.count('invalid');
-    else if (input.latencyMs >= this.o.maxLatencyMs) this.count('outlier');
-    else {
-      const before = this.missed.length;
-      this.o.windows.add(input, this.o.clock.now(), this.missed);
-      if (this.missed.length === before) this.count('accepted');
-      else this.count(this.missed[this.missed.length - 1].reason);
-      this.o.windows.closeDue(this.results);
-    }
+    if (this.held) {
+      this.held.push(input);
+      // The bus delivers no more than inFlight unacknowledged: holding more would stall it.
+      if (this.held.length >= this.o.inFlight) this.release();
+    } else this.apply(input);
     if (this.pending.length >= this.o.inFlight / 2 && !this.commitSoon) {
       this.commitSoon = true;
       setImmediate(() => {
@@ -215,8 +226,32 @@ export class StreamProcessor {
     }
   }
 
+  private apply(input: WindowInput | undefined): void {
+    if (!input) this.count('invalid');
+    else if (input.latencyMs >= this.o.maxLatencyMs) this.count('outlier');
+    else {
+      const before = this.missed.length;
+      this.o.windows.add(input, this.o.clock.now(), this.missed);
+      if (this.missed.length === before) this.count('accepted');
+      else this.count(this.missed[this.missed.length - 1].reason);
+      this.o.windows.closeDue(this.results);
+    }
+  }
+
+  /** Ends the resume period: what arrived during it is applied in event-time order. */
+  private release(): void {
+    const held = this.held;
+    this.held = undefined;
+    if (!held) return;
+    held.sort((a, b) => (a?.time ?? 0) - (b?.time ?? 0));
+    for (const input of held) this.apply(input);
+    void this.commit();
+  }
+
   /** Stores the batch's results and the snapshot in one transaction, then acknowledges the batch. */
   commit(): Promise<void> {
+    // While resuming, the held events are in no window yet: acknowledging them could lose them.
+    if (this.held) return RESOLVED;
     if (this.committing) return this.committing;
     if (this.pending.length === 0 && this.results.length === 0 && this.missed.length === 0) return RESOLVED;
     this.committing = this.commitNow().finally(() => {
@@ -225,7 +260,7 @@ export class StreamProcessor {
     return this.committing;
   }
 
-  private async commitNow(): Promise<void> {
+  private async commitNow(clean = false): Promise<void> {
     const batch = this.pending;
     const results = this.results.splice(0);
     const missed = this.missed.splice(0);
@@ -236,6 +271,7 @@ export class StreamProcessor {
       windows: this.o.windows.snapshot(),
       recent: [...this.previousIds, ...ids],
       counts: { ...this.counts },
+      clean,
     };
     try {
       await this.o.db.transaction(async (tx) => {
