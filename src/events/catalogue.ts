@@ -106,6 +106,11 @@ export const builtInEventTypes: EventTypeDefinition[] = [
     },
   },
   {
+    type: 'ai.training.anomaly',
+    topic: 'ai.training.anomaly',
+    versions: { 1: open({ executionId: id, stage: id, anomaly: Type.String() }) },
+  },
+  {
     type: 'ai.training.completed',
     topic: 'ai.training.completed',
     versions: { 1: open({ executionId: id }) },

@@ -14,6 +14,7 @@ export {
   gangEnv,
   jobSpecOf,
   type KubernetesSettings,
+  lossAnomaly,
   WorkerLoop,
   type WorkerLoopDeps,
 } from './worker-loop.js';

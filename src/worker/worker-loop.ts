@@ -37,6 +37,8 @@ interface Running {
   logs: string[];
   metrics: Record<string, unknown>;
   history: EpochMetrics[];
+  /** The first loss anomaly seen (reported once per attempt). */
+  anomaly?: string;
   done: Promise<void>;
   /** A progress report is in flight; `stale` says newer metrics arrived meanwhile. */
   reporting: boolean;
@@ -209,6 +211,18 @@ export class WorkerLoop {
             correlationid: task.executionId,
             data: { executionId: task.executionId, stage: task.stage.name, ...metrics },
           });
+          const anomaly = entry.anomaly ? null : lossAnomaly(entry.history);
+          if (anomaly) {
+            entry.anomaly = anomaly;
+            log(`anomaly: ${anomaly}`);
+            d.events.enqueue({
+              type: 'ai.training.anomaly',
+              source: 'aimesh/worker',
+              subject: task.executionId,
+              correlationid: task.executionId,
+              data: { executionId: task.executionId, stage: task.stage.name, epoch: metrics.epoch, anomaly },
+            });
+          }
         },
       },
       entry.abort.signal,
@@ -364,4 +378,20 @@ export function gangEnv(task: ClaimedTask): Record<string, string> {
     AIMESH_GANG_RANK: String(task.gang.rank),
     AIMESH_GANG_WORKERS: task.gang.workers.join(','),
   };
+}
+
+// A loss this many times its lowest so far, after this many epochs, counts as diverging.
+const DIVERGENCE_FACTOR = 4;
+const DIVERGENCE_MIN_EPOCHS = 3;
+
+/** What is wrong with a training run's loss so far: not a number, or diverging; null when nothing. */
+export function lossAnomaly(history: EpochMetrics[]): string | null {
+  const last = history.at(-1);
+  if (!last) return null;
+  if (!Number.isFinite(last.loss)) return `loss is ${last.loss} at epoch ${last.epoch}`;
+  if (history.length < DIVERGENCE_MIN_EPOCHS) return null;
+  const lowest = Math.min(...history.map((h) => h.loss));
+  return lowest > 0 && last.loss > lowest * DIVERGENCE_FACTOR
+    ? `loss is diverging: ${last.loss.toFixed(4)} at epoch ${last.epoch}, ${DIVERGENCE_FACTOR}× above its lowest ${lowest.toFixed(4)}`
+    : null;
 }
