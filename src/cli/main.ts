@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { reportCliError } from './cli-errors.js';
 import { registerDatasetsCommands } from './datasets-command.js';
 import { registerEventsCommands } from './events-commands.js';
+import { registerExperimentCommands } from './experiment-command.js';
 import { registerInferCommand } from './infer-command.js';
 import { registerKeysCommands } from './keys-command.js';
 import { registerLineageCommand } from './lineage-command.js';
@@ -42,6 +43,7 @@ registerServeCommand(program);
 registerInferCommand(program);
 registerKeysCommands(program);
 registerPipelineCommands(program);
+registerExperimentCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -318,17 +318,22 @@ function eventStoreSpec(
         flushIntervalMs: 40,
       });
       const corr = unique('interval');
+      const started = performance.now();
       for (let i = 0; i < 100; i++) {
         batching.enqueue(completed({ correlationid: corr, data: { modelId: `m-${i}`, latencyMs: i } }));
         await new Promise((r) => setTimeout(r, 2));
       }
+      const enqueuedFor = performance.now() - started;
       await batching.flush();
       const stored = await store.query({ correlationId: corr, limit: 1_000 });
       expect(stored.map((e) => (e.data as { latencyMs: number }).latencyMs)).toEqual(
         Array.from({ length: 100 }, (_, i) => i),
       );
+      // One statement per interval the enqueueing lasted (however long a busy machine made
+      // it), plus the one a slow store holds back and the final flush; not one per event.
       expect(statements).toBeGreaterThanOrEqual(2);
-      expect(statements).toBeLessThanOrEqual(10);
+      expect(statements).toBeLessThanOrEqual(Math.ceil(enqueuedFor / 40) + 2);
+      expect(statements).toBeLessThan(100);
     });
 
     it('stores a batch holding an id stored before, or twice, once each and loses the rest of it', async () => {

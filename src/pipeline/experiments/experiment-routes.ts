@@ -1,9 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { role } from '../../kernel/access.js';
 import { type ExperimentService, TRIAL_SORTS, type TrialSort } from './experiment-service.js';
-
-type RouteRole = 'admin' | 'operator' | 'service' | 'caller';
-const role = (r: RouteRole) => ({ role: r });
 
 const tags = ['experiments'];
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 200 }) });
