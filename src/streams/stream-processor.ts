@@ -59,6 +59,9 @@ type Outcome = 'accepted' | 'invalid' | 'outlier' | 'late' | 'future' | 'duplica
 export class StreamProcessor {
   private subscription: Subscription | undefined;
   private pending: BusMessage[] = [];
+  // Resolved once the matching pending message is acknowledged: the bus counts a message as
+  // in flight until then, so `inFlight` bounds what JetStream hands out (not only handler calls).
+  private settlers: (() => void)[] = [];
   private batchIds: string[] = [];
   private previousIds: string[] = [];
   private readonly recent = new Set<string>();
@@ -67,7 +70,7 @@ export class StreamProcessor {
   private readonly counts: Record<string, number> = {};
   private timer: NodeJS.Timeout | undefined;
   private committing: Promise<void> | undefined;
-  private commitSoon = false;
+  private commitScheduled = false;
   // While resuming from a snapshot: events received, applied only once the ack wait has passed.
   private held: (WindowInput | undefined)[] | undefined;
   private releaseTimer: NodeJS.Timeout | undefined;
@@ -169,10 +172,7 @@ export class StreamProcessor {
         concurrency: this.o.inFlight,
         ackWaitMs: this.o.ackWaitMs ?? 30_000,
       },
-      (message) => {
-        this.receive(message);
-        return RESOLVED;
-      },
+      (message) => new Promise<void>((settled) => this.receive(message, settled)),
     );
   }
 
@@ -192,6 +192,9 @@ export class StreamProcessor {
     clearInterval(this.timer);
     clearTimeout(this.releaseTimer);
     await this.committing;
+    // Let the bus's member go without acknowledging: the events come back after the ack wait.
+    for (const settled of this.settlers.splice(0)) settled();
+    this.pending = [];
     await this.subscription?.close();
     this.subscription = undefined;
   }
@@ -202,14 +205,16 @@ export class StreamProcessor {
   }
 
   /** The hot path: synchronous, no I/O; the message is acknowledged by the next commit. */
-  private receive(message: BusMessage): void {
+  private receive(message: BusMessage, settled: () => void): void {
     const event = parse(message.data);
     if (event && this.recent.has(event.id)) {
       this.count('duplicate');
       message.ack();
+      settled();
       return;
     }
     this.pending.push(message);
+    this.settlers.push(settled);
     if (event) this.batchIds.push(event.id);
     const input = event && toInput(event.id, event.time, event.data);
     if (this.held) {
@@ -217,13 +222,22 @@ export class StreamProcessor {
       // The bus delivers no more than inFlight unacknowledged: holding more would stall it.
       if (this.held.length >= this.o.inFlight) this.release();
     } else this.apply(input);
-    if (this.pending.length >= this.o.inFlight / 2 && !this.commitSoon) {
-      this.commitSoon = true;
-      setImmediate(() => {
-        this.commitSoon = false;
-        void this.commit();
-      });
-    }
+    if (this.due()) this.commitSoon();
+  }
+
+  // A closed window is committed at once (its lag is what readers wait for), and a quarter of
+  // the in-flight bound at once too, so the bus keeps delivering while a commit is under way.
+  private due(): boolean {
+    return this.results.length > 0 || this.pending.length >= this.o.inFlight / 4;
+  }
+
+  private commitSoon(): void {
+    if (this.commitScheduled) return;
+    this.commitScheduled = true;
+    setImmediate(() => {
+      this.commitScheduled = false;
+      void this.commit();
+    });
   }
 
   private apply(input: WindowInput | undefined): void {
@@ -256,12 +270,15 @@ export class StreamProcessor {
     if (this.pending.length === 0 && this.results.length === 0 && this.missed.length === 0) return RESOLVED;
     this.committing = this.commitNow().finally(() => {
       this.committing = undefined;
+      if (this.due() && !this.held) this.commitSoon();
     });
     return this.committing;
   }
 
   private async commitNow(clean = false): Promise<void> {
     const batch = this.pending;
+    const settlers = this.settlers;
+    this.settlers = [];
     const results = this.results.splice(0);
     const missed = this.missed.splice(0);
     const ids = this.batchIds;
@@ -274,6 +291,7 @@ export class StreamProcessor {
       clean,
     };
     try {
+      const state = JSON.stringify(snapshot);
       await this.o.db.transaction(async (tx) => {
         if (results.length > 0) await storeWindows(tx, results);
         const events = [...results.map(windowEvent), ...missed.map(missedEvent)];
@@ -281,7 +299,7 @@ export class StreamProcessor {
         await tx.query(
           `INSERT INTO aimesh_stream_snapshots (name, state, updated_at) VALUES ($1, $2, now())
            ON CONFLICT (name) DO UPDATE SET state = EXCLUDED.state, updated_at = now()`,
-          [this.o.name, JSON.stringify(snapshot)],
+          [this.o.name, state],
         );
       });
     } catch (error) {
@@ -291,12 +309,14 @@ export class StreamProcessor {
       this.results.unshift(...results);
       this.missed.unshift(...missed);
       this.pending = batch.concat(this.pending);
+      this.settlers = settlers.concat(this.settlers);
       this.batchIds = ids.concat(this.batchIds);
       for (const id of ids) this.recent.add(id);
       return;
     }
     this.o.events.committed();
     for (const m of batch) m.ack();
+    for (const settled of settlers) settled();
     for (const id of this.previousIds) this.recent.delete(id);
     for (const id of ids) this.recent.add(id);
     this.previousIds = ids;
