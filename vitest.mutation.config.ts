@@ -20,6 +20,7 @@ export default defineConfig({
       'test/inference/batcher.test.ts',
       'test/registry/promotion.test.ts',
       'test/pipeline/wait-reason.test.ts',
+      'test/streams/window-aggregator.test.ts',
     ],
     testTimeout: 30_000,
   },
