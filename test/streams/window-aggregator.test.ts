@@ -307,4 +307,30 @@ describe('event-time windows at their boundaries', () => {
     expect(restored.snapshot()).toEqual(second);
     expect(drain(restored)).toEqual(drain(w));
   });
+
+  it('reuses the encoded histogram of a window unchanged since the last snapshot', () => {
+    const w = new WindowAggregator(options);
+    run(w, [input('a', 100, 10), input('b', 5_100, 10)]);
+    const before = w.snapshot().windows.map((s) => s.histogram);
+    run(w, [input('c', 5_200, 20)]);
+    const after = w.snapshot().windows.map((s) => s.histogram);
+    expect(after[0]).toBe(before[0]);
+    expect(after[1]).not.toBe(before[1]);
+    expect(after[1]).toHaveLength(4);
+  });
+
+  it('ignores a trailing index without its count in a restored histogram', () => {
+    const source = new WindowAggregator(options);
+    run(source, [input('a', 100, 10), input('b', 200, 30)]);
+    const state = source.snapshot();
+    const pairs = state.windows[0].histogram;
+    const whole = new WindowAggregator(options);
+    whole.restore(state);
+    const cut = new WindowAggregator(options);
+    cut.restore({ ...state, windows: [{ ...state.windows[0], histogram: [...pairs, pairs[0]] }] });
+    expect(cut.snapshot()).toEqual(whole.snapshot());
+    const out: WindowResult[] = [];
+    cut.closeAll(out);
+    expect(out[0].latencyP99).toBeCloseTo(30, 0);
+  });
 });
