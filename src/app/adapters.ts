@@ -1,4 +1,5 @@
 import type { Registry } from 'prom-client';
+import { createKubernetesJobRunner } from '../adapters/kubernetes/kubernetes-job-runner.js';
 import { createLocalArtifactStore } from '../adapters/local/local-artifact-store.js';
 import { createMemoryBus } from '../adapters/memory/memory-bus.js';
 import { createMemoryRateLimitStore } from '../adapters/memory/memory-rate-limit-store.js';
@@ -51,5 +52,6 @@ export function moduleAdapters(config: Config, clock: Clock, metrics: Registry):
       openai: openAiRuntime,
     }),
     taskProcessEntry: new URL('./task-process.mjs', import.meta.url).pathname,
+    kubernetesJobs: createKubernetesJobRunner,
   };
 }

@@ -2,6 +2,7 @@ import type { Registry } from 'prom-client';
 import type { ArtifactStore } from '../ports/artifact-store.js';
 import type { Database } from '../ports/database.js';
 import type { EventBus } from '../ports/event-bus.js';
+import type { JobRunner, KubernetesOptions } from '../ports/job-runner.js';
 import type { ModelRuntime, ModelRuntimeOptions } from '../ports/model-runtime.js';
 import type { RateLimitStore, RateLimitStoreOptions } from '../ports/rate-limit-store.js';
 import type { Clock } from './clock.js';
@@ -28,6 +29,8 @@ export interface Adapters {
   modelRuntimes(options: ModelRuntimeOptions): Record<string, ModelRuntime>;
   /** The file a worker forks to run one stage in a task process of its own (the local executor). */
   taskProcessEntry: string;
+  /** Runs stages as container jobs on a Kubernetes cluster (the Kubernetes executor). */
+  kubernetesJobs(options: KubernetesOptions): JobRunner;
 }
 
 /** What a module receives at start: the process's ports, and its dependencies' APIs. */

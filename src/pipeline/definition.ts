@@ -41,6 +41,22 @@ export const Stage = Type.Object(
     timeoutMs: Type.Integer({ minimum: 100, maximum: 86_400_000, default: 600_000 }),
     retry: RetryPolicy,
     params: Type.Record(Type.String(), Type.Unknown(), { default: {} }),
+    nodeSelector: Type.Record(
+      Type.String({ minLength: 1, maxLength: 253 }),
+      Type.String({ maxLength: 253 }),
+      {
+        default: {},
+        maxProperties: 32,
+        description: 'Labels a worker must carry (each with this value) to run the stage.',
+      },
+    ),
+    gang: Type.Integer({
+      minimum: 1,
+      maximum: 64,
+      default: 1,
+      description:
+        'Workers the stage needs at once (all or nothing), each holding `resources`; above 1 only for command stages.',
+    }),
   },
   { additionalProperties: false },
 );
@@ -68,6 +84,11 @@ export const PipelineDefinition = Type.Object(
       },
       { additionalProperties: false },
     ),
+    team: Type.String({
+      pattern: '^[a-z0-9][a-z0-9._-]{0,62}$',
+      default: 'default',
+      description: 'The team the execution runs for; its quota bounds what runs at once.',
+    }),
     priority: Type.Integer({ minimum: 0, maximum: 1000, default: 100 }),
     seed: Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1, default: 42 }),
     stages: Type.Array(Stage, { minItems: 1, maxItems: 64 }),
@@ -133,6 +154,11 @@ export function checkGraph(stages: Stage[]): Stage[] {
       throw badRequest(
         'invalid_pipeline',
         `command stage ${stage.name} needs params.command: [executable, ...args]`,
+      );
+    if (stage.gang > 1 && stage.type !== 'command')
+      throw badRequest(
+        'invalid_pipeline',
+        `stage ${stage.name} asks for a gang of ${stage.gang} workers; only command stages run as gangs`,
       );
   }
   return order;

@@ -67,15 +67,23 @@ export class ExecutionFlow {
     await this.inTx(async (tx) => {
       const now = this.now();
       await tx.query(
-        `INSERT INTO pipeline_executions (id, pipeline, definition, status, dataset_version, created_by, created_at)
-         VALUES ($1, $2, $3, 'CREATED', $4, $5, $6)`,
-        [id, definition.name, JSON.stringify(definition), datasetVersion, actor, now],
+        `INSERT INTO pipeline_executions (id, pipeline, definition, status, dataset_version, created_by, created_at, team)
+         VALUES ($1, $2, $3, 'CREATED', $4, $5, $6, $7)`,
+        [
+          id,
+          definition.name,
+          JSON.stringify(definition),
+          datasetVersion,
+          actor,
+          now,
+          definition.team ?? 'default',
+        ],
       );
       for (const stage of definition.stages) {
         await tx.query(
           `INSERT INTO pipeline_tasks (id, execution_id, stage, type, status, depends_on, spec, priority,
-             cpu, memory_mb, gpu, storage_mb, max_attempts)
-           VALUES ($1, $2, $3, $4, 'PENDING', $5, $6, $7, $8, $9, $10, $11, $12)`,
+             cpu, memory_mb, gpu, storage_mb, max_attempts, team, node_selector, gang_size)
+           VALUES ($1, $2, $3, $4, 'PENDING', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
           [
             `${id}/${stage.name}`,
             id,
@@ -89,6 +97,9 @@ export class ExecutionFlow {
             stage.resources.gpu,
             stage.resources.storageMb,
             stage.retry.maxAttempts,
+            definition.team ?? 'default',
+            JSON.stringify(stage.nodeSelector ?? {}),
+            stage.gang ?? 1,
           ],
         );
       }
@@ -128,8 +139,61 @@ export class ExecutionFlow {
   }
 
   /**
+   * Called in a claim batch's transaction with the tasks it placed (their attempts already
+   * recorded): executions that had not started start, with their event. Returns what each
+   * claimed task's worker needs of its execution: the definition, the pinned dataset version
+   * and the outputs of its finished stages.
+   */
+  async onClaimedMany(
+    tx: Sql,
+    executionIds: string[],
+    now: Date,
+    emit: NewEvent[],
+  ): Promise<
+    Map<
+      string,
+      {
+        definition: PipelineDefinition;
+        datasetVersion: string;
+        outputs: Record<string, Record<string, unknown>>;
+      }
+    >
+  > {
+    const rows = await tx.query<{
+      id: string;
+      definition: PipelineDefinition;
+      dataset_version: string;
+      started: string | null;
+      outputs: Record<string, Record<string, unknown>>;
+    }>(
+      `WITH started AS (
+         UPDATE pipeline_executions SET status = 'RUNNING', started_at = $2
+         WHERE id = ANY ($1) AND status = 'QUEUED' RETURNING id, pipeline)
+       SELECT e.id, e.definition, e.dataset_version, s.pipeline AS started,
+         (SELECT COALESCE(jsonb_object_agg(d.stage, COALESCE(d.output, '{}'::jsonb)), '{}'::jsonb)
+            FROM pipeline_tasks d WHERE d.execution_id = e.id AND d.status = 'SUCCEEDED') AS outputs
+       FROM pipeline_executions e LEFT JOIN started s ON s.id = e.id WHERE e.id = ANY ($1)`,
+      [executionIds, now],
+    );
+    const contexts = new Map<
+      string,
+      {
+        definition: PipelineDefinition;
+        datasetVersion: string;
+        outputs: Record<string, Record<string, unknown>>;
+      }
+    >();
+    for (const r of rows.rows) {
+      if (r.started !== null) emit.push(this.event(r.id, 'ai.training.started', { pipeline: r.started }));
+      contexts.set(r.id, { definition: r.definition, datasetVersion: r.dataset_version, outputs: r.outputs });
+    }
+    return contexts;
+  }
+
+  /**
    * Records a task's success if `workerId` still holds its lease for `attempt`; false when the
-   * lease was lost (the task was reclaimed or cancelled) and the result is dropped.
+   * lease was lost (the task was reclaimed or cancelled) and the result is dropped. A gang's
+   * task succeeds when every member has reported success; the first rank's output is its output.
    */
   async complete(
     taskId: string,
@@ -143,11 +207,12 @@ export class ExecutionFlow {
       const done = await tx.query<TaskRow>(
         `UPDATE pipeline_tasks SET status = 'SUCCEEDED', finished_at = $4, output = $5, metrics = $6,
            lease_owner = NULL, lease_expires_at = NULL, error = NULL
-         WHERE id = $1 AND status = 'RUNNING' AND lease_owner = $2 AND attempts = $3 RETURNING *`,
+         WHERE id = $1 AND status = 'RUNNING' AND lease_owner = $2 AND attempts = $3 AND gang_size = 1 RETURNING *`,
         [taskId, workerId, attempt, now, JSON.stringify(output), JSON.stringify(metrics)],
       );
-      const task = done.rows[0];
+      const task = done.rows[0] ?? (await this.completeMember(tx, taskId, workerId, attempt, output, now));
       if (!task) return false;
+      if (task.status !== 'SUCCEEDED') return true;
       await this.endAttempt(tx, task.id, attempt, now, 'succeeded');
       if (task.type === 'prepare')
         emit.push(
@@ -172,6 +237,47 @@ export class ExecutionFlow {
   }
 
   /**
+   * A gang member's success: recorded on its member row; when it was the last, the task
+   * succeeds with the first rank's output and is returned (SUCCEEDED), else the task as it is
+   * (RUNNING). Undefined when `workerId` is no member of this running attempt.
+   */
+  private async completeMember(
+    tx: Sql,
+    taskId: string,
+    workerId: string,
+    attempt: number,
+    output: Record<string, unknown>,
+    now: Date,
+  ): Promise<TaskRow | undefined> {
+    const member = await tx.query(
+      `UPDATE pipeline_gang_members m SET finished_at = $4, output = $5
+       FROM pipeline_tasks t WHERE m.task_id = $1 AND m.attempt = $3 AND m.worker_id = $2
+         AND m.finished_at IS NULL AND t.id = m.task_id AND t.status = 'RUNNING' AND t.attempts = $3
+       RETURNING m.rank`,
+      [taskId, workerId, attempt, now, JSON.stringify(output)],
+    );
+    if (member.rowCount === 0) return undefined;
+    const task = (await tx.query<TaskRow>('SELECT * FROM pipeline_tasks WHERE id = $1 FOR UPDATE', [taskId]))
+      .rows[0];
+    const members = await tx.query<{
+      rank: number;
+      finished_at: Date | null;
+      output: Record<string, unknown>;
+    }>(
+      'SELECT rank, finished_at, output FROM pipeline_gang_members WHERE task_id = $1 AND attempt = $2 ORDER BY rank',
+      [taskId, attempt],
+    );
+    if (members.rows.some((m) => m.finished_at === null)) return task;
+    const first = { ...(members.rows[0].output ?? {}), gang: task.gang_size };
+    const done = await tx.query<TaskRow>(
+      `UPDATE pipeline_tasks SET status = 'SUCCEEDED', finished_at = $2, output = $3,
+         lease_owner = NULL, lease_expires_at = NULL, error = NULL WHERE id = $1 RETURNING *`,
+      [taskId, now, JSON.stringify(first)],
+    );
+    return done.rows[0];
+  }
+
+  /**
    * Records a failed attempt: queued again after its backoff while attempts remain, else the
    * task and its execution fail. Returns what happened; `lost` when the lease was not held.
    */
@@ -184,7 +290,8 @@ export class ExecutionFlow {
     return this.inTx(async (tx, emit) => {
       const held = await tx.query<TaskRow>(
         `SELECT * FROM pipeline_tasks WHERE id = $1 AND status = 'RUNNING' AND attempts = $2
-           AND ($3::text IS NULL OR lease_owner = $3) FOR UPDATE`,
+           AND ($3::text IS NULL OR lease_owner = $3 OR EXISTS (SELECT 1 FROM pipeline_gang_members m
+             WHERE m.task_id = pipeline_tasks.id AND m.attempt = $2 AND m.worker_id = $3)) FOR UPDATE`,
         [taskId, attempt, workerId],
       );
       const task = held.rows[0];

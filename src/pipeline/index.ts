@@ -18,6 +18,7 @@ export { type PipelineDefinition, parseDefinitionText, readDefinition, type Stag
 export type { ExperimentRecord, TrialRecord } from './experiments/experiment-records.js';
 export type { ExperimentService } from './experiments/experiment-service.js';
 export { parseDimensionFlag } from './experiments/search-space.js';
+export type { TeamBudget } from './placement.js';
 export type { ClaimedTask, ExecutionRecord, StageRecord, WorkerCapacity, WorkerRecord } from './records.js';
 export type { RouteRole } from './routes.js';
 
@@ -32,11 +33,15 @@ export interface SchedulerApi {
     capacity: WorkerCapacity,
     labels: Record<string, string>,
   ): Promise<void>;
-  heartbeatWorker(id: string, running: number): Promise<void>;
+  /** A heartbeat; `free` (what the worker has left) lets gangs choose it as a member. */
+  heartbeatWorker(id: string, running: number, free?: WorkerCapacity): Promise<void>;
   removeWorker(id: string): Promise<void>;
   workers(): Promise<WorkerRecord[]>;
-  /** Claims the best queued task that fits `free`; null when none does. */
-  claim(workerId: string, free: WorkerCapacity): Promise<ClaimedTask | null>;
+  /**
+   * Claims the best queued task that fits `free` and whose node selector `labels` satisfies
+   * (default: the worker's registered labels); null when none does.
+   */
+  claim(workerId: string, free: WorkerCapacity, labels?: Record<string, string>): Promise<ClaimedTask | null>;
   /** Renews a lease (and stores metrics so far); false when the worker must stop the task. */
   extendLease(
     taskId: string,

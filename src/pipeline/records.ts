@@ -52,6 +52,8 @@ export interface ClaimedTask {
   datasetVersion: string;
   /** Outputs of the execution's finished stages, by stage name. */
   outputs: Record<string, Record<string, unknown>>;
+  /** For a stage that runs on several workers at once: this worker's rank and every member by rank. */
+  gang?: { size: number; rank: number; workers: string[] };
 }
 
 /** A worker's capacity as it registers it. */
@@ -99,6 +101,9 @@ export interface TaskRow {
   metrics: Record<string, unknown>;
   error: string | null;
   wait_reason: string | null;
+  team: string;
+  node_selector: Record<string, string>;
+  gang_size: number;
 }
 
 /** A database row of pipeline_executions. */

@@ -160,5 +160,70 @@ export function pipelineRoutes(service: PipelineService): FastifyPluginAsync {
       },
       async () => ({ items: await service.scheduler.workers() }),
     );
+    const TeamParams = Type.Object({ team: Type.String({ pattern: '^[a-z0-9][a-z0-9._-]{0,62}$' }) });
+    // Absent: no limit on that resource. (A nullable number would be coerced: null becomes 0.)
+    const Limit = (what: string) => Type.Optional(Type.Number({ minimum: 0, description: what }));
+    const QuotaBody = Type.Object(
+      {
+        cpu: Limit('Cores its running tasks may hold at once; absent: no limit.'),
+        memoryMb: Limit('Memory (MB) its running tasks may hold at once.'),
+        gpu: Limit('GPUs its running tasks may hold at once.'),
+        tasks: Limit('Tasks it may run at once (a gang counts once).'),
+      },
+      { additionalProperties: false },
+    );
+    const quotaList = async () =>
+      [...(await service.scheduler.budgets()).entries()].map(([team, b]) => ({ team, ...b }));
+    app.get(
+      '/quotas',
+      {
+        config: role('caller'),
+        schema: { tags, summary: 'Per-team quotas: limits and what each team runs now' },
+      },
+      async () => ({ items: await quotaList() }),
+    );
+    app.put(
+      '/quotas/:team',
+      {
+        config: role('operator'),
+        schema: {
+          tags,
+          summary:
+            "Set a team's quota (no limit given removes it); tasks beyond it stay queued with the reason",
+          params: TeamParams,
+          body: QuotaBody,
+        },
+      },
+      async (request) => {
+        const { team } = request.params as { team: string };
+        const given = request.body as { cpu?: number; memoryMb?: number; gpu?: number; tasks?: number };
+        const body = {
+          cpu: given.cpu ?? null,
+          memoryMb: given.memoryMb ?? null,
+          gpu: given.gpu ?? null,
+          tasks: given.tasks ?? null,
+        };
+        for (const key of ['gpu', 'tasks', 'memoryMb'] as const)
+          if (body[key] !== null && !Number.isInteger(body[key]))
+            throw badRequest('invalid_quota', `${key} must be a whole number`);
+        await service.scheduler.setQuota(team, body);
+        return (
+          (await quotaList()).find((q) => q.team === team) ?? {
+            team,
+            limit: { cpu: null, memoryMb: null, gpu: null, tasks: null },
+            used: null,
+          }
+        );
+      },
+    );
+    app.delete(
+      '/quotas/:team',
+      { config: role('operator'), schema: { tags, summary: "Remove a team's quota", params: TeamParams } },
+      async (request, reply) => {
+        const { team } = request.params as { team: string };
+        await service.scheduler.setQuota(team, { cpu: null, memoryMb: null, gpu: null, tasks: null });
+        return reply.status(204).send();
+      },
+    );
   };
 }

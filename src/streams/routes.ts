@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
+import { role } from '../kernel/access.js';
 import type { Explorer } from './explorer.js';
 
 const Name = Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9_-]+$' });
@@ -31,6 +32,7 @@ export function streamRoutes(explorer: Explorer): FastifyPluginAsync {
     app.get(
       '/events/:id/causation',
       {
+        config: role('operator'),
         schema: {
           tags: ['streams'],
           summary: 'The causation tree holding an event, from its root',
@@ -42,6 +44,7 @@ export function streamRoutes(explorer: Explorer): FastifyPluginAsync {
     app.get(
       '/correlations/:id',
       {
+        config: role('operator'),
         schema: {
           tags: ['streams'],
           summary: 'Every event of a correlation id, in order',
@@ -58,6 +61,7 @@ export function streamRoutes(explorer: Explorer): FastifyPluginAsync {
     app.post(
       '/replays',
       {
+        config: role('operator'),
         schema: {
           tags: ['streams'],
           summary: "Replay a time range's events to a named consumer group",
@@ -72,6 +76,7 @@ export function streamRoutes(explorer: Explorer): FastifyPluginAsync {
     app.get(
       '/windows',
       {
+        config: role('caller'),
         schema: {
           tags: ['streams'],
           summary: 'Closed windows by key and start time',

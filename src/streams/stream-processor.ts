@@ -42,6 +42,8 @@ interface Snapshot {
   /** Ids of the last two committed batches: a redelivery of one (an ack lost in a crash) is skipped. */
   recent: string[];
   counts: Record<string, number>;
+  /** Written by a stop that committed everything received: nothing comes back to hold for. */
+  clean?: boolean;
 }
 
 type Outcome = 'accepted' | 'invalid' | 'outlier' | 'late' | 'future' | 'duplicate';
@@ -57,6 +59,9 @@ type Outcome = 'accepted' | 'invalid' | 'outlier' | 'late' | 'future' | 'duplica
 export class StreamProcessor {
   private subscription: Subscription | undefined;
   private pending: BusMessage[] = [];
+  // Resolved once the matching pending message is acknowledged: the bus counts a message as
+  // in flight until then, so `inFlight` bounds what JetStream hands out (not only handler calls).
+  private settlers: (() => void)[] = [];
   private batchIds: string[] = [];
   private previousIds: string[] = [];
   private readonly recent = new Set<string>();
@@ -65,7 +70,10 @@ export class StreamProcessor {
   private readonly counts: Record<string, number> = {};
   private timer: NodeJS.Timeout | undefined;
   private committing: Promise<void> | undefined;
-  private commitSoon = false;
+  private commitScheduled = false;
+  // While resuming from a snapshot: events received, applied only once the ack wait has passed.
+  private held: (WindowInput | undefined)[] | undefined;
+  private releaseTimer: NodeJS.Timeout | undefined;
   private readonly outcomes?: Counter;
   private readonly lag?: Histogram;
   private readonly closed?: Counter;
@@ -147,6 +155,12 @@ export class StreamProcessor {
       for (const id of snapshot.recent) this.recent.add(id);
       this.previousIds = snapshot.recent;
       Object.assign(this.counts, snapshot.counts);
+      // The events a stopped or crashed predecessor had not committed come back only after
+      // the ack wait, behind newer ones: held until then and applied in event-time order, they
+      // land in the windows an uninterrupted run would have put them in, not among the late.
+      if (!snapshot.clean) this.held = [];
+      if (this.held) this.releaseTimer = setTimeout(() => this.release(), this.o.ackWaitMs ?? 30_000);
+      this.releaseTimer?.unref();
       this.o.logger.info({ open: this.o.windows.openWindows }, 'stream processor resumed from its snapshot');
     }
     this.timer = setInterval(() => void this.commit(), this.o.commitIntervalMs);
@@ -158,25 +172,29 @@ export class StreamProcessor {
         concurrency: this.o.inFlight,
         ackWaitMs: this.o.ackWaitMs ?? 30_000,
       },
-      (message) => {
-        this.receive(message);
-        return RESOLVED;
-      },
+      (message) => new Promise<void>((settled) => this.receive(message, settled)),
     );
   }
 
   /** Stops consuming and commits what was received (open windows stay open, in the snapshot). */
   async stop(): Promise<void> {
     clearInterval(this.timer);
+    clearTimeout(this.releaseTimer);
+    this.release();
     await this.subscription?.close();
     this.subscription = undefined;
     await this.commit();
+    await this.commitNow(true);
   }
 
   /** Stops without committing: the next processor gets the uncommitted events again (a crash). */
   async abandon(): Promise<void> {
     clearInterval(this.timer);
+    clearTimeout(this.releaseTimer);
     await this.committing;
+    // Let the bus's member go without acknowledging: the events come back after the ack wait.
+    for (const settled of this.settlers.splice(0)) settled();
+    this.pending = [];
     await this.subscription?.close();
     this.subscription = undefined;
   }
@@ -187,16 +205,42 @@ export class StreamProcessor {
   }
 
   /** The hot path: synchronous, no I/O; the message is acknowledged by the next commit. */
-  private receive(message: BusMessage): void {
+  private receive(message: BusMessage, settled: () => void): void {
     const event = parse(message.data);
     if (event && this.recent.has(event.id)) {
       this.count('duplicate');
       message.ack();
+      settled();
       return;
     }
     this.pending.push(message);
+    this.settlers.push(settled);
     if (event) this.batchIds.push(event.id);
     const input = event && toInput(event.id, event.time, event.data);
+    if (this.held) {
+      this.held.push(input);
+      // The bus delivers no more than inFlight unacknowledged: holding more would stall it.
+      if (this.held.length >= this.o.inFlight) this.release();
+    } else this.apply(input);
+    if (this.due()) this.commitSoon();
+  }
+
+  // A closed window is committed at once (its lag is what readers wait for), and a quarter of
+  // the in-flight bound at once too, so the bus keeps delivering while a commit is under way.
+  private due(): boolean {
+    return this.results.length > 0 || this.pending.length >= this.o.inFlight / 4;
+  }
+
+  private commitSoon(): void {
+    if (this.commitScheduled) return;
+    this.commitScheduled = true;
+    setImmediate(() => {
+      this.commitScheduled = false;
+      void this.commit();
+    });
+  }
+
+  private apply(input: WindowInput | undefined): void {
     if (!input) this.count('invalid');
     else if (input.latencyMs >= this.o.maxLatencyMs) this.count('outlier');
     else {
@@ -206,27 +250,35 @@ export class StreamProcessor {
       else this.count(this.missed[this.missed.length - 1].reason);
       this.o.windows.closeDue(this.results);
     }
-    if (this.pending.length >= this.o.inFlight / 2 && !this.commitSoon) {
-      this.commitSoon = true;
-      setImmediate(() => {
-        this.commitSoon = false;
-        void this.commit();
-      });
-    }
+  }
+
+  /** Ends the resume period: what arrived during it is applied in event-time order. */
+  private release(): void {
+    const held = this.held;
+    this.held = undefined;
+    if (!held) return;
+    held.sort((a, b) => (a?.time ?? 0) - (b?.time ?? 0));
+    for (const input of held) this.apply(input);
+    void this.commit();
   }
 
   /** Stores the batch's results and the snapshot in one transaction, then acknowledges the batch. */
   commit(): Promise<void> {
+    // While resuming, the held events are in no window yet: acknowledging them could lose them.
+    if (this.held) return RESOLVED;
     if (this.committing) return this.committing;
     if (this.pending.length === 0 && this.results.length === 0 && this.missed.length === 0) return RESOLVED;
     this.committing = this.commitNow().finally(() => {
       this.committing = undefined;
+      if (this.due() && !this.held) this.commitSoon();
     });
     return this.committing;
   }
 
-  private async commitNow(): Promise<void> {
+  private async commitNow(clean = false): Promise<void> {
     const batch = this.pending;
+    const settlers = this.settlers;
+    this.settlers = [];
     const results = this.results.splice(0);
     const missed = this.missed.splice(0);
     const ids = this.batchIds;
@@ -236,8 +288,10 @@ export class StreamProcessor {
       windows: this.o.windows.snapshot(),
       recent: [...this.previousIds, ...ids],
       counts: { ...this.counts },
+      clean,
     };
     try {
+      const state = JSON.stringify(snapshot);
       await this.o.db.transaction(async (tx) => {
         if (results.length > 0) await storeWindows(tx, results);
         const events = [...results.map(windowEvent), ...missed.map(missedEvent)];
@@ -245,7 +299,7 @@ export class StreamProcessor {
         await tx.query(
           `INSERT INTO aimesh_stream_snapshots (name, state, updated_at) VALUES ($1, $2, now())
            ON CONFLICT (name) DO UPDATE SET state = EXCLUDED.state, updated_at = now()`,
-          [this.o.name, JSON.stringify(snapshot)],
+          [this.o.name, state],
         );
       });
     } catch (error) {
@@ -255,12 +309,14 @@ export class StreamProcessor {
       this.results.unshift(...results);
       this.missed.unshift(...missed);
       this.pending = batch.concat(this.pending);
+      this.settlers = settlers.concat(this.settlers);
       this.batchIds = ids.concat(this.batchIds);
       for (const id of ids) this.recent.add(id);
       return;
     }
     this.o.events.committed();
     for (const m of batch) m.ack();
+    for (const settled of settlers) settled();
     for (const id of this.previousIds) this.recent.delete(id);
     for (const id of ids) this.recent.add(id);
     this.previousIds = ids;

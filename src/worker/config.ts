@@ -33,6 +33,41 @@ export const WorkerConfig = Type.Object(
       default: 500,
       description: 'Wait between claims when the queue is empty.',
     }),
+    executor: Type.Union([Type.Literal('local'), Type.Literal('kubernetes')], {
+      default: 'local',
+      description:
+        'Where command stages run: `local` (child processes of this worker) or `kubernetes` (a Job each); data stages run locally.',
+    }),
+    kubernetes: Type.Object(
+      {
+        namespace: Type.String({ minLength: 1, maxLength: 63, default: 'ai-training' }),
+        image: Type.String({
+          minLength: 1,
+          default: 'python:3.12-slim',
+          description: 'Container image of a command stage without `params.image`.',
+        }),
+        server: Type.Optional(
+          Type.String({ description: 'API server URL (with token); default: kubeconfig.' }),
+        ),
+        token: Type.Optional(Type.String({ description: 'Bearer token for `server`.' })),
+        kubeconfig: Type.Optional(
+          Type.String({ description: 'Default: $KUBECONFIG, ~/.kube/config, in-cluster.' }),
+        ),
+        skipTlsVerify: Type.Boolean({ default: false }),
+        pollMs: Type.Integer({
+          minimum: 10,
+          default: 2_000,
+          description: 'How often a Job’s status is read.',
+        }),
+        dataRoot: Type.String({
+          default: '/data',
+          description:
+            'Where the pod sees the artifact store: TRAINING_DATA_PATH and MODEL_SAVE_PATH lie under it.',
+        }),
+        logLevel: Type.String({ default: 'info', description: 'LOG_LEVEL given to the pod.' }),
+      },
+      { default: {} },
+    ),
     heartbeatMs: Type.Integer({
       minimum: 50,
       default: 5_000,

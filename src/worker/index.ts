@@ -10,6 +10,13 @@ export { classificationMetrics } from './stages/evaluate.js';
 export { runStage } from './stages/run-stage.js';
 export type { StageContext, StageInput, StageResult } from './stages/stage-io.js';
 export type { RunMessage, TaskProcessMessage } from './task-protocol.js';
+export {
+  gangEnv,
+  jobSpecOf,
+  type KubernetesSettings,
+  WorkerLoop,
+  type WorkerLoopDeps,
+} from './worker-loop.js';
 
 /** The worker module: claims tasks from the pipeline's queue and runs them on this host. */
 export const workerModule: ModuleDefinition = {
@@ -34,6 +41,20 @@ async function startWorker(ctx: ModuleContext): Promise<ModuleInstance> {
     registry: ctx.use('registry'),
     events: ctx.use('eventlog'),
     pool,
+    ...(config.executor === 'kubernetes'
+      ? {
+          jobs: {
+            runner: ctx.adapters.kubernetesJobs({
+              server: config.kubernetes.server,
+              token: config.kubernetes.token,
+              kubeconfig: config.kubernetes.kubeconfig,
+              skipTlsVerify: config.kubernetes.skipTlsVerify,
+              pollMs: config.kubernetes.pollMs,
+            }),
+            settings: config.kubernetes,
+          },
+        }
+      : {}),
     clock: ctx.clock,
     logger: ctx.logger,
   });

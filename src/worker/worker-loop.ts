@@ -1,10 +1,13 @@
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import type { Clock } from '../kernel/clock.js';
 import type { Logger } from '../kernel/logger.js';
 import type { ClaimedTask, SchedulerApi, WorkerCapacity } from '../pipeline/index.js';
 import type { EventLog } from '../ports/event-log.js';
+import type { JobRunner, JobSpec } from '../ports/job-runner.js';
 import type { EpochMetrics } from '../ports/trainer.js';
 import type { RegistryApi } from '../registry/index.js';
+import type { WorkerConfig } from './config.js';
 import { deployStage } from './deploy.js';
 import type { ProcessPool } from './process-pool.js';
 import type { StageResult } from './stages/stage-io.js';
@@ -22,6 +25,8 @@ export interface WorkerLoopDeps {
   registry: RegistryApi;
   events: EventLog;
   pool: ProcessPool;
+  /** The Kubernetes executor, when command stages run as Jobs. */
+  jobs?: { runner: JobRunner; settings: KubernetesSettings };
   clock: Clock;
   logger: Logger;
 }
@@ -91,7 +96,7 @@ export class WorkerLoop {
       let claimed: ClaimedTask | null = null;
       if (this.running.size < d.concurrency) {
         try {
-          claimed = await d.pipeline.claim(d.id, this.free());
+          claimed = await d.pipeline.claim(d.id, this.free(), d.labels);
         } catch (error) {
           d.logger.warn({ err: error }, 'claiming a task failed');
         }
@@ -166,7 +171,9 @@ export class WorkerLoop {
       case 'deploy':
         return deployStage(task, d.registry, d.events, log);
       case 'command':
-        return runCommand(task, log, entry.abort.signal);
+        return d.jobs
+          ? runJob(task, d.jobs.runner, d.jobs.settings, log, entry.abort.signal)
+          : runCommand(task, log, entry.abort.signal);
       default:
         return this.runInProcess(entry, log);
     }
@@ -243,7 +250,7 @@ export class WorkerLoop {
   private async beat(): Promise<void> {
     const d = this.deps;
     try {
-      await d.pipeline.heartbeatWorker(d.id, this.running.size);
+      await d.pipeline.heartbeatWorker(d.id, this.running.size, this.free());
       for (const entry of this.running.values()) {
         const held = await d.pipeline.extendLease(entry.task.id, d.id, entry.task.attempt, entry.metrics);
         if (!held)
@@ -254,6 +261,56 @@ export class WorkerLoop {
       d.logger.warn({ err: error }, 'worker heartbeat failed');
     }
   }
+}
+
+/** The Kubernetes executor's settings (`worker.kubernetes`). */
+export type KubernetesSettings = WorkerConfig['kubernetes'];
+
+/**
+ * The Job of a command stage: `training-job-<execution id>-<8 hex of stage and attempt>` (unique
+ * per attempt, at most 63 characters), the stage's resources, node selector and env plus where
+ * the pod finds the dataset and saves the model.
+ */
+export function jobSpecOf(task: ClaimedTask, settings: KubernetesSettings): JobSpec {
+  const suffix = createHash('sha256').update(`${task.stage.name}#${task.attempt}`).digest('hex').slice(0, 8);
+  const root = settings.dataRoot.replace(/\/+$/, '');
+  const params = task.stage.params as { command: unknown[]; image?: unknown };
+  return {
+    name: `training-job-${task.executionId}-${suffix}`.toLowerCase(),
+    namespace: settings.namespace,
+    image: typeof params.image === 'string' ? params.image : settings.image,
+    command: params.command.map(String),
+    env: {
+      ...task.stage.env,
+      TRAINING_DATA_PATH: `${root}/datasets/${task.datasetVersion}.csv`,
+      MODEL_SAVE_PATH: `${root}/executions/${task.executionId}/${task.stage.name}/model`,
+      EXPERIMENT_ID: task.executionId,
+      LOG_LEVEL: settings.logLevel,
+      AIMESH_STAGE: task.stage.name,
+      ...gangEnv(task),
+    },
+    resources: task.stage.resources,
+    labels: {
+      'aimesh.dev/execution': task.executionId,
+      'aimesh.dev/stage': task.stage.name,
+      'aimesh.dev/attempt': String(task.attempt),
+    },
+    nodeSelector: task.stage.nodeSelector ?? {},
+    timeoutMs: task.stage.timeoutMs,
+  };
+}
+
+/** A `command` stage on Kubernetes: its Job, followed to completion; a failed Job fails the attempt. */
+async function runJob(
+  task: ClaimedTask,
+  runner: JobRunner,
+  settings: KubernetesSettings,
+  log: (line: string) => void,
+  signal: AbortSignal,
+): Promise<StageResult> {
+  const spec = jobSpecOf(task, settings);
+  await runner.run(spec, (phase, detail) => log(`job ${spec.name} ${phase}: ${detail}`), signal);
+  return { output: { job: spec.name, namespace: spec.namespace }, metrics: {} };
 }
 
 /** A `command` stage: runs the executable with the stage's env; exit code 0 is success. */
@@ -271,6 +328,7 @@ function runCommand(
         EXPERIMENT_ID: task.executionId,
         AIMESH_EXECUTION_ID: task.executionId,
         AIMESH_STAGE: task.stage.name,
+        ...gangEnv(task),
       },
       stdio: ['ignore', 'pipe', 'pipe'],
       signal,
@@ -296,4 +354,14 @@ function runCommand(
         );
     });
   });
+}
+
+/** What a gang member's command learns of its gang: its size, this member's rank, every worker by rank. */
+export function gangEnv(task: ClaimedTask): Record<string, string> {
+  if (!task.gang) return {};
+  return {
+    AIMESH_GANG_SIZE: String(task.gang.size),
+    AIMESH_GANG_RANK: String(task.gang.rank),
+    AIMESH_GANG_WORKERS: task.gang.workers.join(','),
+  };
 }

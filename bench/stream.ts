@@ -1,0 +1,234 @@
+// The stream processor on each bus: events/s it consumes (a backlog of inference events waiting
+// on the bus, windows of 5 s, commits as configured), and the end-to-end lag from an append to
+// the committed result of the window it closes, past that window's close (end + grace), under a
+// steady load through the whole path: store, outbox relay, bus, processor. The in-process bus
+// always; NATS JetStream when it answers on loopback. Bounded by event counts and time caps.
+import { Registry } from 'prom-client';
+import { createMemoryBus } from '../src/adapters/memory/memory-bus.js';
+import { connectNatsBus } from '../src/adapters/nats/nats-bus.js';
+import { openPgliteDatabase } from '../src/adapters/pglite/pglite-database.js';
+import { openPostgresDatabase } from '../src/adapters/postgres/postgres-database.js';
+import { migrate } from '../src/app/migrations.js';
+import { EventCatalogue } from '../src/events/catalogue.js';
+import { encodeCloudEvent } from '../src/events/cloud-event-json.js';
+import { EventStore } from '../src/events/event-store.js';
+import { OutboxRelay } from '../src/events/outbox-relay.js';
+import { systemClock } from '../src/kernel/clock.js';
+import { createLogger } from '../src/kernel/logger.js';
+import { seededRandom } from '../src/kernel/random.js';
+import type { Database } from '../src/ports/database.js';
+import type { EventBus } from '../src/ports/event-bus.js';
+import type { StoredEvent } from '../src/ports/event-log.js';
+import { StreamProcessor } from '../src/streams/stream-processor.js';
+import { WindowAggregator, type WindowResult } from '../src/streams/window-aggregator.js';
+import { testStream } from '../test/support/nats.js';
+import { NATS_URL, POSTGRES_URL, reachable } from '../test/support/services.js';
+import { quantile, report } from './report.js';
+import { createBenchDatabase } from './support/bench-database.js';
+
+const BACKLOG = Number(process.env.BENCH_EVENTS ?? 100_000);
+const LOAD_RATE = Number(process.env.BENCH_RATE ?? 5_000);
+const LOAD_SECONDS = Number(process.env.BENCH_SECONDS ?? 12);
+const TIME_CAP_MS = 60_000;
+const logger = createLogger('silent');
+const migrations = [
+  { module: 'events', dir: new URL('../src/events/migrations', import.meta.url).pathname },
+  { module: 'streams', dir: new URL('../src/streams/migrations', import.meta.url).pathname },
+];
+
+async function openDatabase(): Promise<{ db: Database; close(): Promise<void>; kind: string }> {
+  const url = new URL(POSTGRES_URL);
+  if (await reachable(url.hostname, Number(url.port) || 5432)) {
+    const made = await createBenchDatabase(POSTGRES_URL);
+    const db = await openPostgresDatabase(made.url);
+    await migrate(db, migrations);
+    return {
+      db,
+      kind: 'postgres',
+      close: async () => {
+        await db.close();
+        await made.drop();
+      },
+    };
+  }
+  const db = await openPgliteDatabase('memory://');
+  await migrate(db, migrations);
+  return { db, kind: 'pglite', close: () => db.close() };
+}
+
+function processorOn(
+  bus: EventBus,
+  db: Database,
+  store: EventStore,
+  windows: { sizeMs: number; graceMs: number },
+  onWindow?: (r: WindowResult, at: number) => void,
+) {
+  return new StreamProcessor({
+    bus,
+    db,
+    events: store,
+    clock: systemClock,
+    logger,
+    metrics: new Registry(),
+    name: 'bench-stream',
+    windows: new WindowAggregator({
+      ...windows,
+      maxFutureMs: 60_000,
+      maxOpenWindows: 100_000,
+      maxLatencyMs: 10_000,
+    }),
+    maxLatencyMs: 10_000,
+    graceMs: windows.graceMs,
+    commitIntervalMs: 100,
+    inFlight: 8_192,
+    onWindow,
+  });
+}
+
+let seq = 0;
+function inference(at: number): StoredEvent {
+  seq += 1;
+  return {
+    specversion: '1.0',
+    id: `bench-${seq}`,
+    type: 'ai.inference.completed',
+    source: '/bench',
+    time: new Date(at).toISOString(),
+    datacontenttype: 'application/json',
+    dataschema: 'urn:aimesh:event:ai.inference.completed:v2',
+    data: {
+      modelId: `model-${seq % 7}`,
+      userId: `user-${seq % 20}`,
+      latencyMs: (seq * 37) % 900,
+      tokens: 12,
+    },
+    position: seq,
+    topic: 'ai.inference.completed',
+  };
+}
+
+/** Events/s the processor consumes from a backlog already on the bus. */
+async function throughput(bus: EventBus, db: Database, store: EventStore): Promise<number> {
+  const start = Date.now() - 60_000;
+  const events = Array.from({ length: BACKLOG }, (_, i) => inference(start + Math.floor(i / 2)));
+  for (let i = 0; i < events.length; i += 1_000) {
+    await Promise.all(
+      events.slice(i, i + 1_000).map((e) => bus.publish(e.topic, encodeCloudEvent(e), { msgId: e.id })),
+    );
+  }
+  const processor = processorOn(bus, db, store, { sizeMs: 5_000, graceMs: 1_000 });
+  const t0 = performance.now();
+  await processor.start();
+  const seen = () => Object.values(processor.outcomeCounts).reduce((a, b) => a + b, 0);
+  while (seen() < BACKLOG && performance.now() - t0 < TIME_CAP_MS) await new Promise((r) => setTimeout(r, 5));
+  const elapsed = performance.now() - t0;
+  const done = seen();
+  await processor.stop();
+  return Math.round(done / (elapsed / 1000));
+}
+
+/** Lag samples (ms past each window's close) under a steady load through store, relay, bus, processor. */
+async function lag(bus: EventBus, db: Database, store: EventStore): Promise<number[]> {
+  const windows = { sizeMs: 1_000, graceMs: 250 };
+  const samples: number[] = [];
+  const relay = new OutboxRelay({
+    store,
+    db,
+    bus,
+    clock: systemClock,
+    random: seededRandom(1),
+    logger,
+    owner: 'bench',
+    pollIntervalMs: 20,
+    name: `bench-relay-${bus.kind}`,
+  });
+  relay.start();
+  const processor = processorOn(bus, db, store, windows, (r, at) => {
+    samples.push(at - (r.end + windows.graceMs));
+  });
+  await db.query('DELETE FROM aimesh_stream_snapshots');
+  await processor.start();
+  const tick = 10;
+  const perTick = Math.round((LOAD_RATE * tick) / 1000);
+  const t0 = Date.now();
+  while (Date.now() - t0 < LOAD_SECONDS * 1000) {
+    const now = Date.now();
+    for (let i = 0; i < perTick; i++) {
+      const e = inference(now);
+      store.enqueue({ id: e.id, type: e.type, source: e.source, time: e.time, data: e.data });
+    }
+    await new Promise((r) => setTimeout(r, tick));
+  }
+  await store.flush();
+  await new Promise((r) => setTimeout(r, 500));
+  await processor.stop();
+  await relay.stop();
+  // The first second's windows opened before the pipeline was warm.
+  return samples;
+}
+
+const figures: Record<string, unknown> = {};
+const buses: { name: string; open(): Promise<{ bus: EventBus; close(): Promise<void> }> }[] = [
+  {
+    name: 'memory',
+    open: async () => ({ bus: createMemoryBus({ retain: BACKLOG }), close: async () => {} }),
+  },
+];
+const natsUrl = new URL(NATS_URL);
+if (process.env.BENCH_BUS !== 'memory' && (await reachable(natsUrl.hostname, Number(natsUrl.port) || 4222))) {
+  buses.push({
+    name: 'jetstream',
+    open: async () => {
+      const test = testStream();
+      const bus = await connectNatsBus({
+        servers: NATS_URL,
+        stream: test.stream,
+        subjectPrefix: test.subjectPrefix,
+      });
+      return {
+        bus,
+        close: async () => {
+          await bus.close();
+          await test.drop();
+        },
+      };
+    },
+  });
+} else {
+  console.log(`NATS is not reachable at ${natsUrl.host}: JetStream is not measured`);
+}
+
+let met = buses.length === 2;
+for (const { name, open } of buses) {
+  const database = await openDatabase();
+  const store = new EventStore({
+    db: database.db,
+    catalogue: new EventCatalogue(),
+    clock: systemClock,
+    logger,
+    flushIntervalMs: 20,
+  });
+  let opened = await open();
+  const rate = await throughput(opened.bus, database.db, store);
+  await opened.close();
+  opened = await open();
+  const samples = await lag(opened.bus, database.db, store);
+  await opened.close();
+  await store.close();
+  await database.close();
+  const p99 = Math.round(quantile(samples, 0.99));
+  figures[name] = {
+    eventsPerSecond: rate,
+    lagP50Ms: Math.round(quantile(samples, 0.5)),
+    lagP99Ms: p99,
+    windows: samples.length,
+    database: database.kind,
+    loadPerSecond: LOAD_RATE,
+  };
+  console.log(
+    `${name}: ${rate} events/s from a backlog of ${BACKLOG}; lag past a window's close p50 ${figures[name] && (figures[name] as { lagP50Ms: number }).lagP50Ms} ms, p99 ${p99} ms over ${samples.length} windows (${LOAD_RATE}/s for ${LOAD_SECONDS} s, ${database.kind})`,
+  );
+  if (!(rate >= 20_000 && p99 < 250)) met = false;
+}
+report('stream', figures, '>= 20,000 events/s on each bus and p99 lag < 250 ms past the window close', met);
+process.exit(0);
