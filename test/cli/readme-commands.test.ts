@@ -46,7 +46,7 @@ const commands = readmeCommands();
 const literal = commands.filter((c) => !/[<[]|\.\.\./.test(c));
 // These run until stopped (covered by their own tests); here their syntax is checked with --help.
 const longRunning = (c: string) =>
-  / (start|models serve)\b/.test(c) || (/events tail/.test(c) && !/--count/.test(c));
+  / (start|models serve|experiment run)\b/.test(c) || (/events tail/.test(c) && !/--count/.test(c));
 
 describe("the README's CLI examples", () => {
   let aimesh: AimeshProcess;

@@ -6,7 +6,7 @@ import type { RegistryApi } from '../../registry/index.js';
 import type { ExecutionFlow } from '../execution-flow.js';
 import type { ExperimentRow, TrialRow } from './experiment-records.js';
 import { type ExperimentService, experimentEvent } from './experiment-service.js';
-import { epochValue, strategyOf } from './experiment-spec.js';
+import { epochValue, rungValue, strategyOf } from './experiment-spec.js';
 import { paramsKey } from './search-space.js';
 import type { Strategy } from './strategy.js';
 import { trialDefinition } from './trial-definition.js';
@@ -199,7 +199,7 @@ export class ExperimentRunner {
       string,
       unknown
     >[];
-    const values = history.map((e) => epochValue(e, metric)).filter((v): v is number => v !== null);
+    const values = history.map((e) => rungValue(e, experiment.spec)).filter((v): v is number => v !== null);
     if (history.length > trial.logged_epochs) await this.logEpochs(trial, history);
     const review =
       execution.status === 'SUCCEEDED'
@@ -219,7 +219,10 @@ export class ExperimentRunner {
     );
     if (review.stop && ['QUEUED', 'RUNNING', 'CREATED'].includes(execution.status)) {
       const last = review.record.at(-1)!;
-      await this.settle(experiment, trial, 'STOPPED', last.value, null, 'ai.trial.stopped', {
+      // A stopped trial shows the experiment's metric as training last reported it (its rung
+      // value may be another metric, e.g. the validation loss).
+      const shown = history.length > 0 ? epochValue(history[history.length - 1], metric) : null;
+      await this.settle(experiment, trial, 'STOPPED', shown, null, 'ai.trial.stopped', {
         rung: last.rung,
         epochs: history.length,
       });

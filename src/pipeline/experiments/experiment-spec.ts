@@ -42,6 +42,14 @@ export const ExperimentInput = Type.Object(
         minEpochs: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000 })),
         maxEpochs: Type.Optional(Type.Integer({ minimum: 2, maximum: 100_000 })),
         reductionFactor: Type.Integer({ minimum: 2, maximum: 100, default: 3 }),
+        metric: Type.Optional(
+          Type.String({
+            pattern: '^[A-Za-z][A-Za-z0-9_]{0,63}$',
+            description:
+              'The per-epoch metric rungs compare (e.g. valLoss); default the validation form of the experiment metric.',
+          }),
+        ),
+        direction: Type.Optional(Type.Union([Type.Literal('maximize'), Type.Literal('minimize')])),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -138,10 +146,20 @@ export function strategyOf(spec: Omit<ExperimentSpec, 'space'> & { space: unknow
     minResource,
     maxResource,
     reductionFactor: spec.asha.reductionFactor,
-    direction: spec.direction,
+    direction: spec.asha.direction ?? spec.direction,
     budget: spec.budget,
     seed: spec.seed,
   });
+}
+
+/** The per-epoch value early stopping judges: asha.metric when set, else the experiment metric's. */
+export function rungValue(
+  epoch: Record<string, unknown>,
+  spec: Pick<ExperimentSpec, 'metric' | 'asha'>,
+): number | null {
+  if (spec.asha.metric === undefined) return epochValue(epoch, spec.metric);
+  const value = epoch[spec.asha.metric];
+  return typeof value === 'number' && Number.isFinite(value) ? value : null;
 }
 
 /** The per-epoch value a metric is judged by: its validation form when training reports one. */
