@@ -12,7 +12,6 @@ import { Scheduler } from './scheduler.js';
 export { PipelineConfig } from './config.js';
 export { type PipelineDefinition, parseDefinitionText, readDefinition, type Stage } from './definition.js';
 export type { ClaimedTask, ExecutionRecord, StageRecord, WorkerCapacity, WorkerRecord } from './records.js';
-export type { RouteRole } from './routes.js';
 
 /** The discovery service name the gateway routes `/api/v1/training/**` to. */
 export const TRAINING_SERVICE = 'model-training';
@@ -139,7 +138,12 @@ async function startPipeline(ctx: ModuleContext): Promise<ModuleInstance> {
   config.server.port ??= trainingPortFor(ctx.config.server.port);
   const service = new PipelineService(ctx.db, flow, scheduler, ctx.use('registry'), ctx.clock);
 
-  const server = await createHttpServer({ logger: ctx.logger, bodyLimitBytes: 4 * 1024 * 1024 });
+  const server = await createHttpServer({
+    logger: ctx.logger,
+    bodyLimitBytes: 4 * 1024 * 1024,
+    access: ctx.http.access,
+    listener: 'training',
+  });
   await server.register(pipelineRoutes(service), { prefix: '/api/v1/training' });
   await server.listen({ host: config.server.host, port: config.server.port });
   const address = server.server.address();
