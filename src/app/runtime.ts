@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Registry } from 'prom-client';
 import { AuthConfig } from '../gateway/index.js';
 import { AccessGuard, platformTokenResolver, role } from '../kernel/access.js';
@@ -52,7 +53,7 @@ export interface RunningAimesh {
 
 /** Opens the ports the config selects, migrates, starts the targets' modules, listens. */
 export async function startAimesh(options: StartOptions): Promise<RunningAimesh> {
-  const { config } = options;
+  const config = withServiceToken(options.config);
   const table = options.table ?? moduleTable;
   const logger = options.logger ?? createLogger(config.log.level);
   const clock = options.clock ?? systemClock;
@@ -171,4 +172,16 @@ export function platformTokens(config: Config): { adminToken?: string; serviceTo
   const section = (config.gateway as { auth?: unknown } | undefined)?.auth ?? {};
   const auth = readSection(AuthConfig, section, '/gateway/auth');
   return { adminToken: auth.adminToken, serviceToken: auth.serviceToken };
+}
+
+/**
+ * The config with a service token: the configured one, else one made for this run, which only
+ * this process knows (enough when every module runs here; the processes of a cluster share the
+ * one their primary passes them, and separate processes need it configured).
+ */
+function withServiceToken(config: Config): Config {
+  if (platformTokens(config).serviceToken) return config;
+  const gateway = (config.gateway ?? {}) as { auth?: Record<string, unknown> };
+  const serviceToken = randomBytes(32).toString('base64url');
+  return { ...config, gateway: { ...gateway, auth: { ...(gateway.auth ?? {}), serviceToken } } };
 }

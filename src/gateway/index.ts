@@ -155,7 +155,13 @@ export const gatewayModule: ModuleDefinition = {
       source: registry ? { typeOf: async (id) => (await registry.getModel(id)).type } : undefined,
       clock: ctx.clock,
     });
-    const native = nativeTraffic(routes, { chooser, selector, types, traceIds });
+    const native = nativeTraffic(routes, {
+      chooser,
+      selector,
+      types,
+      traceIds,
+      serviceToken: config.auth.serviceToken,
+    });
     await ctx.http.register(trafficRoutes(pipeline, [...(openai?.traffic ?? []), ...native]));
     if (openai) await ctx.http.register(openai.models);
     return {
