@@ -1,6 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import type { Registry } from 'prom-client';
+import { AuthConfig } from '../gateway/index.js';
+import { AccessGuard, platformTokenResolver, role } from '../kernel/access.js';
 import { type Clock, systemClock } from '../kernel/clock.js';
 import type { Config } from '../kernel/config.js';
+import { readSection } from '../kernel/config.js';
 import { AimeshError } from '../kernel/errors.js';
 import { createHttpServer, type HttpServer, listenHttp } from '../kernel/http.js';
 import { createLogger, type Logger } from '../kernel/logger.js';
@@ -49,7 +53,7 @@ export interface RunningAimesh {
 
 /** Opens the ports the config selects, migrates, starts the targets' modules, listens. */
 export async function startAimesh(options: StartOptions): Promise<RunningAimesh> {
-  const { config } = options;
+  const config = withServiceToken(options.config);
   const table = options.table ?? moduleTable;
   const logger = options.logger ?? createLogger(config.log.level);
   const clock = options.clock ?? systemClock;
@@ -64,7 +68,9 @@ export async function startAimesh(options: StartOptions): Promise<RunningAimesh>
     const bus = await openBus(config.bus);
     opened.push(bus);
     const artifacts = openArtifactStore(config.artifacts);
-    const http = await createHttpServer({ logger, bodyLimitBytes: config.server.bodyLimitBytes });
+    const access = new AccessGuard();
+    access.addResolver(platformTokenResolver(platformTokens(config)));
+    const http = await createHttpServer({ logger, bodyLimitBytes: config.server.bodyLimitBytes, access });
     const manager = new ModuleManager(table);
     const health = new DependencyHealth(db, bus, config.server.healthCheckMs, logger);
     registerHealthRoutes(http, manager, health, metrics);
@@ -137,12 +143,14 @@ function registerHealthRoutes(
 ): void {
   // Under `--workers N`, which worker answered.
   const worker = workerNumber();
-  http.get('/healthz', { schema: { tags: ['health'], summary: 'Liveness' } }, async () =>
-    worker === undefined ? { status: 'ok' } : { status: 'ok', worker },
+  http.get(
+    '/healthz',
+    { config: role('public'), schema: { tags: ['health'], summary: 'Liveness' } },
+    async () => (worker === undefined ? { status: 'ok' } : { status: 'ok', worker }),
   );
   http.get(
     '/readyz',
-    { schema: { tags: ['health'], summary: 'Readiness of each module' } },
+    { config: role('public'), schema: { tags: ['health'], summary: 'Readiness of each module' } },
     async (_request, reply) => {
       const readiness = manager.readiness(health.down);
       const unreachable = Object.fromEntries(
@@ -154,7 +162,26 @@ function registerHealthRoutes(
   );
   http.get(
     '/metrics',
-    { schema: { tags: ['health'], summary: 'Prometheus metrics' } },
+    { config: role('public'), schema: { tags: ['health'], summary: 'Prometheus metrics' } },
     async (_request, reply) => reply.type(metrics.contentType).send(await metrics.metrics()),
   );
+}
+
+/** The admin and service tokens of `gateway.auth`, which every process accepts. */
+export function platformTokens(config: Config): { adminToken?: string; serviceToken?: string } {
+  const section = (config.gateway as { auth?: unknown } | undefined)?.auth ?? {};
+  const auth = readSection(AuthConfig, section, '/gateway/auth');
+  return { adminToken: auth.adminToken, serviceToken: auth.serviceToken };
+}
+
+/**
+ * The config with a service token: the configured one, else one made for this run, which only
+ * this process knows (enough when every module runs here; the processes of a cluster share the
+ * one their primary passes them, and separate processes need it configured).
+ */
+function withServiceToken(config: Config): Config {
+  if (platformTokens(config).serviceToken) return config;
+  const gateway = (config.gateway ?? {}) as { auth?: Record<string, unknown> };
+  const serviceToken = randomBytes(32).toString('base64url');
+  return { ...config, gateway: { ...gateway, auth: { ...(gateway.auth ?? {}), serviceToken } } };
 }

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { request } from 'undici';
 import { ServerRefusal } from './cli-errors.js';
-import { callApi } from './client.js';
+import { callApi, clientHeaders } from './client.js';
 import { wholeNumber } from './option-values.js';
 
 interface TailOptions {
@@ -73,7 +73,10 @@ async function tail(base: string, type: string | undefined, limit: number): Prom
   let failures = 0;
   while (printed < limit) {
     try {
-      const response = await request(url, { headers: { accept: 'text/event-stream' }, bodyTimeout: 0 });
+      const response = await request(url, {
+        headers: { ...clientHeaders(), accept: 'text/event-stream' },
+        bodyTimeout: 0,
+      });
       if (response.statusCode !== 200) {
         const text = await response.body.text();
         throw new ServerRefusal(

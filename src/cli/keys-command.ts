@@ -5,6 +5,7 @@ interface KeyView {
   id: string;
   prefix: string;
   owner: string;
+  roles: string[];
   team: string | null;
   name: string | null;
   createdAt: string;
@@ -25,6 +26,7 @@ export function registerKeysCommands(program: Command): void {
       `
 Examples:
   aimesh keys create --owner alice --team search --expires-in 30d
+  aimesh keys create --owner ci --role operator          # registry and pipeline writes
   aimesh keys list --owner alice
   aimesh keys revoke 01936c0e-…`,
     );
@@ -33,14 +35,27 @@ Examples:
     .command('create')
     .description('create a key; it is printed once and cannot be shown again')
     .requiredOption('--owner <user>', 'user or service the key acts as')
+    .option(
+      '--role <role>',
+      'what the key may do: caller, operator, service or admin (repeatable; default caller)',
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
     .option('--team <team>', 'team, for team access rules')
     .option('--name <label>', 'a label to tell keys apart')
     .option('--expires-in <duration>', 'lifetime such as 30d, 12h or 15m (default: never)')
     .option('--json', 'print the response as JSON')
     .action(
-      async (opts: { owner: string; team?: string; name?: string; expiresIn?: string; json?: boolean }) => {
+      async (opts: {
+        owner: string;
+        role?: string[];
+        team?: string;
+        name?: string;
+        expiresIn?: string;
+        json?: boolean;
+      }) => {
         const created = await callApi<KeyView>('POST', PATH, {
           owner: opts.owner,
+          roles: opts.role,
           team: opts.team,
           name: opts.name,
           expiresIn: opts.expiresIn,
@@ -48,7 +63,8 @@ Examples:
         if (opts.json) return console.log(JSON.stringify(created, null, 2));
         console.log(created.key);
         console.error(
-          `key ${created.id} for ${created.owner}${created.team ? ` (team ${created.team})` : ''}, ` +
+          `key ${created.id} for ${created.owner}${created.team ? ` (team ${created.team})` : ''}` +
+            ` with roles ${created.roles.join(', ')}, ` +
             `expires ${created.expiresAt ?? 'never'}; store it now, it is not shown again`,
         );
       },
@@ -70,7 +86,7 @@ Examples:
             ? 'expired'
             : 'active';
         console.log(
-          `${k.id}  ${k.prefix}…  ${k.owner}  ${k.team ?? '-'}  ${state}  expires ${k.expiresAt ?? 'never'}`,
+          `${k.id}  ${k.prefix}…  ${k.owner}  ${k.roles.join(',')}  ${k.team ?? '-'}  ${state}  expires ${k.expiresAt ?? 'never'}`,
         );
       }
     });

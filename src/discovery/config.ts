@@ -28,13 +28,6 @@ export const DiscoveryConfig = Type.Object(
       default: 'aimesh.discovery.changed',
       description: 'Bus subject on which registrations, heartbeats and removals fan out live.',
     }),
-    token: Type.Optional(
-      Type.String({
-        minLength: 16,
-        description:
-          'Bearer token the registration endpoints require; when unset they accept loopback callers only.',
-      }),
-    ),
     maxInstances: Type.Integer({
       minimum: 1,
       default: 10_000,

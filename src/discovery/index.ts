@@ -48,7 +48,7 @@ export const discoveryModule: ModuleDefinition = {
         for (const [service, count] of directory.counts()) this.set({ service }, count);
       },
     });
-    await ctx.http.register(discoveryRoutes(directory, config.token), { prefix: '/api/v1/discovery' });
+    await ctx.http.register(discoveryRoutes(directory), { prefix: '/api/v1/discovery' });
     const api: DiscoveryModuleApi = {
       register: (input) => directory.register(input),
       instances: (service) => directory.instances(service),

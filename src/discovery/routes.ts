@@ -1,7 +1,7 @@
-import { timingSafeEqual } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import { forbidden, notFound, unauthorized } from '../kernel/errors.js';
+import type { FastifyPluginAsync } from 'fastify';
+import { role } from '../kernel/access.js';
+import { notFound } from '../kernel/errors.js';
 import type { ServiceDirectory } from './service-directory.js';
 
 const Instance = Type.Object({
@@ -32,29 +32,16 @@ const RegisterBody = Type.Object(
 
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
 
-/** Registration is a privilege (it attracts traffic): a token when configured, else loopback callers only. */
-function assertMayRegister(request: FastifyRequest, token: string | undefined): void {
-  if (!token) {
-    const ip = request.socket.remoteAddress ?? '';
-    if (ip === '127.0.0.1' || ip === '::1' || ip === '::ffff:127.0.0.1') return;
-    throw forbidden('registration_forbidden', 'set discovery.token to accept registrations from other hosts');
-  }
-  const header = request.headers.authorization;
-  const given = typeof header === 'string' && header.startsWith('Bearer ') ? header.slice(7) : '';
-  const a = Buffer.from(given);
-  const b = Buffer.from(token);
-  if (a.length !== b.length || !timingSafeEqual(a, b)) {
-    throw unauthorized('invalid_token', 'registration needs Authorization: Bearer <discovery.token>');
-  }
-}
-
 /** `/api/v1/discovery`: register, heartbeat and deregister instances over HTTP (non-aimesh upstreams). */
-export function discoveryRoutes(directory: ServiceDirectory, token: string | undefined): FastifyPluginAsync {
+/**
+ * Registration is a privilege (it attracts traffic): every route needs the `service` role.
+ */
+export function discoveryRoutes(directory: ServiceDirectory): FastifyPluginAsync {
   return async (app) => {
-    app.addHook('onRequest', async (request) => assertMayRegister(request, token));
     app.post(
       '/instances',
       {
+        config: role('service'),
         schema: {
           tags: ['discovery'],
           summary: 'Register an instance; keep it alive with heartbeats within its TTL',
@@ -69,7 +56,10 @@ export function discoveryRoutes(directory: ServiceDirectory, token: string | und
     );
     app.put(
       '/instances/:id/heartbeat',
-      { schema: { tags: ['discovery'], summary: 'Renew an instance’s TTL', params: IdParams } },
+      {
+        config: role('service'),
+        schema: { tags: ['discovery'], summary: 'Renew an instance’s TTL', params: IdParams },
+      },
       async (request) => {
         const { id } = request.params as typeof IdParams.static;
         const instance = await directory.heartbeat(id);
@@ -84,6 +74,7 @@ export function discoveryRoutes(directory: ServiceDirectory, token: string | und
     app.delete(
       '/instances/:id',
       {
+        config: role('service'),
         schema: {
           tags: ['discovery'],
           summary: 'Remove an instance (a live owner registers it again with its next heartbeat)',

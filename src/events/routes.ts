@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
+import { role } from '../kernel/access.js';
 import { badRequest } from '../kernel/errors.js';
 import { SafeInteger } from '../kernel/input-schemas.js';
 import type { EventLog, NewEvent } from '../ports/event-log.js';
@@ -42,6 +43,7 @@ export function eventRoutes(store: EventLog, live: LiveStream): FastifyPluginAsy
     app.get(
       '/stream',
       {
+        config: role('operator'),
         schema: {
           tags: ['events'],
           summary: 'Live events as Server-Sent Events (from the bus; nothing replayed)',
@@ -56,7 +58,10 @@ export function eventRoutes(store: EventLog, live: LiveStream): FastifyPluginAsy
     );
     app.post(
       '/',
-      { schema: { tags: ['events'], summary: 'Append one event or a batch', body: AppendBody } },
+      {
+        config: role('caller'),
+        schema: { tags: ['events'], summary: 'Append one event or a batch', body: AppendBody },
+      },
       async (request, reply) => {
         const results = await store.append(requireIdentity(request.body));
         return reply.status(results.some((r) => !r.duplicate) ? 201 : 200).send({ events: results });
@@ -64,7 +69,10 @@ export function eventRoutes(store: EventLog, live: LiveStream): FastifyPluginAsy
     );
     app.get(
       '/',
-      { schema: { tags: ['events'], summary: 'Query events', querystring: EventQuerystring } },
+      {
+        config: role('operator'),
+        schema: { tags: ['events'], summary: 'Query events', querystring: EventQuerystring },
+      },
       async (request) => {
         const q = request.query as typeof EventQuerystring.static;
         const events = await store.query({ ...q, afterPosition: q.after });

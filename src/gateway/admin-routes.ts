@@ -1,8 +1,8 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import type { DiscoveryModuleApi } from '../discovery/index.js';
+import { role } from '../kernel/access.js';
 import type { BreakerRegistry } from '../resilience/breaker-registry.js';
-import { assertAdmin } from './auth/admin-token.js';
 
 const ServiceQuery = Type.Object({
   service: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'Only this service.' })),
@@ -12,13 +12,12 @@ const ServiceQuery = Type.Object({
 export function trafficAdminRoutes(options: {
   discovery: DiscoveryModuleApi;
   breakers: BreakerRegistry;
-  adminToken: string | undefined;
 }): FastifyPluginAsync {
   return async (app) => {
-    app.addHook('onRequest', async (request) => assertAdmin(request.headers, options.adminToken));
     app.get(
       '/discovery/instances',
       {
+        config: role('operator'),
         schema: {
           tags: ['admin'],
           summary: 'Live service instances, as this gateway sees them',
@@ -34,6 +33,7 @@ export function trafficAdminRoutes(options: {
     app.get(
       '/breakers',
       {
+        config: role('operator'),
         schema: { tags: ['admin'], summary: 'Circuit breaker state per target', security: [{ bearer: [] }] },
       },
       async () => ({ breakers: options.breakers.list() }),

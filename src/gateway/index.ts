@@ -5,6 +5,7 @@ import { BreakerRegistry } from '../resilience/breaker-registry.js';
 import type { BreakerPolicy } from '../resilience/circuit-breaker.js';
 import { RetryBudget } from '../resilience/retry.js';
 import { trafficAdminRoutes } from './admin-routes.js';
+import { credentialResolver } from './auth/credential-authenticator.js';
 import { createGatewayAuth } from './auth/gateway-auth.js';
 import type { AccessPolicy, Authenticator } from './auth/principal.js';
 import { EndpointStatsTable } from './balancing/endpoint-stats.js';
@@ -26,6 +27,7 @@ import { ModelSelector } from './selection/model-selector.js';
 import { nativeTraffic } from './traffic/native-front.js';
 import { trafficRoutes } from './traffic/traffic-routes.js';
 
+export { AuthConfig } from './auth/config.js';
 export { GatewayConfig } from './config.js';
 export type { UpstreamRequest, UpstreamResponse, UpstreamTarget } from './proxy/upstream-client.js';
 export { UpstreamClient, UpstreamError } from './proxy/upstream-client.js';
@@ -113,8 +115,10 @@ export const gatewayModule: ModuleDefinition = {
     const access: AccessPolicy = auth.access;
     const chooser = new ModelChooser({ selector, access, versions: config.versions, random: ctx.random });
 
+    // API keys and JWTs prove principals on every listener of this process.
+    ctx.http.access.addResolver(credentialResolver(authenticator));
     await ctx.http.register(auth.adminRoutes, { prefix: '/api/v1/admin/keys' });
-    await ctx.http.register(trafficAdminRoutes({ discovery, breakers, adminToken: config.auth.adminToken }), {
+    await ctx.http.register(trafficAdminRoutes({ discovery, breakers }), {
       prefix: '/api/v1/admin',
     });
     const traceIds = new RandomHexPool();
@@ -151,7 +155,13 @@ export const gatewayModule: ModuleDefinition = {
       source: registry ? { typeOf: async (id) => (await registry.getModel(id)).type } : undefined,
       clock: ctx.clock,
     });
-    const native = nativeTraffic(routes, { chooser, selector, types, traceIds });
+    const native = nativeTraffic(routes, {
+      chooser,
+      selector,
+      types,
+      traceIds,
+      serviceToken: config.auth.serviceToken,
+    });
     await ctx.http.register(trafficRoutes(pipeline, [...(openai?.traffic ?? []), ...native]));
     if (openai) await ctx.http.register(openai.models);
     return {

@@ -1,4 +1,5 @@
 import type { Registration } from '../discovery/index.js';
+import { role } from '../kernel/access.js';
 import { readSection } from '../kernel/config.js';
 import type { ModuleContext, ModuleDefinition, ModuleInstance } from '../kernel/module.js';
 import { InferenceConfig, inferencePortFor } from './config.js';
@@ -66,6 +67,7 @@ async function startInference(ctx: ModuleContext): Promise<ModuleInstance> {
     loader,
     ready,
     drainDeadline,
+    access: ctx.http.access,
   });
   ctx.logger.info({ url, models: models.list().map((m) => m.name) }, 'inference listening');
   // Read-only status on the main listener, for the dashboard and operators.
@@ -73,7 +75,7 @@ async function startInference(ctx: ModuleContext): Promise<ModuleInstance> {
     async (app) => {
       app.get(
         '/models',
-        { schema: { tags: ['inference'], summary: 'Models this process serves' } },
+        { config: role('caller'), schema: { tags: ['inference'], summary: 'Models this process serves' } },
         async () => ({ url, models: models.list() }),
       );
     },

@@ -1,4 +1,5 @@
 import type { Registry } from 'prom-client';
+import { type AccessGuard, role } from '../kernel/access.js';
 import { createHttpServer, type HttpServer, listenHttp } from '../kernel/http.js';
 import type { Logger } from '../kernel/logger.js';
 import type { InferenceConfig } from './config.js';
@@ -18,6 +19,8 @@ export interface InferenceListenerDeps {
   loader: ModelLoader;
   ready(): boolean;
   drainDeadline(): number;
+  /** The process's access guard (the main listener's). */
+  access?: AccessGuard;
 }
 
 /**
@@ -31,6 +34,8 @@ export async function startInferenceListener(
   const server = await createHttpServer({
     logger: deps.logger,
     bodyLimitBytes: config.server.bodyLimitBytes,
+    access: deps.access,
+    listener: 'inference',
   });
   await server.register((app) => v2Routes(app, { service, models, ready }), { prefix: '/v2' });
   await server.register((app) => repositoryRoutes(app, { service, models, loader, drainDeadline }), {
@@ -41,7 +46,7 @@ export async function startInferenceListener(
   });
   server.get(
     '/metrics',
-    { schema: { tags: ['health'], summary: 'Prometheus metrics' } },
+    { config: role('public'), schema: { tags: ['health'], summary: 'Prometheus metrics' } },
     async (_request, reply) => reply.type(deps.metrics.contentType).send(await deps.metrics.metrics()),
   );
   const port = await listenHttp(server, config.server.host, config.server.port ?? 0, 'inference.server.port');

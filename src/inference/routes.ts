@@ -1,6 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply } from 'fastify';
+import { role } from '../kernel/access.js';
 import { badRequest } from '../kernel/errors.js';
 import { type HttpServer, toHttpError } from '../kernel/http.js';
 import { INT4_MAX, SafeInteger } from '../kernel/input-schemas.js';
@@ -60,7 +61,10 @@ export async function seedRoutes(server: HttpServer, deps: RouteDeps): Promise<v
   app.setErrorHandler((error, _request, reply) => sendError(error, reply));
   app.post(
     '/inference',
-    { schema: { tags: ['inference'], summary: 'Run a model on inputs', body: SeedBody } },
+    {
+      config: role('public'),
+      schema: { tags: ['inference'], summary: 'Run a model on inputs', body: SeedBody },
+    },
     async (request, reply) => {
       const body = request.body;
       const header = (name: string) => {
@@ -118,17 +122,26 @@ export async function repositoryRoutes(server: HttpServer, deps: RouteDeps): Pro
   app.setErrorHandler((error, _request, reply) => sendError(error, reply));
   app.get(
     '/models',
-    { schema: { tags: repoTags, summary: 'Loaded models, versions, aliases, canary weights' } },
+    {
+      config: role('caller'),
+      schema: { tags: repoTags, summary: 'Loaded models, versions, aliases, canary weights' },
+    },
     async () => ({ models: deps.models.list() }),
   );
-  app.post('/index', { schema: { tags: repoTags, summary: 'Repository index (Triton shape)' } }, async () =>
-    deps.models
-      .list()
-      .flatMap((m) => m.versions.map((v) => ({ name: m.name, version: String(v.version), state: 'READY' }))),
+  app.post(
+    '/index',
+    { config: role('caller'), schema: { tags: repoTags, summary: 'Repository index (Triton shape)' } },
+    async () =>
+      deps.models
+        .list()
+        .flatMap((m) =>
+          m.versions.map((v) => ({ name: m.name, version: String(v.version), state: 'READY' })),
+        ),
   );
   app.post(
     '/models/:name/load',
     {
+      config: role('operator'),
       schema: {
         tags: repoTags,
         summary: 'Load a model (all versions, or one)',
@@ -144,6 +157,7 @@ export async function repositoryRoutes(server: HttpServer, deps: RouteDeps): Pro
   app.post(
     '/models/:name/unload',
     {
+      config: role('operator'),
       schema: {
         tags: repoTags,
         summary: 'Unload a model (all versions, or one); queued requests finish first',
@@ -163,6 +177,7 @@ export async function repositoryRoutes(server: HttpServer, deps: RouteDeps): Pro
   app.put(
     '/models/:name/aliases/:alias',
     {
+      config: role('operator'),
       schema: {
         tags: repoTags,
         summary: 'Point an alias at a loaded version',
@@ -182,6 +197,7 @@ export async function repositoryRoutes(server: HttpServer, deps: RouteDeps): Pro
   app.put(
     '/models/:name/canary',
     {
+      config: role('operator'),
       schema: {
         tags: repoTags,
         summary: 'Percent of unversioned traffic per version',

@@ -1,6 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply } from 'fastify';
+import { role } from '../kernel/access.js';
 import { type HttpServer, toHttpError } from '../kernel/http.js';
 import type { InferenceService } from './inference-service.js';
 import type { ModelManager, ModelVersion } from './model-manager.js';
@@ -77,15 +78,22 @@ export async function v2Routes(server: HttpServer, deps: V2RouteDeps): Promise<v
     reply.status(404).send({ error: `no route for ${request.method} ${request.url.split('?')[0]}` }),
   );
 
-  app.get('/', { schema: { tags, summary: 'Server metadata' } }, async () => ({
+  app.get('/', { config: role('public'), schema: { tags, summary: 'Server metadata' } }, async () => ({
     name: 'aimesh',
     version: '0.1.0',
     extensions: ['model_repository'],
   }));
-  app.get('/health/live', { schema: { tags, summary: 'Server liveness' } }, async () => ({ live: true }));
+  app.get(
+    '/health/live',
+    { config: role('public'), schema: { tags, summary: 'Server liveness' } },
+    async () => ({ live: true }),
+  );
   app.get(
     '/health/ready',
-    { schema: { tags, summary: 'Server readiness: every configured model is loaded' } },
+    {
+      config: role('public'),
+      schema: { tags, summary: 'Server readiness: every configured model is loaded' },
+    },
     async (_request, reply) => {
       const ready = deps.ready();
       return reply.status(ready ? 200 : 503).send({ ready });
@@ -99,7 +107,10 @@ export async function v2Routes(server: HttpServer, deps: V2RouteDeps): Promise<v
       ?.versions.map((v) => v.version) ?? [];
   app.get(
     '/models/:name',
-    { schema: { tags, summary: 'Model metadata (default version)', params: ModelParams } },
+    {
+      config: role('public'),
+      schema: { tags, summary: 'Model metadata (default version)', params: ModelParams },
+    },
     async (request) => {
       const v = models.resolve(request.params.name);
       return metadata(v, versionsOf(v.model));
@@ -107,7 +118,7 @@ export async function v2Routes(server: HttpServer, deps: V2RouteDeps): Promise<v
   );
   app.get(
     '/models/:name/versions/:version',
-    { schema: { tags, summary: 'Model version metadata', params: VersionParams } },
+    { config: role('public'), schema: { tags, summary: 'Model version metadata', params: VersionParams } },
     async (request) => {
       const v = models.resolve(request.params.name, request.params.version);
       return metadata(v, [v.version]);
@@ -115,7 +126,7 @@ export async function v2Routes(server: HttpServer, deps: V2RouteDeps): Promise<v
   );
   app.get(
     '/models/:name/ready',
-    { schema: { tags, summary: 'Model readiness', params: ModelParams } },
+    { config: role('public'), schema: { tags, summary: 'Model readiness', params: ModelParams } },
     async (request) => {
       const v = models.resolve(request.params.name);
       return { name: v.model, ready: true };
@@ -123,7 +134,7 @@ export async function v2Routes(server: HttpServer, deps: V2RouteDeps): Promise<v
   );
   app.get(
     '/models/:name/versions/:version/ready',
-    { schema: { tags, summary: 'Model version readiness', params: VersionParams } },
+    { config: role('public'), schema: { tags, summary: 'Model version readiness', params: VersionParams } },
     async (request) => {
       const v = models.resolve(request.params.name, request.params.version);
       return { name: v.model, version: String(v.version), ready: true };
@@ -154,12 +165,18 @@ export async function v2Routes(server: HttpServer, deps: V2RouteDeps): Promise<v
   };
   app.post(
     '/models/:name/infer',
-    { schema: { tags, summary: 'Inference on the default version', params: ModelParams, body: InferBody } },
+    {
+      config: role('public'),
+      schema: { tags, summary: 'Inference on the default version', params: ModelParams, body: InferBody },
+    },
     (request, reply) => infer(request.params.name, undefined, request.body, request.id, reply),
   );
   app.post(
     '/models/:name/versions/:version/infer',
-    { schema: { tags, summary: 'Inference on a version or alias', params: VersionParams, body: InferBody } },
+    {
+      config: role('public'),
+      schema: { tags, summary: 'Inference on a version or alias', params: VersionParams, body: InferBody },
+    },
     (request, reply) => infer(request.params.name, request.params.version, request.body, request.id, reply),
   );
 }

@@ -3,6 +3,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyError, type FastifyInstance, LogController } from 'fastify';
+import { AccessGuard, routeRoleOf } from './access.js';
 import { canonicalUrl } from './canonical-path.js';
 import { ConnectionDrain } from './connection-drain.js';
 import { AimeshError, isAimeshError, retryAfterOf } from './errors.js';
@@ -20,6 +21,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Path prefixes served ahead of the router (the gateway's proxied traffic). */
     traffic: TrafficRoutes;
+    /** Who may call what: the credential resolvers and the guarded routes of this process. */
+    access: AccessGuard;
   }
   interface FastifyContextConfig {
     /** This route serves a traffic prefix too (its fallback when the prefix is shadowed). */
@@ -91,6 +94,13 @@ export interface HttpOptions {
   firstRequestGraceMs?: number;
   /** How deep a JSON body may nest (default 64). */
   maxJsonDepth?: number;
+  /**
+   * The process's access guard, shared by its listeners (a module's own listener passes the
+   * main one's `http.access`); a new one, with no credential sources, when not given.
+   */
+  access?: AccessGuard;
+  /** Which listener this is, in the guard's route list (default `main`). */
+  listener?: string;
 }
 
 /** The uniform error body: `{ "error": { "code", "message" } }`. */
@@ -146,6 +156,8 @@ function refuseAmbiguousPath(req: IncomingMessage, res: ServerResponse): void {
   res.end(text);
 }
 
+const DOCS = '/docs';
+
 /** Creates the Fastify server with our error shape, request ids and OpenAPI docs at /docs. */
 export async function createHttpServer(options: HttpOptions): Promise<HttpServer> {
   const ids = new IdSource();
@@ -199,11 +211,32 @@ export async function createHttpServer(options: HttpOptions): Promise<HttpServer
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.decorate('traffic', traffic);
+  const access = options.access ?? new AccessGuard();
+  const listener = options.listener ?? 'main';
+  app.decorate('access', access);
+  // The access guard: every route states the role it needs (none stated: `admin`), checked
+  // before anything else runs. A path without a route falls through to the 404 answer.
+  app.addHook('onRequest', async (request) => {
+    if (request.is404) return;
+    request.principal = await access.check(request.headers, routeRoleOf(request.routeOptions.config));
+  });
   // Runs before Fastify closes the server, so no connection is left for it to drop.
   app.addHook('preClose', () => connections!.drain());
   // Every route but the traffic fallbacks: a traffic prefix they fall under is left to the router.
   app.addHook('onRoute', (route) => {
     if (!route.config?.traffic) traffic.routed(route.url);
+    // The API documentation (swagger-ui's routes, which state no role) is for everyone.
+    if ((route.url === DOCS || route.url.startsWith(`${DOCS}/`)) && route.config?.role === undefined)
+      route.config = { ...route.config, role: 'public' };
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    for (const method of methods)
+      access.routes.push({
+        listener,
+        method,
+        url: route.url,
+        role: routeRoleOf(route.config),
+        stated: route.config?.role !== undefined,
+      });
   });
   app.setErrorHandler((error, request, reply) => {
     const { status, body } = toHttpError(error);
@@ -251,7 +284,7 @@ export async function createHttpServer(options: HttpOptions): Promise<HttpServer
       },
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(swaggerUi, { routePrefix: DOCS });
   return app as unknown as HttpServer;
 }
 

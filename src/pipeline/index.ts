@@ -20,7 +20,6 @@ export type { ExperimentService } from './experiments/experiment-service.js';
 export { parseDimensionFlag } from './experiments/search-space.js';
 export type { TeamBudget } from './placement.js';
 export type { ClaimedTask, ExecutionRecord, StageRecord, WorkerCapacity, WorkerRecord } from './records.js';
-export type { RouteRole } from './routes.js';
 
 /** The discovery service name the gateway routes `/api/v1/training/**` to. */
 export const TRAINING_SERVICE = 'model-training';
@@ -162,7 +161,12 @@ async function startPipeline(ctx: ModuleContext): Promise<ModuleInstance> {
     leaseMs: config.experiments.leaseMs,
   });
 
-  const server = await createHttpServer({ logger: ctx.logger, bodyLimitBytes: 4 * 1024 * 1024 });
+  const server = await createHttpServer({
+    logger: ctx.logger,
+    bodyLimitBytes: 4 * 1024 * 1024,
+    access: ctx.http.access,
+    listener: 'training',
+  });
   await server.register(pipelineRoutes(service), { prefix: '/api/v1/training' });
   await server.register(experimentRoutes(experiments), { prefix: '/api/v1/training' });
   await server.listen({ host: config.server.host, port: config.server.port });

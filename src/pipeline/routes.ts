@@ -1,14 +1,8 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { role } from '../kernel/access.js';
 import { badRequest } from '../kernel/errors.js';
 import type { PipelineService } from './pipeline-service.js';
-
-/**
- * The role each route needs, declared in its route config (`config.role`) for the access
- * layer to enforce: `operator` for writes, `caller` for reads.
- */
-export type RouteRole = 'admin' | 'operator' | 'service' | 'caller';
-const role = (r: RouteRole) => ({ role: r });
 
 const tags = ['training'];
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 200 }) });

@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
+import { role } from '../kernel/access.js';
 import { badRequest } from '../kernel/errors.js';
 import type { RegistryConfig } from './config.js';
 import type { ExpectedColumn } from './dataset-profile.js';
@@ -38,18 +39,26 @@ export function datasetRoutes(service: RegistryService, config: RegistryConfig):
     );
     app.get(
       '/',
-      { schema: { tags, summary: 'List datasets', querystring: Type.Object(PageQuery) } },
+      {
+        config: role('caller'),
+        schema: { tags, summary: 'List datasets', querystring: Type.Object(PageQuery) },
+      },
       async (request) => {
         const page = request.query as Page;
         return paged(await service.datasets.list(page), page);
       },
     );
-    app.get('/samples', { schema: { tags, summary: 'List the built-in sample data sets' } }, async () => ({
-      items: Object.entries(SAMPLE_DATASETS).map(([name, s]) => ({ name, description: s.description })),
-    }));
+    app.get(
+      '/samples',
+      { config: role('caller'), schema: { tags, summary: 'List the built-in sample data sets' } },
+      async () => ({
+        items: Object.entries(SAMPLE_DATASETS).map(([name, s]) => ({ name, description: s.description })),
+      }),
+    );
     app.post(
       '/samples/:name',
       {
+        config: role('operator'),
         schema: { tags, summary: 'Push a built-in sample as a dataset of the same name', params: NameParams },
       },
       async (request, reply) => {
@@ -63,12 +72,15 @@ export function datasetRoutes(service: RegistryService, config: RegistryConfig):
         return reply.status(pushed.created ? 201 : 200).send(pushed);
       },
     );
-    app.get('/:name', { schema: { tags, summary: 'A dataset', params: NameParams } }, async (request) =>
-      service.datasets.get((request.params as { name: string }).name),
+    app.get(
+      '/:name',
+      { config: role('caller'), schema: { tags, summary: 'A dataset', params: NameParams } },
+      async (request) => service.datasets.get((request.params as { name: string }).name),
     );
     app.post(
       '/:name/versions',
       {
+        config: role('operator'),
         schema: {
           tags,
           summary: 'Push a CSV (Content-Type: text/csv); the same content again returns the existing version',
@@ -95,6 +107,7 @@ export function datasetRoutes(service: RegistryService, config: RegistryConfig):
     app.get(
       '/:name/versions',
       {
+        config: role('caller'),
         schema: {
           tags,
           summary: "A dataset's versions, newest first",
@@ -113,6 +126,7 @@ export function datasetRoutes(service: RegistryService, config: RegistryConfig):
     app.get(
       '/:name/versions/:version',
       {
+        config: role('caller'),
         schema: {
           tags,
           summary: 'A dataset version: schema, row count, per-column stats',
@@ -126,7 +140,10 @@ export function datasetRoutes(service: RegistryService, config: RegistryConfig):
     );
     app.get(
       '/:name/versions/:version/content',
-      { schema: { tags, summary: 'The CSV of a dataset version', params: VersionParams } },
+      {
+        config: role('caller'),
+        schema: { tags, summary: 'The CSV of a dataset version', params: VersionParams },
+      },
       async (request, reply) => {
         const { name, version } = request.params as { name: string; version: string };
         const found = await service.getDatasetVersion(name, version);
@@ -138,6 +155,7 @@ export function datasetRoutes(service: RegistryService, config: RegistryConfig):
     app.post(
       '/:name/versions/:version/validate',
       {
+        config: role('operator'),
         schema: {
           tags,
           summary: 'Validate a dataset version against expected columns',

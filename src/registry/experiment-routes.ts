@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
+import { role } from '../kernel/access.js';
 import { newId } from '../kernel/ids.js';
 import { type Page, PageQuery, paged } from './page.js';
 import { checkName, type RegistryService } from './registry-service.js';
@@ -23,7 +24,10 @@ export function experimentRoutes(service: RegistryService): FastifyPluginAsync {
     const now = () => new Date(service.clock.now());
     app.post(
       '/experiments',
-      { schema: { tags, summary: 'Create an experiment (unique name)', body: CreateExperiment } },
+      {
+        config: role('operator'),
+        schema: { tags, summary: 'Create an experiment (unique name)', body: CreateExperiment },
+      },
       async (request, reply) => {
         const body = request.body as typeof CreateExperiment.static;
         checkName('experiment', body.name);
@@ -40,7 +44,10 @@ export function experimentRoutes(service: RegistryService): FastifyPluginAsync {
     );
     app.get(
       '/experiments',
-      { schema: { tags, summary: 'List experiments, newest first', querystring: Type.Object(PageQuery) } },
+      {
+        config: role('caller'),
+        schema: { tags, summary: 'List experiments, newest first', querystring: Type.Object(PageQuery) },
+      },
       async (request) => {
         const page = request.query as Page;
         return paged(await service.experiments.listExperiments(page), page);
@@ -48,12 +55,13 @@ export function experimentRoutes(service: RegistryService): FastifyPluginAsync {
     );
     app.get(
       '/experiments/:id',
-      { schema: { tags, summary: 'An experiment by id or name', params: IdParams } },
+      { config: role('caller'), schema: { tags, summary: 'An experiment by id or name', params: IdParams } },
       async (request) => service.experiments.getExperiment((request.params as { id: string }).id),
     );
     app.patch(
       '/experiments/:id',
       {
+        config: role('operator'),
         schema: {
           tags,
           summary: "Set an experiment's description, status or tags",

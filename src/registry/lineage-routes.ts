@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
+import { role } from '../kernel/access.js';
 import { notFound } from '../kernel/errors.js';
 import { MAX_LINEAGE_DEPTH } from './lineage-repository.js';
 import { parseNode, RunEvent, toRunEvent } from './openlineage.js';
@@ -22,7 +23,10 @@ export function lineageRoutes(service: RegistryService): FastifyPluginAsync {
   return async (app) => {
     app.post(
       '/',
-      { schema: { tags, summary: 'Record an OpenLineage RunEvent', body: RunEvent } },
+      {
+        config: role('operator'),
+        schema: { tags, summary: 'Record an OpenLineage RunEvent', body: RunEvent },
+      },
       async (request, reply) => {
         await service.recordLineage(request.body as RunEvent);
         return reply.status(201).send({ recorded: true });
@@ -30,7 +34,10 @@ export function lineageRoutes(service: RegistryService): FastifyPluginAsync {
     );
     app.get(
       '/',
-      { schema: { tags, summary: 'Walk the lineage graph from a node', querystring: WalkQuery } },
+      {
+        config: role('caller'),
+        schema: { tags, summary: 'Walk the lineage graph from a node', querystring: WalkQuery },
+      },
       async (request) => {
         const q = request.query as typeof WalkQuery.static;
         const node = parseNode(q.node);
@@ -44,6 +51,7 @@ export function lineageRoutes(service: RegistryService): FastifyPluginAsync {
     app.get(
       '/runs',
       {
+        config: role('caller'),
         schema: {
           tags,
           summary: 'Recorded runs as OpenLineage RunEvents, most recent first',
@@ -58,6 +66,7 @@ export function lineageRoutes(service: RegistryService): FastifyPluginAsync {
     app.get(
       '/runs/:runId',
       {
+        config: role('caller'),
         schema: {
           tags,
           summary: 'A run as an OpenLineage RunEvent (its latest state)',

@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
+import { role } from '../kernel/access.js';
 import { INT4_MAX, SafeInteger, SafeString } from '../kernel/input-schemas.js';
 import { type Page, PageQuery, paged } from './page.js';
 import type { RegistryService } from './registry-service.js';
@@ -58,7 +59,7 @@ export function modelRoutes(service: RegistryService): FastifyPluginAsync {
   return async (app) => {
     app.post(
       '/models',
-      { schema: { tags, summary: 'Register a model name', body: CreateModel } },
+      { config: role('operator'), schema: { tags, summary: 'Register a model name', body: CreateModel } },
       async (request, reply) => {
         const body = request.body as typeof CreateModel.static;
         return reply.status(201).send(await service.createModel({ ...body, createdBy: actorOf(request) }));
@@ -66,7 +67,7 @@ export function modelRoutes(service: RegistryService): FastifyPluginAsync {
     );
     app.get(
       '/models',
-      { schema: { tags, summary: 'List registered models', querystring: ListQuery } },
+      { config: role('caller'), schema: { tags, summary: 'List registered models', querystring: ListQuery } },
       async (request) => {
         const q = request.query as Page & { type?: string };
         return paged(await service.models.listModels(q, q.type), q);
@@ -74,12 +75,16 @@ export function modelRoutes(service: RegistryService): FastifyPluginAsync {
     );
     app.get(
       '/models/:name',
-      { schema: { tags, summary: 'A registered model with its aliases', params: NameParams } },
+      {
+        config: role('caller'),
+        schema: { tags, summary: 'A registered model with its aliases', params: NameParams },
+      },
       async (request) => service.models.getModel((request.params as { name: string }).name),
     );
     app.post(
       '/models/:name/versions',
       {
+        config: role('operator'),
         schema: {
           tags,
           summary: 'Add a version (numbered by the registry)',
@@ -100,6 +105,7 @@ export function modelRoutes(service: RegistryService): FastifyPluginAsync {
     app.get(
       '/models/:name/versions',
       {
+        config: role('caller'),
         schema: {
           tags,
           summary: "A model's versions, newest first",
@@ -117,7 +123,10 @@ export function modelRoutes(service: RegistryService): FastifyPluginAsync {
     );
     app.get(
       '/models/:name/versions/:ref',
-      { schema: { tags, summary: 'A version by number, alias or latest', params: RefParams } },
+      {
+        config: role('caller'),
+        schema: { tags, summary: 'A version by number, alias or latest', params: RefParams },
+      },
       async (request) => {
         const { name, ref } = request.params as { name: string; ref: string };
         return service.getModelVersion(name, ref);
@@ -126,6 +135,7 @@ export function modelRoutes(service: RegistryService): FastifyPluginAsync {
     app.put(
       '/models/:name/aliases/:alias',
       {
+        config: role('operator'),
         schema: {
           tags,
           summary: 'Promote: point an alias at a version if the promotion rules pass',
@@ -148,6 +158,7 @@ export function modelRoutes(service: RegistryService): FastifyPluginAsync {
     app.get(
       '/models/:name/compare',
       {
+        config: role('caller'),
         schema: {
           tags,
           summary: 'Metric and param diff of two versions',
@@ -163,6 +174,7 @@ export function modelRoutes(service: RegistryService): FastifyPluginAsync {
     app.get(
       '/model-versions',
       {
+        config: role('caller'),
         schema: {
           tags,
           summary: 'Model versions across models, e.g. by experiment',
@@ -177,6 +189,7 @@ export function modelRoutes(service: RegistryService): FastifyPluginAsync {
     app.get(
       '/model-versions/latest',
       {
+        config: role('caller'),
         schema: {
           tags,
           summary: 'The newest version of any model of a type',

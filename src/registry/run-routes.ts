@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
+import { role } from '../kernel/access.js';
 import { newId } from '../kernel/ids.js';
 import { SafeInteger } from '../kernel/input-schemas.js';
 import { RUN_STATUSES, type RunBatch } from './experiment-repository.js';
@@ -72,7 +73,10 @@ export function runRoutes(service: RegistryService): FastifyPluginAsync {
     const now = () => new Date(service.clock.now());
     app.post(
       '/experiments/:id/runs',
-      { schema: { tags, summary: 'Start a run', params: IdParams, body: CreateRun } },
+      {
+        config: role('operator'),
+        schema: { tags, summary: 'Start a run', params: IdParams, body: CreateRun },
+      },
       async (request, reply) => {
         const body = request.body as typeof CreateRun.static;
         const run = await service.db.transaction(async (tx) => {
@@ -97,6 +101,7 @@ export function runRoutes(service: RegistryService): FastifyPluginAsync {
     app.get(
       '/experiments/:id/runs',
       {
+        config: role('caller'),
         schema: { tags, summary: "Search an experiment's runs", params: IdParams, querystring: SearchQuery },
       },
       async (request) => {
@@ -114,7 +119,10 @@ export function runRoutes(service: RegistryService): FastifyPluginAsync {
     );
     app.post(
       '/runs/search',
-      { schema: { tags, summary: 'Search runs of several experiments', body: SearchBody } },
+      {
+        config: role('caller'),
+        schema: { tags, summary: 'Search runs of several experiments', body: SearchBody },
+      },
       async (request) => {
         const body = request.body as typeof SearchBody.static;
         const page = { limit: body.limit ?? 50, offset: body.offset ?? 0 };
@@ -134,12 +142,16 @@ export function runRoutes(service: RegistryService): FastifyPluginAsync {
     );
     app.get(
       '/runs/:runId',
-      { schema: { tags, summary: 'A run with params and latest metrics', params: RunParams } },
+      {
+        config: role('self'),
+        schema: { tags, summary: 'A run with params and latest metrics', params: RunParams },
+      },
       async (request) => service.experiments.getRun((request.params as { runId: string }).runId),
     );
     app.patch(
       '/runs/:runId',
       {
+        config: role('operator'),
         schema: {
           tags,
           summary: "Set a run's status, artifact URI or tags",
@@ -179,6 +191,7 @@ export function runRoutes(service: RegistryService): FastifyPluginAsync {
     app.post(
       '/runs/:runId/log-batch',
       {
+        config: role('operator'),
         schema: {
           tags,
           summary: 'Log metrics (appended), params (written once) and tags together',
@@ -197,6 +210,7 @@ export function runRoutes(service: RegistryService): FastifyPluginAsync {
     app.get(
       '/runs/:runId/metrics/:key',
       {
+        config: role('self'),
         schema: {
           tags,
           summary: "A metric's full history",

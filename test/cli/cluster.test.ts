@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { adminHeaders, TEST_ADMIN_TOKEN } from '../support/aimesh.js';
 import { testStream } from '../support/nats.js';
 import { freePort } from '../support/ports.js';
 import { runAimesh } from '../support/processes.js';
@@ -72,6 +73,7 @@ describe.skipIf(!services)('aimesh start --workers 2 on PostgreSQL, NATS and Red
         AIMESH_BUS__STREAM: stream.stream,
         AIMESH_BUS__SUBJECT_PREFIX: stream.subjectPrefix,
         AIMESH_ARTIFACTS__DIR: join(dir, 'artifacts'),
+        AIMESH_GATEWAY__AUTH__ADMIN_TOKEN: TEST_ADMIN_TOKEN,
       },
     );
     try {
@@ -92,14 +94,17 @@ describe.skipIf(!services)('aimesh start --workers 2 on PostgreSQL, NATS and Red
       // Both workers write to the one database: a model made through one is seen through the other.
       const created = await request(`http://127.0.0.1:${port}/api/v1/models`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { ...adminHeaders(), 'content-type': 'application/json' },
         body: JSON.stringify({ name: 'shared', type: 'sentiment' }),
       });
       expect(created.statusCode).toBe(201);
       await created.body.dump();
       for (let i = 0; i < 4; i++) {
         const agent = new Agent({ pipelining: 0 });
-        const read = await request(`http://127.0.0.1:${port}/api/v1/models/shared`, { dispatcher: agent });
+        const read = await request(`http://127.0.0.1:${port}/api/v1/models/shared`, {
+          dispatcher: agent,
+          headers: adminHeaders(),
+        });
         expect(read.statusCode).toBe(200);
         await read.body.dump();
         await agent.close();

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningAimesh } from '../../src/app/runtime.js';
-import { startTestAimesh } from '../support/aimesh.js';
+import { adminHeaders, startTestAimesh, TEST_ADMIN_TOKEN } from '../support/aimesh.js';
 
 // Starting PGlite and migrating every module takes tens of seconds on a loaded machine.
 const START_TIMEOUT_MS = 120_000;
@@ -19,7 +19,12 @@ describe('aimesh datasets / models / lineage commands', () => {
   const cli = async (...args: string[]) => {
     try {
       const { stdout } = await run(process.execPath, [bin, ...args], {
-        env: { ...process.env, AIMESH_URL: aimesh.url, AIMESH_ACTOR: 'cli-user' },
+        env: {
+          ...process.env,
+          AIMESH_URL: aimesh.url,
+          AIMESH_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+          AIMESH_ACTOR: 'cli-user',
+        },
         timeout: 60_000,
       });
       return { code: 0, stdout, stderr: '' };
@@ -35,7 +40,7 @@ describe('aimesh datasets / models / lineage commands', () => {
   afterAll(() => aimesh?.stop());
 
   it(
-    'pushes a CSV file as a content-addressed version on behalf of AIMESH_ACTOR',
+    'pushes a CSV file as a content-addressed version, recorded as the authenticated principal, never AIMESH_ACTOR',
     async () => {
       const pushed = await cli('datasets', 'push', irisCsv, '--name', 'iris');
       expect(pushed.code).toBe(0);
@@ -43,7 +48,8 @@ describe('aimesh datasets / models / lineage commands', () => {
       const [version] = (await aimesh.events.query({ type: 'ai.dataset.version.created' })).map(
         (e) => e.data,
       );
-      expect(version).toMatchObject({ dataset: 'iris', actor: 'cli-user' });
+      // The admin token proves `admin`; the actor header it sends is not proof of anything.
+      expect(version).toMatchObject({ dataset: 'iris', actor: 'admin' });
     },
     CLI_TEST_TIMEOUT,
   );
@@ -54,7 +60,7 @@ describe('aimesh datasets / models / lineage commands', () => {
       const api = (path: string, body: unknown) =>
         fetch(`${aimesh.url}${path}`, {
           method: 'POST',
-          headers: { 'content-type': 'application/json' },
+          headers: { ...adminHeaders(), 'content-type': 'application/json' },
           body: JSON.stringify(body),
         });
       await api('/api/v1/models', { name: 'iris-classifier', type: 'classification' });

@@ -1,10 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningAimesh } from '../../src/app/runtime.js';
-import { startTestAimesh } from '../support/aimesh.js';
+import { serviceHeaders, startTestAimesh, userHeaders } from '../support/aimesh.js';
 
 describe('discovery HTTP API', () => {
   let aimesh: RunningAimesh;
-  const call = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
+  const call = (
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = serviceHeaders(),
+  ) =>
     fetch(`${aimesh.url}${path}`, {
       method,
       headers: body ? { 'content-type': 'application/json', ...headers } : headers,
@@ -51,36 +56,47 @@ describe('discovery HTTP API', () => {
   });
 });
 
-describe('discovery HTTP API with a token', () => {
+describe('discovery HTTP API: only service principals register', () => {
   let aimesh: RunningAimesh;
   beforeAll(async () => {
-    aimesh = await startTestAimesh({
-      targets: ['discovery'],
-      config: { discovery: { token: 'a-long-registration-token' } },
-    });
+    aimesh = await startTestAimesh({ targets: ['gateway'] });
   });
   afterAll(() => aimesh.stop());
 
-  it('requires the bearer token', async () => {
-    const body = JSON.stringify({ service: 'svc', url: 'http://127.0.0.1:9101' });
-    const headers = { 'content-type': 'application/json' };
-    const without = await fetch(`${aimesh.url}/api/v1/discovery/instances`, {
-      method: 'POST',
-      headers,
-      body,
-    });
+  it('refuses registration without credentials (401), with a wrong token (401) and from a caller or operator (403)', async () => {
+    const body = JSON.stringify({ service: 'model-inference', url: 'http://127.0.0.1:9101' });
+    const register = (headers: Record<string, string>) =>
+      fetch(`${aimesh.url}/api/v1/discovery/instances`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body,
+      });
+    const without = await register({});
     expect(without.status).toBe(401);
-    const wrong = await fetch(`${aimesh.url}/api/v1/discovery/instances`, {
-      method: 'POST',
-      headers: { ...headers, authorization: 'Bearer a-long-registration-tokeX' },
-      body,
-    });
-    expect(wrong.status).toBe(401);
-    const right = await fetch(`${aimesh.url}/api/v1/discovery/instances`, {
-      method: 'POST',
-      headers: { ...headers, authorization: 'Bearer a-long-registration-token' },
-      body,
-    });
-    expect(right.status).toBe(201);
+    expect((await without.json()).error.code).toBe('missing_credentials');
+    expect((await register({ authorization: 'Bearer test-service-token-012345678X' })).status).toBe(401);
+    for (const roles of [['caller'], ['operator']]) {
+      const refused = await register(await userHeaders(aimesh.url, roles));
+      expect(refused.status).toBe(403);
+      expect((await refused.json()).error).toMatchObject({ code: 'insufficient_role' });
+      expect(await liveCount()).toBe(0);
+    }
+    expect((await register(serviceHeaders())).status).toBe(201);
+    expect(await liveCount()).toBe(1);
   });
+
+  it('refuses a caller’s DELETE of a live instance, which stays registered', async () => {
+    const [instance] = (await aimesh.db.query<{ id: string }>('SELECT id FROM aimesh_discovery_instances'))
+      .rows;
+    const removed = await fetch(`${aimesh.url}/api/v1/discovery/instances/${instance.id}`, {
+      method: 'DELETE',
+      headers: await userHeaders(aimesh.url, ['caller'], 'mallory'),
+    });
+    expect(removed.status).toBe(403);
+    expect(await liveCount()).toBe(1);
+  });
+
+  const liveCount = async () =>
+    (await aimesh.db.query<{ n: number }>('SELECT count(*)::int AS n FROM aimesh_discovery_instances'))
+      .rows[0].n;
 });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningAimesh } from '../../src/app/runtime.js';
 import type { DiscoveryModuleApi } from '../../src/discovery/index.js';
-import { startTestAimesh } from '../support/aimesh.js';
+import { serviceHeaders, startTestAimesh } from '../support/aimesh.js';
 
 const ADMIN = 'self-healing-admin-token-012345';
 const TTL_MS = 6_000; // heartbeats every 2 s
@@ -50,6 +50,7 @@ describe('discovery heals: a removed registration comes back with its owner’s 
 
     const removed = await fetch(`${aimesh.url}/api/v1/discovery/instances/${instance.id}`, {
       method: 'DELETE',
+      headers: serviceHeaders(),
     });
     expect(removed.status).toBe(204);
     expect(discovery.instances('model-inference').map((i) => i.id)).not.toContain(instance.id);

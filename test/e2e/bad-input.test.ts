@@ -26,7 +26,12 @@ describe('bad input is a 400 with the common error shape on every module', () =>
   ): Promise<{ status: number; body: Record<string, unknown> }> => {
     const response = await fetch(url, {
       method,
-      headers: { ...(raw === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+      // As the admin, unless the call names its own credentials (an API key wins at the gateway).
+      headers: {
+        authorization: `Bearer ${ADMIN}`,
+        ...(raw === undefined ? {} : { 'content-type': 'application/json' }),
+        ...headers,
+      },
       body: raw,
     });
     const text = await response.text();

@@ -78,7 +78,7 @@ for (const adapter of ['pglite', 'postgres'] as const)
       ) => {
         const response = await fetch(url, {
           method,
-          headers: { 'content-type': 'application/json', ...headers },
+          headers: { ...admin, 'content-type': 'application/json', ...headers },
           body,
         });
         await response.arrayBuffer();
@@ -104,7 +104,7 @@ for (const adapter of ['pglite', 'postgres'] as const)
         await send('POST', `${api}/experiments`, JSON.stringify({ name: 'fuzz' }));
         const run = await fetch(`${api}/experiments/fuzz/runs`, {
           method: 'POST',
-          headers: { 'content-type': 'application/json' },
+          headers: { ...admin, 'content-type': 'application/json' },
           body: '{}',
         });
         runId = ((await run.json()) as { id: string }).id;
@@ -247,7 +247,7 @@ for (const adapter of ['pglite', 'postgres'] as const)
 
       it('is still live and ready afterwards', async () => {
         expect((await fetch(`${aimesh.url}/healthz`)).status).toBe(200);
-        expect((await fetch(`${aimesh.url}/api/v1/events?limit=1`)).status).toBe(200);
+        expect((await fetch(`${aimesh.url}/api/v1/events?limit=1`, { headers: admin })).status).toBe(200);
       });
     },
   );

@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningAimesh } from '../../src/app/runtime.js';
 import { startTestAimesh } from '../support/aimesh.js';
-import { call as plainCall } from '../support/inference.js';
 import { denseModel, onnxFiles, tfjsFiles } from '../support/models.js';
 
 const ADMIN = 'e2e-admin-token-0123456789abcdef';
@@ -30,7 +29,12 @@ describe('aimesh, all modules in one process', () => {
   ) => {
     const response = await fetch(`${aimesh.url}${path}`, {
       method,
-      headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+      // As the admin, unless the call names its own credentials (an API key wins at the gateway).
+      headers: {
+        authorization: `Bearer ${ADMIN}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...headers,
+      },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await response.text();
@@ -140,10 +144,12 @@ describe('aimesh, all modules in one process', () => {
   });
 
   it('refuses a call without credentials (401) and one no model can satisfy (422)', async () => {
-    const anonymous = await plainCall(aimesh.url, 'POST', '/api/v1/ai/inference', {
-      modelType: 'classification',
-      inputs: [[1, 2, 3]],
+    const response = await fetch(`${aimesh.url}/api/v1/ai/inference`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ modelType: 'classification', inputs: [[1, 2, 3]] }),
     });
+    const anonymous = { status: response.status, body: await response.json() };
     expect(anonymous.status).toBe(401);
     expect(anonymous.body).toMatchObject({ error: { code: 'missing_credentials' } });
     const strict = await infer({}, '?minAccuracy=0.99');

@@ -3,14 +3,14 @@ import { connect } from 'node:net';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningAimesh } from '../../src/app/runtime.js';
-import { startTestAimesh } from '../support/aimesh.js';
+import { adminHeaders, serviceHeaders, startTestAimesh, TEST_ADMIN_TOKEN } from '../support/aimesh.js';
 import { sleep, waitFor } from '../support/wait.js';
 
 const bin = new URL('../../bin/aimesh.js', import.meta.url).pathname;
 
 /** Reads an SSE stream into parsed events until `stop()`. */
 async function openStream(url: string) {
-  const response = await request(url, { bodyTimeout: 0 });
+  const response = await request(url, { bodyTimeout: 0, headers: adminHeaders() });
   const events: { type: string; data: Record<string, unknown> }[] = [];
   let pending = '';
   const done = (async () => {
@@ -45,7 +45,7 @@ const withId = (event: Record<string, unknown>) => ({ id: `live-${Date.now()}-${
 const post = (base: string, body: Record<string, unknown> | Record<string, unknown>[]) =>
   request(`${base}/api/v1/events`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { ...serviceHeaders(), 'content-type': 'application/json' },
     body: JSON.stringify(Array.isArray(body) ? body.map(withId) : withId(body)),
   }).then(async (r) => ({ status: r.statusCode, body: (await r.body.json()) as Record<string, unknown> }));
 
@@ -82,7 +82,9 @@ describe('Live event stream (SSE) and aimesh events tail', () => {
   });
 
   it('refuses a malformed type filter with 400', async () => {
-    const r = await request(`${aimesh.url}/api/v1/events/stream?type=${encodeURIComponent('a b')}`);
+    const r = await request(`${aimesh.url}/api/v1/events/stream?type=${encodeURIComponent('a b')}`, {
+      headers: adminHeaders(),
+    });
     expect(r.statusCode).toBe(400);
     expect(((await r.body.json()) as { error: { code: string } }).error.code).toBe('invalid_request');
   });
@@ -91,7 +93,9 @@ describe('Live event stream (SSE) and aimesh events tail', () => {
     // A raw socket that never reads: the kernel buffers fill, then our bounded backlog.
     const socket = connect({ host: '127.0.0.1', port: aimesh.port });
     await new Promise((r) => socket.once('connect', r));
-    socket.write('GET /api/v1/events/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    socket.write(
+      `GET /api/v1/events/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${adminHeaders().authorization}\r\n\r\n`,
+    );
     socket.pause();
     await sleep(100);
     const big = 'x'.repeat(200_000);
@@ -106,7 +110,7 @@ describe('Live event stream (SSE) and aimesh events tail', () => {
     const child = spawn(
       process.execPath,
       [bin, 'events', 'tail', '--url', aimesh.url, '--type', 'ai.model.promoted', '--count', '1'],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, AIMESH_ADMIN_TOKEN: TEST_ADMIN_TOKEN } },
     );
     let out = '';
     child.stdout.on('data', (d) => {

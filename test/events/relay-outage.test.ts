@@ -1,7 +1,7 @@
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningAimesh } from '../../src/app/runtime.js';
-import { startTestAimesh } from '../support/aimesh.js';
+import { serviceHeaders, startTestAimesh } from '../support/aimesh.js';
 import { readStream, streamSize, testStream } from '../support/nats.js';
 import { NATS_URL, serviceAvailable } from '../support/services.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
@@ -67,7 +67,7 @@ describe.skipIf(!nats)('Outbox relay through a NATS outage (nats)', () => {
   async function append(events: unknown[]): Promise<number> {
     const r = await request(`${aimesh.url}/api/v1/events`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { ...serviceHeaders(), 'content-type': 'application/json' },
       body: JSON.stringify(events),
     });
     await r.body.dump();

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningAimesh } from '../../src/app/runtime.js';
-import { startTestAimesh } from '../support/aimesh.js';
+import { adminHeaders, serviceHeaders, startTestAimesh } from '../support/aimesh.js';
 
 describe('Events HTTP API', () => {
   let aimesh: RunningAimesh;
@@ -19,7 +19,7 @@ describe('Events HTTP API', () => {
   const send = async (body: string | Buffer, contentType = 'application/json') => {
     const r = await request(`${aimesh.url}/api/v1/events`, {
       method: 'POST',
-      headers: { 'content-type': contentType },
+      headers: { ...serviceHeaders(), 'content-type': contentType },
       body,
       headersTimeout: 10_000,
       bodyTimeout: 10_000,
@@ -40,7 +40,9 @@ describe('Events HTTP API', () => {
   });
 
   it('queries what was appended', async () => {
-    const r = await request(`${aimesh.url}/api/v1/events?type=ai.training.started`);
+    const r = await request(`${aimesh.url}/api/v1/events?type=ai.training.started`, {
+      headers: adminHeaders(),
+    });
     const body = (await r.body.json()) as { events: { id: string }[] };
     expect(body.events.map((e) => e.id)).toContain('api-1');
   });

@@ -1,5 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { role } from '../../src/kernel/access.js';
 import { createHttpServer, type HttpServer } from '../../src/kernel/http.js';
 import { createLogger } from '../../src/kernel/logger.js';
 import { sleep } from '../support/wait.js';
@@ -47,8 +48,8 @@ async function server(): Promise<number> {
     bodyLimitBytes: 1024,
     firstRequestGraceMs: 1000,
   });
-  app.get('/fast', async () => ({ ok: true }));
-  app.get('/slow', async () => {
+  app.get('/fast', { config: role('public') }, async () => ({ ok: true }));
+  app.get('/slow', { config: role('public') }, async () => {
     await sleep(300);
     return { ok: true };
   });

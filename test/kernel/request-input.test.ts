@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { role } from '../../src/kernel/access.js';
 import { AimeshError } from '../../src/kernel/errors.js';
 import { createHttpServer, type HttpServer } from '../../src/kernel/http.js';
 import { createLogger } from '../../src/kernel/logger.js';
@@ -117,10 +118,13 @@ describe('the HTTP server applies the rules to every route', () => {
   let app: HttpServer;
   beforeAll(async () => {
     app = await createHttpServer({ logger: createLogger('silent'), bodyLimitBytes: 1 << 20 });
-    app.post('/echo', async (request) => ({ body: request.body }));
+    app.post('/echo', { config: role('public') }, async (request) => ({ body: request.body }));
     app.get(
       '/items/:id',
-      { schema: { querystring: Type.Object({ limit: Type.Optional(Type.Integer({ maximum: 1000 })) }) } },
+      {
+        config: role('public'),
+        schema: { querystring: Type.Object({ limit: Type.Optional(Type.Integer({ maximum: 1000 })) }) },
+      },
       async (request) => ({ params: request.params, query: request.query }),
     );
     await app.ready();

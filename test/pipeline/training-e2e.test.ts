@@ -21,6 +21,7 @@ interface Reply {
 describe('training pipelines, all modules in one process', () => {
   let aimesh: RunningAimesh;
   let key: string;
+  let callerKey: string;
 
   const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
     const response = await fetch(`${aimesh.url}${path}`, {
@@ -64,15 +65,43 @@ describe('training pipelines, all modules in one process', () => {
     const created = await call(
       'POST',
       '/api/v1/admin/keys',
-      { owner: 'alice' },
+      { owner: 'alice', roles: ['operator'] },
       { authorization: `Bearer ${ADMIN}` },
     );
     expect(created.status).toBe(201);
     key = created.body.key as string;
+    const plain = await call(
+      'POST',
+      '/api/v1/admin/keys',
+      { owner: 'bob' },
+      { authorization: `Bearer ${ADMIN}` },
+    );
+    callerKey = plain.body.key as string;
   }, 60_000);
 
   afterAll(async () => {
     await aimesh?.stop();
+  });
+
+  it('forwards a caller through the gateway with a caller’s rights: reads pass, a run is 403, forged roles are ignored', async () => {
+    const asCaller = { 'x-api-key': callerKey };
+    expect((await call('GET', '/api/v1/training/executions', undefined, asCaller)).status).toBe(200);
+    const definition = {
+      name: 'p',
+      dataset: { name: 'iris' },
+      model: { name: 'm' },
+      stages: [{ name: 'a', type: 'train' }],
+    };
+    const refused = await call('POST', '/api/v1/training/executions', { definition }, asCaller);
+    expect(refused.status).toBe(403);
+    expect(refused.body).toMatchObject({ error: { code: 'insufficient_role' } });
+    const forged = await call(
+      'POST',
+      '/api/v1/training/executions',
+      { definition },
+      { ...asCaller, 'x-aimesh-roles': 'operator,admin', 'x-aimesh-actor': 'alice' },
+    );
+    expect(forged.status).toBe(403);
   });
 
   it('rejects a definition with a cycle with a 400 naming it', async () => {

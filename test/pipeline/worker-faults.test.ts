@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningAimesh } from '../../src/app/runtime.js';
 import type { ExecutionRecord, PipelineApi } from '../../src/pipeline/index.js';
-import { startTestAimesh } from '../support/aimesh.js';
+import { adminHeaders, startTestAimesh } from '../support/aimesh.js';
 
 /**
  * The local worker against failing stages: each stage is a small node script that counts its
@@ -186,7 +186,9 @@ describe('the local worker when stages fail', () => {
     expect(done.status).toBe('SUCCEEDED');
     expect(done.stages[1].attempts).toBe(2);
     const logs = (await (
-      await fetch(`${pipeline.url}/api/v1/training/executions/${started.id}/logs`)
+      await fetch(`${pipeline.url}/api/v1/training/executions/${started.id}/logs`, {
+        headers: adminHeaders(),
+      })
     ).json()) as {
       items: { line: string }[];
     };

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningAimesh } from '../../src/app/runtime.js';
-import { startTestAimesh } from '../support/aimesh.js';
+import { adminHeaders, startTestAimesh } from '../support/aimesh.js';
 import { call } from './registry-call.js';
 
 // Starting PGlite and migrating every module takes tens of seconds on a loaded machine.
@@ -64,7 +64,9 @@ describe('registry HTTP API: datasets', () => {
       const again = await api('POST', '/api/v1/datasets/iris/versions', iris);
       expect(again.status).toBe(200);
       expect(again.body).toMatchObject({ created: false, version: { version: v.version } });
-      const content = await request(`${aimesh.url}/api/v1/datasets/iris/versions/latest/content`);
+      const content = await request(`${aimesh.url}/api/v1/datasets/iris/versions/latest/content`, {
+        headers: adminHeaders(),
+      });
       expect(Buffer.from(await content.body.arrayBuffer()).equals(iris)).toBe(true);
       const listed = await api('GET', '/api/v1/datasets?limit=10');
       expect(listed.body.items).toEqual([

@@ -1,6 +1,7 @@
 import { request } from 'undici';
+import { onBehalfHeaders } from '../support/aimesh.js';
 
-/** Calls the registry over HTTP as user `ana`: strings and bytes go as text/csv, anything else as JSON. */
+/** Calls the registry over HTTP as operator `ana` (through a service, as the gateway forwards her): strings and bytes go as text/csv, anything else as JSON. */
 export async function call(
   base: string,
   method: string,
@@ -12,7 +13,7 @@ export async function call(
   const response = await request(`${base}${path}`, {
     method: method as 'GET',
     headers: {
-      'x-aimesh-actor': 'ana',
+      ...onBehalfHeaders('ana', ['operator']),
       ...(body === undefined ? {} : { 'content-type': isRaw ? 'text/csv' : 'application/json' }),
       ...headers,
     },

@@ -22,6 +22,31 @@ export function serviceHeaders(actor?: string): Record<string, string> {
   return headers;
 }
 
+/** Headers that authenticate as a service acting for `actor` with `roles` (how the gateway forwards a caller). */
+export function onBehalfHeaders(actor: string, roles: readonly string[]): Record<string, string> {
+  return { ...serviceHeaders(actor), 'x-aimesh-roles': roles.join(',') };
+}
+
+/**
+ * Creates an API key with `roles` for `owner` through the admin API of the aimesh at `url`
+ * (the gateway must run there) and returns the headers that carry it.
+ */
+export async function userHeaders(
+  url: string,
+  roles: readonly string[] = ['caller'],
+  owner = `user-${roles.join('-')}`,
+): Promise<Record<string, string>> {
+  const response = await fetch(`${url}/api/v1/admin/keys`, {
+    method: 'POST',
+    headers: { ...adminHeaders(), 'content-type': 'application/json' },
+    body: JSON.stringify({ owner, roles }),
+  });
+  if (response.status !== 201)
+    throw new Error(`key creation failed: ${response.status} ${await response.text()}`);
+  const { key } = (await response.json()) as { key: string };
+  return { 'x-api-key': key };
+}
+
 /** A config for tests: in-memory PGlite, in-process bus, any free port, silent logs; `overrides` deep-merge on top. */
 export function testConfig(overrides: Record<string, unknown> = {}): Config {
   return loadConfig({
@@ -33,7 +58,7 @@ export function testConfig(overrides: Record<string, unknown> = {}): Config {
         bus: { adapter: 'memory' },
         artifacts: { dir: mkdtempSync(join(tmpdir(), 'aimesh-artifacts-')) },
         log: { level: 'silent' },
-        gateway: { auth: { adminToken: TEST_ADMIN_TOKEN } },
+        gateway: { auth: { adminToken: TEST_ADMIN_TOKEN, serviceToken: TEST_SERVICE_TOKEN } },
       },
       overrides,
     ) as Record<string, unknown>,

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import type { RunningAimesh } from '../../src/app/runtime.js';
-import { startTestAimesh } from './aimesh.js';
+import { adminHeaders, startTestAimesh } from './aimesh.js';
 
 /** A running aimesh with only the inference module (and its deps), serving `modelsDir`. */
 export async function startInference(
@@ -22,11 +22,12 @@ export function tempModelsDir(): string {
   return mkdtempSync(join(tmpdir(), 'aimesh-models-'));
 }
 
-/** One JSON call; returns status, headers and parsed body. */
+/** One JSON call as the admin; returns status, headers and parsed body. */
 export async function call(base: string, method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown) {
   const response = await request(new URL(path, base), {
     method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    // The admin may call every route; the V2 data plane needs no credentials at all.
+    headers: body === undefined ? adminHeaders() : { ...adminHeaders(), 'content-type': 'application/json' },
     body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
   });
   const text = await response.body.text();

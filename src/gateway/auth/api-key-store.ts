@@ -1,5 +1,6 @@
 import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { Counter, Gauge, type Registry } from 'prom-client';
+import { ROLES, type Role } from '../../kernel/access.js';
 import type { Clock } from '../../kernel/clock.js';
 import { notFound } from '../../kernel/errors.js';
 import { newId } from '../../kernel/ids.js';
@@ -11,6 +12,8 @@ export interface ApiKeyRecord {
   /** The first characters of the key, so people can tell their keys apart in listings. */
   prefix: string;
   owner: string;
+  /** What the key may do; a key made without roles is a `caller`. */
+  roles: Role[];
   team?: string;
   name?: string;
   createdAt: Date;
@@ -26,6 +29,8 @@ export interface CreatedApiKey extends ApiKeyRecord {
 /** What a key creation asks for. */
 export interface NewApiKey {
   owner: string;
+  /** Default `['caller']`. */
+  roles?: Role[];
   team?: string;
   name?: string;
   expiresInMs?: number;
@@ -51,6 +56,7 @@ interface Row {
   hash: string;
   prefix: string;
   owner: string;
+  roles: string[] | null;
   team: string | null;
   name: string | null;
   created_at: Date;
@@ -122,14 +128,15 @@ export class ApiKeyStore {
       id: newId(now),
       prefix: key.slice(0, KEY_PREFIX.length + 6),
       owner: input.owner,
+      roles: input.roles && input.roles.length > 0 ? [...new Set(input.roles)] : ['caller'],
       team: input.team,
       name: input.name,
       createdAt: new Date(now),
       expiresAt: input.expiresInMs === undefined ? undefined : new Date(now + input.expiresInMs),
     };
     await this.options.db.query(
-      `INSERT INTO gateway_api_keys (id, hash, prefix, owner, team, name, created_at, expires_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+      `INSERT INTO gateway_api_keys (id, hash, prefix, owner, team, name, created_at, expires_at, roles)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
       [
         record.id,
         hashApiKey(key),
@@ -139,6 +146,7 @@ export class ApiKeyStore {
         record.name ?? null,
         record.createdAt,
         record.expiresAt ?? null,
+        record.roles,
       ],
     );
     return { ...record, key };
@@ -227,10 +235,17 @@ function toRecord(row: Row): ApiKeyRecord {
     id: row.id,
     prefix: row.prefix,
     owner: row.owner,
+    roles: rolesOf(row.roles),
     team: row.team ?? undefined,
     name: row.name ?? undefined,
     createdAt: row.created_at,
     expiresAt: row.expires_at ?? undefined,
     revokedAt: row.revoked_at ?? undefined,
   };
+}
+
+// Names the platform does not know (a newer version's, say) are dropped, never widened.
+function rolesOf(stored: string[] | null): Role[] {
+  const roles = (stored ?? []).filter((r): r is Role => (ROLES as readonly string[]).includes(r));
+  return roles.length > 0 ? roles : ['caller'];
 }

@@ -41,6 +41,11 @@ export const JwtConfig = Type.Object(
     issuer: Type.Optional(Type.String({ description: 'Required `iss` claim.' })),
     audience: Type.Optional(Type.String({ description: 'Required `aud` claim.' })),
     teamClaim: Type.String({ default: 'team', description: 'Claim that names the caller’s team.' }),
+    rolesClaim: Type.String({
+      default: 'roles',
+      description:
+        'Claim that lists the caller’s roles (caller, operator, service, admin); a token naming none is a caller.',
+    }),
     clockToleranceSeconds: Type.Integer({
       minimum: 0,
       default: 30,
@@ -57,7 +62,14 @@ export const AuthConfig = Type.Object(
       Type.String({
         minLength: 16,
         description:
-          'Bearer token for /api/v1/admin/** (env AIMESH_GATEWAY__AUTH__ADMIN_TOKEN); unset disables the admin API.',
+          'Bearer token of the `admin` principal, for every API (env AIMESH_GATEWAY__AUTH__ADMIN_TOKEN); unset: generated at first start into server.adminTokenFile.',
+      }),
+    ),
+    serviceToken: Type.Optional(
+      Type.String({
+        minLength: 16,
+        description:
+          'Bearer token of the `service` principal, with which platform processes call each other (env AIMESH_GATEWAY__AUTH__SERVICE_TOKEN); needed by every process of a multi-process cluster.',
       }),
     ),
     required: Type.Boolean({

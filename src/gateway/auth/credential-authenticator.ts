@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import type { PrincipalResolver } from '../../kernel/access.js';
 import type { Clock } from '../../kernel/clock.js';
 import { unauthorized } from '../../kernel/errors.js';
 import { bearerToken } from './admin-token.js';
@@ -18,6 +19,16 @@ export interface CredentialAuthenticatorOptions {
  * Accepts an API key in `X-API-Key` or `Authorization: Bearer`, or a JWT in `Authorization: Bearer`
  * (told apart by shape: keys start with `aim_`). Each failure is a 401 with its own code.
  */
+/** The gateway's credentials as a source of the access guard: undefined when the headers carry none. */
+export function credentialResolver(authenticator: Authenticator): PrincipalResolver {
+  return {
+    resolve: (headers) =>
+      headers['x-api-key'] === undefined && headers.authorization === undefined
+        ? Promise.resolve(undefined)
+        : authenticator.authenticate(headers),
+  };
+}
+
 export function createCredentialAuthenticator(options: CredentialAuthenticatorOptions): Authenticator {
   return {
     async authenticate(headers: IncomingHttpHeaders): Promise<Principal> {
@@ -58,6 +69,6 @@ export function createCredentialAuthenticator(options: CredentialAuthenticatorOp
         `API key ${record.prefix}… expired at ${record.expiresAt.toISOString()}`,
       );
     }
-    return { id: record.owner, team: record.team, keyId: record.id, via: 'api-key' };
+    return { id: record.owner, roles: record.roles, team: record.team, keyId: record.id, via: 'api-key' };
   }
 }

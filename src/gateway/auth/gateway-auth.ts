@@ -40,7 +40,7 @@ export function createGatewayAuth(deps: {
     keys,
     authenticator: createCredentialAuthenticator({ keys, jwt, clock: deps.clock }),
     access: createAccessPolicy(config.access),
-    adminRoutes: apiKeyAdminRoutes({ keys, adminToken: config.adminToken }),
+    adminRoutes: apiKeyAdminRoutes({ keys }),
   };
 }
 

@@ -7,6 +7,7 @@ import {
   type JWTPayload,
   jwtVerify,
 } from 'jose';
+import { ROLES, type Role } from '../../kernel/access.js';
 import { dependencyUnavailable, unauthorized } from '../../kernel/errors.js';
 import type { JwtConfig } from './config.js';
 import type { Principal } from './principal.js';
@@ -71,11 +72,21 @@ export function createJwtVerifier(config: JwtConfig): JwtVerifier {
       const team = payload[config.teamClaim];
       return {
         id: payload.sub!,
+        roles: rolesOf(payload[config.rolesClaim]),
         team: typeof team === 'string' && team.length > 0 ? team : undefined,
         via: 'jwt',
       };
     },
   };
+}
+
+/** The roles a token's claim names (an array or a space/comma-separated string); none named: `caller`. */
+function rolesOf(claim: unknown): Role[] {
+  const names = Array.isArray(claim) ? claim : typeof claim === 'string' ? claim.split(/[\s,]+/) : [];
+  const roles = names.filter(
+    (r): r is Role => typeof r === 'string' && (ROLES as readonly string[]).includes(r),
+  );
+  return roles.length > 0 ? [...new Set(roles)] : ['caller'];
 }
 
 function keySourceFailed(error: unknown): boolean {

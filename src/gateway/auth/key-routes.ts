@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
-import { assertAdmin } from './admin-token.js';
+import { hasRole, ROLES, role } from '../../kernel/access.js';
+import { forbidden } from '../../kernel/errors.js';
 import type { ApiKeyRecord, ApiKeyStore } from './api-key-store.js';
 import { parseExpiresIn } from './key-expiry.js';
 
@@ -9,6 +10,13 @@ const Name = Type.String({ minLength: 1, maxLength: 200, pattern: '^[^\\s].*$' }
 const CreateKeyBody = Type.Object(
   {
     owner: { ...Name, description: 'User or service the key acts as (the principal id).' },
+    roles: Type.Optional(
+      Type.Array(Type.Union(ROLES.map((r) => Type.Literal(r))), {
+        minItems: 1,
+        maxItems: ROLES.length,
+        description: 'What the key may do (caller, operator, service, admin); default [caller].',
+      }),
+    ),
     team: Type.Optional({ ...Name, description: 'Team, for team access rules.' }),
     name: Type.Optional({ ...Name, description: 'A label to tell keys apart.' }),
     expiresIn: Type.Optional(
@@ -24,26 +32,29 @@ const ListQuery = Type.Object({ owner: Type.Optional(Name) }, { additionalProper
 /** What the key admin routes need. */
 export interface KeyRoutesOptions {
   keys: ApiKeyStore;
-  adminToken: string | undefined;
 }
 
 /**
  * The API-key admin API (register under `/api/v1/admin/keys`): create (the key is in the
- * response this once), list, revoke. Every route needs the admin token.
+ * response this once) and revoke need `admin`; anyone may list their own keys, an operator
+ * anyone's.
  */
 export function apiKeyAdminRoutes(options: KeyRoutesOptions): FastifyPluginAsync {
   return async (app) => {
-    app.addHook('onRequest', async (request) => assertAdmin(request.headers, options.adminToken));
     const tags = ['gateway-admin'];
     const security = [{ bearer: [] }];
 
     app.post(
       '/',
-      { schema: { tags, security, summary: 'Create an API key (shown once)', body: CreateKeyBody } },
+      {
+        config: role('admin'),
+        schema: { tags, security, summary: 'Create an API key (shown once)', body: CreateKeyBody },
+      },
       async (request, reply) => {
         const body = request.body as typeof CreateKeyBody.static;
         const created = await options.keys.create({
           owner: body.owner,
+          roles: body.roles,
           team: body.team,
           name: body.name,
           expiresInMs: body.expiresIn === undefined ? undefined : parseExpiresIn(body.expiresIn),
@@ -53,15 +64,30 @@ export function apiKeyAdminRoutes(options: KeyRoutesOptions): FastifyPluginAsync
     );
     app.get(
       '/',
-      { schema: { tags, security, summary: 'List API keys', querystring: ListQuery } },
+      {
+        config: role('self'),
+        schema: {
+          tags,
+          security,
+          summary: 'List API keys (a caller sees its own; an operator anyone’s)',
+          querystring: ListQuery,
+        },
+      },
       async (request) => {
         const { owner } = request.query as typeof ListQuery.static;
-        return { keys: (await options.keys.list(owner)).map(view) };
+        const principal = request.principal!;
+        if (hasRole(principal, 'operator')) return { keys: (await options.keys.list(owner)).map(view) };
+        if (owner !== undefined && owner !== principal.id)
+          throw forbidden(
+            'not_owner',
+            `${principal.id} may list only its own keys; reading ${owner}'s needs the operator role`,
+          );
+        return { keys: (await options.keys.list(principal.id)).map(view) };
       },
     );
     app.delete(
       '/:id',
-      { schema: { tags, security, summary: 'Revoke an API key', params: KeyParams } },
+      { config: role('admin'), schema: { tags, security, summary: 'Revoke an API key', params: KeyParams } },
       async (request) => view(await options.keys.revoke((request.params as typeof KeyParams.static).id)),
     );
   };
@@ -72,6 +98,7 @@ function view(record: ApiKeyRecord) {
     id: record.id,
     prefix: record.prefix,
     owner: record.owner,
+    roles: record.roles,
     team: record.team ?? null,
     name: record.name ?? null,
     createdAt: record.createdAt.toISOString(),

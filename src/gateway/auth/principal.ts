@@ -1,12 +1,8 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import type { Principal } from '../../kernel/access.js';
 
-/** Who is calling: the user (or service) id, their team, and how they proved it. */
-export interface Principal {
-  id: string;
-  team?: string;
-  keyId?: string;
-  via: 'api-key' | 'jwt';
-}
+/** Who is calling: the platform's one principal (id, roles, team, how it proved it). */
+export type { Principal };
 
 /** Turns request headers into a principal; rejects with a 401 AimeshError for missing or bad credentials. */
 export interface Authenticator {

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { Registry } from 'prom-client';
+import { role } from '../../kernel/access.js';
 import type { AccessPolicy, Authenticator, Principal } from '../auth/principal.js';
 import type { RandomHexPool } from '../proxy/trace-context.js';
 import { enforceRateLimit } from '../rate-limit/rate-limit-headers.js';
@@ -61,7 +62,7 @@ export function openAiFront(deps: OpenAiRoutesDeps): { traffic: TrafficEntry[]; 
   const models: FastifyPluginAsync = async (app) => {
     app.get(
       '/v1/models',
-      { schema: { tags, security, summary: 'Models the caller may use' } },
+      { config: role('public'), schema: { tags, security, summary: 'Models the caller may use' } },
       async (request, reply) => {
         const principal = await deps.authenticator.authenticate(request.headers);
         if (deps.limiter)

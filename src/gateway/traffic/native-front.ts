@@ -19,6 +19,12 @@ export interface NativeFrontOptions {
   selector?: ModelSelector;
   /** Span and trace ids for `traceparent`. */
   traceIds: RandomHexPool;
+  /**
+   * The platform's service token: a call of an authenticated caller goes upstream with it, plus
+   * who the caller is (`X-Aimesh-Actor`) and what it may do (`X-Aimesh-Roles`), so the platform
+   * service behind the route grants the caller's rights, not the gateway's.
+   */
+  serviceToken?: string;
 }
 
 // Response fields that describe the upstream hop, not the message.
@@ -39,6 +45,8 @@ const NOT_FORWARDED = new Set([
   'x-model-id',
   'x-model-version',
   'x-aimesh-user',
+  'x-aimesh-actor',
+  'x-aimesh-roles',
 ]);
 
 const NO_QUERY: Record<string, string | string[]> = Object.freeze({}) as Record<string, string | string[]>;
@@ -78,7 +86,7 @@ export class NativeFront implements CallFront {
     return {
       method,
       path: upstreamPath(this.r, call.url),
-      headers: upstreamHeaders(call, this.o.traceIds),
+      headers: upstreamHeaders(call, this.o.traceIds, this.o.serviceToken),
       headersClean: true,
       body: call.body && call.body.length > 0 ? call.body : undefined,
       repeatable: isRepeatable(method, headers),
@@ -112,6 +120,7 @@ export class NativeFront implements CallFront {
 function upstreamHeaders(
   call: GatewayCall,
   traceIds: RandomHexPool,
+  serviceToken: string | undefined,
 ): Record<string, string | string[] | undefined> {
   const out: Record<string, string | string[] | undefined> = {};
   const incoming: IncomingHttpHeaders = call.req.headers;
@@ -119,7 +128,15 @@ function upstreamHeaders(
     if (NOT_FORWARDED.has(name) || isHopByHopRequestHeader(name)) continue;
     out[name] = incoming[name];
   }
-  if (call.principal) out['x-aimesh-user'] = call.principal.id;
+  const principal = call.principal;
+  if (principal) {
+    out['x-aimesh-user'] = principal.id;
+    if (serviceToken) {
+      out.authorization = `Bearer ${serviceToken}`;
+      out['x-aimesh-actor'] = principal.id;
+      out['x-aimesh-roles'] = principal.roles.join(',');
+    }
+  }
   out['x-request-id'] = call.id;
   out.traceparent = childTraceparent(incoming.traceparent, traceIds);
   const ip = call.req.socket.remoteAddress;

@@ -80,7 +80,8 @@ function addEntry(
       validatorCompiler: () => () => true,
       // The fallback when another module's routes share the prefix (see TrafficRoutes); an exact
       // path served by the router alone is a route like any other there.
-      config: { traffic: entry.subtree || entry.direct === true },
+      // Public to the access guard: the gateway's pipeline authenticates every call itself.
+      config: { traffic: entry.subtree || entry.direct === true, role: 'public' },
       handler,
     });
   }

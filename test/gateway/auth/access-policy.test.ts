@@ -60,7 +60,7 @@ describe('Model access rules over HTTP', () => {
 });
 
 describe('Access policy defaults', () => {
-  const bob: Principal = { id: 'bob', via: 'api-key' };
+  const bob: Principal = { id: 'bob', roles: ['caller'], via: 'api-key' };
 
   it('denies everything not allowed when the default policy is deny', () => {
     const policy = createAccessPolicy(
@@ -71,7 +71,9 @@ describe('Access policy defaults', () => {
     expect(() => policy.assertModelAllowed(bob, { id: 'm2', type: 'chat' })).toThrow(
       /may not use model 'm2'/,
     );
-    expect(() => policy.assertModelAllowed({ id: 'zed', via: 'jwt' }, { id: 'm1', type: 'chat' })).toThrow();
+    expect(() =>
+      policy.assertModelAllowed({ id: 'zed', roles: ['caller'], via: 'jwt' }, { id: 'm1', type: 'chat' }),
+    ).toThrow();
   });
 
   it('treats glob characters literally except * and ?', () => {

@@ -3,7 +3,7 @@ import { AuthConfig, createAccessPolicy, type Principal } from '../../../src/gat
 import { readSection } from '../../../src/kernel/config.js';
 
 const policyOf = (access: unknown) => createAccessPolicy(readSection(AuthConfig, { access }).access);
-const bob: Principal = { id: 'bob', team: 'research', via: 'api-key' };
+const bob: Principal = { id: 'bob', team: 'research', roles: ['caller'], via: 'api-key' };
 const chat = (id: string) => ({ id, type: 'chat' });
 
 function verdict(
@@ -74,7 +74,7 @@ describe('Access rules across several rules', () => {
     expect(verdict(policy, bob, chat('b'))).toBe('allowed');
     expect(verdict(policy, bob, chat('c'))).toBe('model_forbidden');
     // carol's rule does not confine bob's teammates who have no rule of their own.
-    expect(verdict(policy, { id: 'dave', via: 'jwt' }, chat('c'))).toBe('allowed');
+    expect(verdict(policy, { id: 'dave', roles: ['caller'], via: 'jwt' }, chat('c'))).toBe('allowed');
   });
 
   it('applies rules only to their user or team: a principal without a team matches no team rule', () => {
@@ -84,10 +84,14 @@ describe('Access rules across several rules', () => {
         { user: 'zed', deny: ['*'] },
       ],
     });
-    expect(verdict(policy, { id: 'eve', via: 'jwt' }, chat('m'))).toBe('allowed');
-    expect(verdict(policy, { id: 'eve', team: 'ops', via: 'jwt' }, chat('m'))).toBe('allowed');
-    expect(verdict(policy, { id: 'eve', team: 'research', via: 'jwt' }, chat('m'))).toBe('model_forbidden');
-    expect(verdict(policy, { id: 'zed', via: 'jwt' }, chat('m'))).toBe('model_forbidden');
+    expect(verdict(policy, { id: 'eve', roles: ['caller'], via: 'jwt' }, chat('m'))).toBe('allowed');
+    expect(verdict(policy, { id: 'eve', team: 'ops', roles: ['caller'], via: 'jwt' }, chat('m'))).toBe(
+      'allowed',
+    );
+    expect(verdict(policy, { id: 'eve', team: 'research', roles: ['caller'], via: 'jwt' }, chat('m'))).toBe(
+      'model_forbidden',
+    );
+    expect(verdict(policy, { id: 'zed', roles: ['caller'], via: 'jwt' }, chat('m'))).toBe('model_forbidden');
   });
 
   it('allows by default and denies unlisted models under defaultPolicy deny', () => {
@@ -114,7 +118,7 @@ describe('Access rules across several rules', () => {
   it('names a principal without a team by its id alone', () => {
     const policy = policyOf({ defaultPolicy: 'deny' });
     expect(() =>
-      policy.assertModelAllowed({ id: 'eve', via: 'jwt' }, { id: 'm', type: 'embedding' }),
+      policy.assertModelAllowed({ id: 'eve', roles: ['caller'], via: 'jwt' }, { id: 'm', type: 'embedding' }),
     ).toThrow(
       expect.objectContaining({
         status: 403,

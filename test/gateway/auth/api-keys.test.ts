@@ -55,7 +55,7 @@ describe('API keys', () => {
     const viaHeader = await call(`${server.url}/guarded`, { headers: { 'x-api-key': created.key } });
     expect(viaHeader).toEqual({
       status: 200,
-      body: { id: 'alice', team: 'search', keyId: created.id, via: 'api-key' },
+      body: { id: 'alice', team: 'search', keyId: created.id, roles: ['caller'], via: 'api-key' },
     });
     const viaBearer = await call(`${server.url}/guarded`, {
       headers: { authorization: `Bearer ${created.key}` },
@@ -129,7 +129,7 @@ describe('API keys', () => {
     expect(res).toMatchObject({ status: 404, body: { error: { code: 'api_key_not_found' } } });
   });
 
-  it('guards the admin API: 401 without a token, 403 with a wrong one', async () => {
+  it('guards the admin API: 401 without a token or with a wrong one, 403 for a caller key', async () => {
     const none = await call(`${server.url}/api/v1/admin/keys`);
     expect(none).toMatchObject({ status: 401, body: { error: { code: 'missing_credentials' } } });
     const wrong = await call(`${server.url}/api/v1/admin/keys`, {
@@ -137,7 +137,15 @@ describe('API keys', () => {
       headers: { authorization: 'Bearer wrong-admin-token-0000000', 'content-type': 'application/json' },
       body: JSON.stringify({ owner: 'mallory' }),
     });
-    expect(wrong).toMatchObject({ status: 403, body: { error: { code: 'invalid_admin_token' } } });
+    expect(wrong).toMatchObject({ status: 401, body: { error: { code: 'invalid_token' } } });
+    const created = await server.auth.keys.create({ owner: 'mallory' });
+    const caller = await call(`${server.url}/api/v1/admin/keys`, {
+      method: 'POST',
+      headers: { 'x-api-key': created.key, 'content-type': 'application/json' },
+      body: JSON.stringify({ owner: 'mallory', roles: ['admin'] }),
+    });
+    expect(caller).toMatchObject({ status: 403, body: { error: { code: 'insufficient_role' } } });
+    expect(caller.body.error.message).toContain('admin');
   });
 
   it.each([
@@ -157,13 +165,13 @@ describe('API keys', () => {
 });
 
 describe('API keys without an admin token configured', () => {
-  it('refuses the admin API with 403 admin_disabled', async () => {
+  it('refuses the admin API: no bearer token is an admin (401 invalid_token)', async () => {
     const server = await startAuthServer({ config: {}, clock: new ManualClock(T0), db });
     try {
       const res = await call(`${server.url}/api/v1/admin/keys`, {
         headers: { authorization: 'Bearer something' },
       });
-      expect(res).toMatchObject({ status: 403, body: { error: { code: 'admin_disabled' } } });
+      expect(res).toMatchObject({ status: 401, body: { error: { code: 'invalid_token' } } });
     } finally {
       await server.stop();
     }

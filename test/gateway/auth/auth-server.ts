@@ -1,7 +1,9 @@
 import { openPgliteDatabase } from '../../../src/adapters/pglite/pglite-database.js';
 import { openPostgresDatabase } from '../../../src/adapters/postgres/postgres-database.js';
 import { migrate } from '../../../src/app/migrations.js';
+import { credentialResolver } from '../../../src/gateway/auth/credential-authenticator.js';
 import { AuthConfig, createGatewayAuth, type GatewayAuth } from '../../../src/gateway/auth/index.js';
+import { AccessGuard, platformTokenResolver, role } from '../../../src/kernel/access.js';
 import type { Clock } from '../../../src/kernel/clock.js';
 import { readSection } from '../../../src/kernel/config.js';
 import { createHttpServer, type HttpServer } from '../../../src/kernel/http.js';
@@ -47,17 +49,19 @@ export async function gatewayDatabase(): Promise<Database> {
  */
 export async function startAuthServer(options: { config: unknown; clock: Clock; db?: Database }) {
   const db = options.db ?? (await gatewayDatabase());
-  const auth: GatewayAuth = createGatewayAuth({
-    config: readSection(AuthConfig, options.config, '/gateway/auth'),
-    db,
-    clock: options.clock,
-  });
+  const config = readSection(AuthConfig, options.config, '/gateway/auth');
+  const auth: GatewayAuth = createGatewayAuth({ config, db, clock: options.clock });
+  // The access guard as a process wires it: the platform tokens, then API keys and JWTs.
+  const access = new AccessGuard();
+  access.addResolver(platformTokenResolver(config));
+  access.addResolver(credentialResolver(auth.authenticator));
   const http: HttpServer = await createHttpServer({
     logger: createLogger('silent'),
     bodyLimitBytes: 1 << 20,
+    access,
   });
   await http.register(auth.adminRoutes, { prefix: '/api/v1/admin/keys' });
-  http.get('/guarded', async (request) => {
+  http.get('/guarded', { config: role('public') }, async (request) => {
     const principal = await auth.authenticator.authenticate(request.headers);
     const q = request.query as { model?: string; type?: string };
     if (q.model) auth.access.assertModelAllowed(principal, { id: q.model, type: q.type ?? 'chat' });

@@ -8,6 +8,7 @@ const record = (overrides: Partial<ApiKeyRecord> = {}): ApiKeyRecord => ({
   id: 'k1',
   prefix: 'aim_abcdef',
   owner: 'alice',
+  roles: ['caller'],
   team: 'research',
   createdAt: new Date(NOW - 1_000),
   ...overrides,
@@ -42,7 +43,7 @@ describe('Credential authenticator', () => {
 
   it('accepts a key in X-API-Key or Authorization: Bearer, cached or looked up', async () => {
     const auth = authenticator({ [alice]: record() }, [alice]);
-    const principal = { id: 'alice', team: 'research', keyId: 'k1', via: 'api-key' };
+    const principal = { id: 'alice', team: 'research', keyId: 'k1', roles: ['caller'], via: 'api-key' };
     expect(await auth.authenticate({ 'x-api-key': alice })).toEqual(principal);
     expect(await auth.authenticate({ authorization: `Bearer ${alice}` })).toEqual(principal);
     const looked = authenticator({ [alice]: record() });
@@ -152,6 +153,7 @@ describe('Credential authenticator', () => {
     expect(await outcome(() => auth.authenticate({ 'x-api-key': 'aim_now' }))).toBe('expired_api_key');
     expect(await auth.authenticate({ 'x-api-key': 'aim_later' })).toEqual({
       id: 'alice',
+      roles: ['caller'],
       team: undefined,
       keyId: 'k1',
       via: 'api-key',

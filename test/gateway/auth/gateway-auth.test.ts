@@ -1,7 +1,9 @@
 import { SignJWT } from 'jose';
 import { Registry } from 'prom-client';
 import { afterAll, describe, expect, it } from 'vitest';
+import { credentialResolver } from '../../../src/gateway/auth/credential-authenticator.js';
 import { AuthConfig, createGatewayAuth } from '../../../src/gateway/auth/index.js';
+import { AccessGuard, platformTokenResolver } from '../../../src/kernel/access.js';
 import { ManualClock } from '../../../src/kernel/clock.js';
 import { readSection } from '../../../src/kernel/config.js';
 import { createHttpServer, type HttpServer } from '../../../src/kernel/http.js';
@@ -64,6 +66,7 @@ describe('Gateway auth, as wired from its configuration', () => {
       .sign(new TextEncoder().encode(SECRET));
     expect(await auth.authenticator.authenticate({ authorization: `Bearer ${token}` })).toEqual({
       id: 'erin',
+      roles: ['caller'],
       team: 'research',
       via: 'jwt',
     });
@@ -73,10 +76,10 @@ describe('Gateway auth, as wired from its configuration', () => {
   it('applies the configured access rules', () => {
     const auth = wire({ access: { rules: [{ user: 'bob', deny: ['m'] }] } }, emptyKeyTable().db);
     expect(() =>
-      auth.access.assertModelAllowed({ id: 'bob', via: 'jwt' }, { id: 'm', type: 'chat' }),
+      auth.access.assertModelAllowed({ id: 'bob', roles: ['caller'], via: 'jwt' }, { id: 'm', type: 'chat' }),
     ).toThrow(expect.objectContaining({ code: 'model_forbidden' }));
     expect(() =>
-      auth.access.assertModelAllowed({ id: 'amy', via: 'jwt' }, { id: 'm', type: 'chat' }),
+      auth.access.assertModelAllowed({ id: 'amy', roles: ['caller'], via: 'jwt' }, { id: 'm', type: 'chat' }),
     ).not.toThrow();
   });
 
@@ -87,13 +90,16 @@ describe('Gateway auth, as wired from its configuration', () => {
     it('guard the key admin API with the configured admin token', async () => {
       const { db, queries } = emptyKeyTable();
       const auth = wire({ adminToken: ADMIN }, db);
-      http = await createHttpServer({ logger: createLogger('silent'), bodyLimitBytes: 1 << 20 });
+      const access = new AccessGuard();
+      access.addResolver(platformTokenResolver({ adminToken: ADMIN }));
+      access.addResolver(credentialResolver(auth.authenticator));
+      http = await createHttpServer({ logger: createLogger('silent'), bodyLimitBytes: 1 << 20, access });
       await http.register(auth.adminRoutes, { prefix: '/api/v1/admin/keys' });
       const list = (token: string) =>
         http.inject({ url: '/api/v1/admin/keys', headers: { authorization: `Bearer ${token}` } });
       const wrong = await list('not-the-admin-token');
-      expect(wrong.statusCode).toBe(403);
-      expect(wrong.json()).toMatchObject({ error: { code: 'invalid_admin_token' } });
+      expect(wrong.statusCode).toBe(401);
+      expect(wrong.json()).toMatchObject({ error: { code: 'invalid_token' } });
       expect(queries).toEqual([]);
       const right = await list(ADMIN);
       expect(right.statusCode).toBe(200);

@@ -44,6 +44,7 @@ describe('JWT claims, one at a time, on correctly signed tokens', () => {
   it('accepts a token with sub, exp, iss and aud', async () => {
     await expect(verifier.verify(await hs256())).resolves.toEqual({
       id: 'erin',
+      roles: ['caller'],
       via: 'jwt',
       team: undefined,
     });

@@ -78,7 +78,10 @@ describe('JWT bearer tokens', () => {
 
   it('accepts an RS256 token from the JWKS: subject is the principal, the team claim its team', async () => {
     const jwt = await token().setProtectedHeader({ alg: 'RS256', kid: 'rsa-1' }).sign(rsa.privateKey);
-    expect(await guarded(jwt)).toEqual({ status: 200, body: { id: 'erin', team: 'research', via: 'jwt' } });
+    expect(await guarded(jwt)).toEqual({
+      status: 200,
+      body: { id: 'erin', team: 'research', roles: ['caller'], via: 'jwt' },
+    });
   });
 
   it('accepts ES256 from the JWKS and HS256 with the shared secret', async () => {

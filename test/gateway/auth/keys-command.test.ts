@@ -66,9 +66,24 @@ describe('aimesh keys', () => {
     expect(refused.status).toBe(401);
   });
 
+  it('gives a key the roles named by repeated --role, and a key made without any the caller role', async () => {
+    const operator = (
+      await aimeshKeys(['create', '--owner', 'ops-bot', '--role', 'operator', '--role', 'caller'])
+    ).stdout.trim();
+    const plain = (await aimeshKeys(['create', '--owner', 'plain-user'])).stdout.trim();
+    const as = async (key: string) =>
+      (await fetch(`${server.url}/guarded`, { headers: { 'x-api-key': key } })).json();
+    expect(await as(operator)).toMatchObject({ id: 'ops-bot', roles: ['operator', 'caller'] });
+    expect(await as(plain)).toMatchObject({ id: 'plain-user', roles: ['caller'] });
+    await expect(aimeshKeys(['create', '--owner', 'x', '--role', 'root'])).rejects.toMatchObject({
+      code: 'invalid_request',
+      status: 400,
+    });
+  });
+
   it('fails with the server’s error code for a wrong admin token or a bad lifetime', async () => {
     process.env.AIMESH_ADMIN_TOKEN = 'a-wrong-admin-token-000000';
-    await expect(aimeshKeys(['list'])).rejects.toMatchObject({ code: 'invalid_admin_token', status: 403 });
+    await expect(aimeshKeys(['list'])).rejects.toMatchObject({ code: 'invalid_token', status: 401 });
     process.env.AIMESH_ADMIN_TOKEN = ADMIN;
     await expect(aimeshKeys(['create', '--owner', 'x', '--expires-in', 'tomorrow'])).rejects.toMatchObject({
       code: 'invalid_expiry',

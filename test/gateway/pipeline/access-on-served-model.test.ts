@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningAimesh } from '../../../src/app/runtime.js';
-import { startTestAimesh } from '../../support/aimesh.js';
+import { serviceHeaders, startTestAimesh } from '../../support/aimesh.js';
 import { startFakeOpenAi } from '../openai/fake-openai-upstream.js';
 import { type MisbehavingUpstream, startUpstream } from '../proxy/misbehaving-upstream.js';
 
@@ -73,14 +73,14 @@ describe('access rules on the model really served', () => {
     key = ((await created.json()) as { key: string }).key;
     const registered = await fetch(`${aimesh.url}/api/v1/discovery/instances`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { ...serviceHeaders(), 'content-type': 'application/json' },
       body: JSON.stringify({ service: 'model-inference', url: server.url, ttlMs: 600_000 }),
     });
     expect(registered.status).toBe(201);
     // Known to the registry only: its type comes from there.
     const registryModel = await fetch(`${aimesh.url}/api/v1/models`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: admin,
       body: JSON.stringify({ name: 'registry-only', type: 'classification' }),
     });
     expect(registryModel.status).toBe(201);

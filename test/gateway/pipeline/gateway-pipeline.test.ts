@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningAimesh } from '../../../src/app/runtime.js';
-import { startTestAimesh } from '../../support/aimesh.js';
+import { serviceHeaders, startTestAimesh, userHeaders } from '../../support/aimesh.js';
 import { type MisbehavingUpstream, startUpstream } from '../proxy/misbehaving-upstream.js';
 
 const ADMIN = 'test-admin-token-0123456789';
@@ -34,7 +34,7 @@ describe('the gateway pipeline against misbehaving loopback upstreams', () => {
   ) => {
     const response = await call('/api/v1/discovery/instances', {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { ...serviceHeaders(), 'content-type': 'application/json' },
       body: JSON.stringify({ service, url, ttlMs, metadata }),
     });
     expect(response.status).toBe(201);
@@ -415,8 +415,12 @@ describe('the gateway pipeline against misbehaving loopback upstreams', () => {
     });
   });
 
-  it('lists discovered instances to an admin only', async () => {
+  it('lists discovered instances to an operator or admin only', async () => {
     expect((await call('/api/v1/admin/discovery/instances')).status).toBe(401);
+    const caller = await call('/api/v1/admin/discovery/instances', {
+      headers: await userHeaders(aimesh.url),
+    });
+    expect(caller.status).toBe(403);
     const response = await call('/api/v1/admin/discovery/instances?service=echo-svc', {
       headers: { authorization: `Bearer ${ADMIN}` },
     });

@@ -1,5 +1,6 @@
 import type { Registry } from 'prom-client';
 import { enforceRateLimit, RateLimitConfig, RateLimiter } from '../../../src/gateway/rate-limit/index.js';
+import { role } from '../../../src/kernel/access.js';
 import { readSection } from '../../../src/kernel/config.js';
 import { createHttpServer } from '../../../src/kernel/http.js';
 import { createLogger } from '../../../src/kernel/logger.js';
@@ -16,7 +17,7 @@ export async function startRateLimitedServer(store: RateLimitStore, config: unkn
     const caller = String(request.headers['x-caller'] ?? 'anonymous');
     enforceRateLimit(reply, await limiter.check(caller, request.url));
   });
-  http.get('/*', async () => ({ ok: true }));
+  http.get('/*', { config: role('public') }, async () => ({ ok: true }));
   await http.listen({ host: '127.0.0.1', port: 0 });
   return {
     url: `http://127.0.0.1:${(http.server.address() as { port: number }).port}`,

@@ -160,8 +160,10 @@ describe('Daily token quota', () => {
 
 describe('Rate-limit subjects', () => {
   it('are the key, else the principal, else the client address', () => {
-    expect(rateLimitSubject({ id: 'u', keyId: 'k', via: 'api-key' }, '10.0.0.1')).toBe('key:k');
-    expect(rateLimitSubject({ id: 'u', via: 'jwt' }, '10.0.0.1')).toBe('user:u');
+    expect(rateLimitSubject({ id: 'u', keyId: 'k', roles: ['caller'], via: 'api-key' }, '10.0.0.1')).toBe(
+      'key:k',
+    );
+    expect(rateLimitSubject({ id: 'u', roles: ['caller'], via: 'jwt' }, '10.0.0.1')).toBe('user:u');
     expect(rateLimitSubject(undefined, '10.0.0.1')).toBe('ip:10.0.0.1');
     expect(rateLimitSubject(undefined)).toBe('anonymous');
   });

@@ -30,7 +30,7 @@ const selector = new ModelSelector({
   clock: new ManualClock(),
 });
 const routeTarget: RouteTarget = { kind: 'service', service: 'model-inference' };
-const alice = { id: 'alice', via: 'api-key' as const };
+const alice = { id: 'alice', roles: ['caller' as const], via: 'api-key' as const };
 
 describe('modelRequest', () => {
   it('reads the type and model from headers first, then from the body, then from a /v2 path', () => {
