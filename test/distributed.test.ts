@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { serviceHeaders, TEST_SERVICE_TOKEN } from './support/aimesh.js';
 import { readStream, testStream } from './support/nats.js';
 import { type AimeshProcess, runAimesh } from './support/processes.js';
 import { createTestDatabase, NATS_URL, serviceAvailable } from './support/services.js';
@@ -24,6 +25,8 @@ describe.skipIf(!available)('Two targets as separate processes on Postgres + NAT
       AIMESH_BUS__STREAM: stream.stream,
       AIMESH_BUS__SUBJECT_PREFIX: stream.subjectPrefix,
       AIMESH_ARTIFACTS__DIR: '.tmp/artifacts',
+      // The credential platform processes share, so the test can append as one of them.
+      AIMESH_GATEWAY__AUTH__SERVICE_TOKEN: TEST_SERVICE_TOKEN,
     };
     // Started together: both run the migrations at once against the fresh database.
     events = runAimesh(['start', '--target', 'events', '--port', '0'], env);
@@ -56,7 +59,7 @@ describe.skipIf(!available)('Two targets as separate processes on Postgres + NAT
     const post = () =>
       request(`${eventsUrl}/api/v1/events`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...serviceHeaders() },
         body,
       });
     expect((await post()).statusCode).toBe(201);
