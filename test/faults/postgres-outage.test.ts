@@ -1,12 +1,12 @@
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningAimesh } from '../../src/app/runtime.js';
-import { startTestAimesh } from '../support/aimesh.js';
+import { adminHeaders, startTestAimesh } from '../support/aimesh.js';
 import { canRun, type OwnService, startOwnPostgres } from '../support/own-services.js';
 import { until } from '../support/until.js';
 
 async function get(url: string) {
-  const res = await request(url, { headersTimeout: 5_000, bodyTimeout: 5_000 });
+  const res = await request(url, { headers: adminHeaders(), headersTimeout: 5_000, bodyTimeout: 5_000 });
   const text = await res.body.text();
   return {
     status: res.statusCode,
@@ -18,7 +18,7 @@ async function get(url: string) {
 async function post(url: string, body: unknown) {
   const res = await request(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...adminHeaders() },
     body: JSON.stringify(body),
     headersTimeout: 5_000,
   });
