@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
-import { role } from '../kernel/access.js';
-import { badRequest } from '../kernel/errors.js';
+import { hasRole, type Principal, role } from '../kernel/access.js';
+import { badRequest, forbidden } from '../kernel/errors.js';
 import { SafeInteger } from '../kernel/input-schemas.js';
 import type { EventLog, NewEvent } from '../ports/event-log.js';
 import type { LiveStream } from './live-stream.js';
@@ -63,7 +63,9 @@ export function eventRoutes(store: EventLog, live: LiveStream): FastifyPluginAsy
         schema: { tags: ['events'], summary: 'Append one event or a batch', body: AppendBody },
       },
       async (request, reply) => {
-        const results = await store.append(requireIdentity(request.body));
+        const events = requireIdentity(request.body);
+        refuseReserved(events, request.principal);
+        const results = await store.append(events);
         return reply.status(results.some((r) => !r.duplicate) ? 201 : 200).send({ events: results });
       },
     );
@@ -80,6 +82,25 @@ export function eventRoutes(store: EventLog, live: LiveStream): FastifyPluginAsy
       },
     );
   };
+}
+
+/** The namespace of the events the platform itself emits (`ai.model.*`, `ai.inference.*`, ...). */
+export const RESERVED_EVENT_PREFIX = 'ai.';
+
+/**
+ * Only platform processes (`service`) and admins may append platform event types: a caller's
+ * forged `ai.model.promoted` or `ai.evaluation.completed` could otherwise drive what others act on.
+ */
+function refuseReserved(body: NewEvent | NewEvent[], principal: Principal | undefined): void {
+  if (principal && hasRole(principal, 'service')) return;
+  for (const event of Array.isArray(body) ? body : [body]) {
+    if (event.type.startsWith(RESERVED_EVENT_PREFIX)) {
+      throw forbidden(
+        'reserved_event_type',
+        `${event.type}: types under "${RESERVED_EVENT_PREFIX}" are emitted by the platform; only a service or admin principal may append them`,
+      );
+    }
+  }
 }
 
 /**

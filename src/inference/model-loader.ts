@@ -93,8 +93,14 @@ export class ModelLoader {
     );
   }
 
-  /** Follows a promotion: loads the version if needed, then moves the alias; requests never see a gap. */
-  async onPromoted(promotion: Promotion): Promise<void> {
+  /**
+   * Follows a promotion: loads the version if needed, then moves the alias; requests never see a gap.
+   * With a registry, the alias is read back from it first and its answer is what is served: an
+   * event's data alone never moves an alias (an event can be forged; the registry's rules cannot).
+   */
+  async onPromoted(announced: Promotion): Promise<void> {
+    const promotion = await this.confirmed(announced);
+    if (!promotion) return;
     // Besides the models it was told to serve, the server follows every promotion to the aliases
     // of `followAliases` (production by default): a newly trained model is served with no restart.
     const managed =
@@ -111,6 +117,26 @@ export class ModelLoader {
         this.failures.delete(`registry:${model}@${ref}`);
     }
     this.logger.info(promotion, 'model promotion applied');
+  }
+
+  // The promotion as the registry holds it now, or undefined when it knows no such alias.
+  private async confirmed(promotion: Promotion): Promise<Promotion | undefined> {
+    if (!this.registry) return promotion;
+    try {
+      const held = await this.registry.getModelVersion(promotion.model, promotion.alias);
+      if (held.version !== promotion.version)
+        this.logger.warn(
+          { ...promotion, registryVersion: held.version },
+          'a promotion event disagrees with the registry; serving what the registry says',
+        );
+      return { ...promotion, version: held.version };
+    } catch (error) {
+      if ((error as { status?: number }).status === 404) {
+        this.logger.warn(promotion, 'ignored a promotion the registry does not hold');
+        return undefined;
+      }
+      throw error;
+    }
   }
 
   private async loadDirectoryModel(model: DirectoryModel, only?: number[]): Promise<number[]> {

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningAimesh } from '../../src/app/runtime.js';
-import { adminHeaders, serviceHeaders, startTestAimesh } from '../support/aimesh.js';
+import { adminHeaders, onBehalfHeaders, serviceHeaders, startTestAimesh } from '../support/aimesh.js';
 
 describe('Events HTTP API', () => {
   let aimesh: RunningAimesh;
@@ -29,6 +29,42 @@ describe('Events HTTP API', () => {
   };
   const post = (value: unknown) => send(JSON.stringify(value));
   const good = { id: 'api-1', type: 'ai.training.started', source: '/pipeline', data: { executionId: 'e1' } };
+
+  it('keeps platform event types to service and admin principals: 403 reserved_event_type for others', async () => {
+    const as = async (headers: Record<string, string>, value: unknown) => {
+      const r = await request(`${aimesh.url}/api/v1/events`, {
+        method: 'POST',
+        headers: { ...headers, 'content-type': 'application/json' },
+        body: JSON.stringify(value),
+      });
+      const text = await r.body.text();
+      return { status: r.statusCode, body: text ? JSON.parse(text) : undefined };
+    };
+    const forged = {
+      id: 'forged-promotion',
+      type: 'ai.model.promoted',
+      source: '/x',
+      data: { model: 'iris', version: 1, alias: 'production' },
+    };
+    for (const roles of [['caller'], ['operator']]) {
+      const refused = await as(onBehalfHeaders('mallory', roles), forged);
+      expect(refused.status, roles.join()).toBe(403);
+      expect(refused.body.error.code).toBe('reserved_event_type');
+      expect(refused.body.error.message).toContain('ai.model.promoted');
+    }
+    // One reserved type in a batch refuses the whole batch: nothing of it is stored.
+    const own = { id: 'own-1', type: 'shop.order.placed', source: '/shop', data: { order: 1 } };
+    const batch = await as(onBehalfHeaders('mallory', ['caller']), [own, { ...forged, id: 'forged-2' }]);
+    expect(batch.status).toBe(403);
+    // A caller's own event types are its to append.
+    expect((await as(onBehalfHeaders('mallory', ['caller']), own)).status).toBe(201);
+    expect((await as(adminHeaders(), { ...forged, id: 'admin-promotion' })).status).toBe(201);
+    const stored = await request(`${aimesh.url}/api/v1/events?type=ai.model.promoted`, {
+      headers: adminHeaders(),
+    });
+    const ids = ((await stored.body.json()) as { events: { id: string }[] }).events.map((e) => e.id);
+    expect(ids).toEqual(['admin-promotion']);
+  });
 
   it('appends an event (201), then answers 200 with duplicate: true for the same id', async () => {
     const first = await post(good);

@@ -205,6 +205,25 @@ describe('inference with discovery and the registry', () => {
     });
   });
 
+  it('serves what the registry says, not what a promotion event claims', async () => {
+    // The registry holds production = 2 (the test before); an event claiming 1 is read back
+    // against it, so even an admin's forged event does not move what is served.
+    const id = `forged-${Date.now()}`;
+    const seen = promotions.length;
+    const forged = await call(aimesh.url, 'POST', '/api/v1/events', {
+      id,
+      type: 'ai.model.promoted',
+      source: '/forged',
+      data: { model: 'churn', version: 1, alias: 'production' },
+    });
+    expect(forged.status).toBe(201);
+    await eventually('the forged event to reach the bus', async () =>
+      promotions.slice(seen).some((p) => p.version === 1 && p.alias === 'production') ? true : undefined,
+    );
+    await sleep(1_000);
+    expect(await servedVersion()).toBe('2');
+  });
+
   it('ignores promotions of models it does not serve when it follows no aliases', async () => {
     await registryCall('POST', '/api/v1/models', { name: 'other', type: 'classification' }, 201);
     // A loadable artifact, so only the model server's choice keeps it from loading.
