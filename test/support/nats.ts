@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { subjectMatches } from '../../src/ports/event-bus.js';
+import { connectNatsBus } from '../../src/adapters/nats/nats-bus.js';
+import { type EventBus, subjectMatches } from '../../src/ports/event-bus.js';
 import { NATS_URL } from './services.js';
 
 /** A unique stream name and subject prefix for one test run, and a dropper that deletes the stream. */
@@ -53,4 +54,15 @@ export async function streamSize(stream: string): Promise<number> {
   } finally {
     await nc.close();
   }
+}
+
+/** A JetStream bus on a stream of its own, for a bus contract suite; `cleanup` drops the stream. */
+export async function natsTestBus(): Promise<{ bus: EventBus; cleanup: () => Promise<void> }> {
+  const test = testStream();
+  const bus = await connectNatsBus({
+    servers: NATS_URL,
+    stream: test.stream,
+    subjectPrefix: test.subjectPrefix,
+  });
+  return { bus, cleanup: test.drop };
 }
