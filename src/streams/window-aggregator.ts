@@ -66,18 +66,8 @@ interface OpenWindow {
 /** The aggregator's state as stored in a snapshot (JSON). */
 export interface WindowState {
   streamTime: number;
-  windows: {
-    key: string;
-    start: number;
-    end: number;
-    count: number;
-    errors: number;
-    latencySum: number;
-    tokens: number;
-    cost: number;
-    /** The histogram's non-zero counts as flat (index, count) pairs. */
-    histogram: number[];
-  }[];
+  /** Each open window, its histogram's non-zero counts as flat (index, count) pairs. */
+  windows: (Omit<OpenWindow, 'histogram'> & { histogram: number[] })[];
 }
 
 // Latencies are recorded in hundredths of a millisecond: HdrHistogram takes integers.
