@@ -77,11 +77,9 @@ Examples:
           error.message = error.message.replace('set inference.server.port', 'give --port');
         throw error;
       });
-      const status = (await (await fetch(`${running.url}/api/v1/inference/models`)).json()) as {
-        url: string;
-        models: { name: string; versions: { version: number }[] }[];
-      };
-      for (const m of status.models)
+      // Asked in process: the module's API, not its HTTP route (which needs credentials).
+      const status = running.manager.api('inference')!;
+      for (const m of status.models())
         console.error(`  ${m.name}: versions ${m.versions.map((v) => v.version).join(', ')}`);
       console.error(
         `serving on ${status.url} (V2 at ${status.url}/v2, metrics at ${status.url}/metrics); Ctrl-C stops`,
