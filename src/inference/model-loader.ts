@@ -95,7 +95,7 @@ export class ModelLoader {
 
   /**
    * Follows a promotion: loads the version if needed, then moves the alias; requests never see a gap.
-   * With a registry, the alias is read back from it first and its answer is what is served: an
+   * For a model the registry holds, the alias is read back from it first and its answer is what is served: an
    * event's data alone never moves an alias (an event can be forged; the registry's rules cannot).
    */
   async onPromoted(announced: Promotion): Promise<void> {
@@ -119,7 +119,7 @@ export class ModelLoader {
     this.logger.info(promotion, 'model promotion applied');
   }
 
-  // The promotion as the registry holds it now, or undefined when it knows no such alias.
+  // The promotion as the registry holds it now, or undefined when it holds the model but not the alias.
   private async confirmed(promotion: Promotion): Promise<Promotion | undefined> {
     if (!this.registry) return promotion;
     try {
@@ -131,10 +131,21 @@ export class ModelLoader {
         );
       return { ...promotion, version: held.version };
     } catch (error) {
-      if ((error as { status?: number }).status === 404) {
-        this.logger.warn(promotion, 'ignored a promotion the registry does not hold');
-        return undefined;
-      }
+      if (!isNotFound(error)) throw error;
+      // A model the registry does not know at all (one from the models directory) has no alias
+      // there to read; its promotions come from events only, which only platform principals append.
+      if (!(await this.registryHolds(promotion.model))) return promotion;
+      this.logger.warn(promotion, 'ignored a promotion the registry does not hold');
+      return undefined;
+    }
+  }
+
+  private async registryHolds(model: string): Promise<boolean> {
+    try {
+      await this.registry!.getModel(model);
+      return true;
+    } catch (error) {
+      if (isNotFound(error)) return false;
       throw error;
     }
   }
@@ -176,4 +187,8 @@ export class ModelLoader {
       this.logger.warn({ source: key, err: error }, 'model failed to load; will retry');
     this.failures.set(key, message);
   }
+}
+
+function isNotFound(error: unknown): boolean {
+  return (error as { status?: number }).status === 404;
 }
