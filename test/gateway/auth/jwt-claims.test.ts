@@ -32,6 +32,36 @@ function hs256(claims: Record<string, unknown> = {}, omit: string[] = [], alg = 
   return new SignJWT(all).setProtectedHeader({ alg }).sign(secretKey);
 }
 
+describe('JWT roles claim', () => {
+  const verifier = verifierFor({ algorithms: ['HS256'], secret: SECRET });
+  const rolesOf = async (roles: unknown) =>
+    (await verifier.verify(await hs256(roles === undefined ? {} : { roles }))).roles;
+
+  it('reads an array, or a string split at spaces and commas, keeping each role once', async () => {
+    expect(await rolesOf(['operator', 'admin'])).toEqual(['operator', 'admin']);
+    expect(await rolesOf('operator admin')).toEqual(['operator', 'admin']);
+    expect(await rolesOf('operator,service')).toEqual(['operator', 'service']);
+    expect(await rolesOf('operator, \tadmin')).toEqual(['operator', 'admin']);
+    expect(await rolesOf(['operator', 'operator'])).toEqual(['operator']);
+  });
+
+  it('drops names that are not roles, and a token naming none is a caller', async () => {
+    expect(await rolesOf(['root', 'operator', 5])).toEqual(['operator']);
+    expect(await rolesOf(['root', 5])).toEqual(['caller']);
+    expect(await rolesOf('')).toEqual(['caller']);
+    expect(await rolesOf(7)).toEqual(['caller']);
+    expect(await rolesOf({ admin: true })).toEqual(['caller']);
+    expect(await rolesOf(undefined)).toEqual(['caller']);
+  });
+
+  it('reads the claim that gateway.auth.jwt.rolesClaim names (default roles)', async () => {
+    expect(readSection(AuthConfig, { jwt: {} }).jwt!.rolesClaim).toBe('roles');
+    const groups = verifierFor({ algorithms: ['HS256'], secret: SECRET, rolesClaim: 'groups' });
+    const token = await hs256({ roles: ['admin'], groups: ['operator'] });
+    expect((await groups.verify(token)).roles).toEqual(['operator']);
+  });
+});
+
 describe('JWT claims, one at a time, on correctly signed tokens', () => {
   const verifier = verifierFor({
     algorithms: ['HS256'],
