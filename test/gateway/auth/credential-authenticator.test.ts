@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { credentialResolver } from '../../../src/gateway/auth/credential-authenticator.js';
 import type { ApiKeyRecord } from '../../../src/gateway/auth/index.js';
 import { assertAdmin, bearerToken, createCredentialAuthenticator } from '../../../src/gateway/auth/index.js';
 import { ManualClock } from '../../../src/kernel/clock.js';
@@ -216,5 +217,26 @@ describe('Admin token', () => {
         return 'ok';
       }),
     ).toBe(expected);
+  });
+});
+
+describe('the gateway credentials as a source of the access guard', () => {
+  const seen: unknown[] = [];
+  const resolver = credentialResolver({
+    authenticate: async (headers) => {
+      seen.push(headers);
+      return { id: 'k', roles: ['caller'], via: 'api-key' };
+    },
+  });
+
+  it('answers undefined for headers without credentials, without asking the authenticator', async () => {
+    await expect(resolver.resolve({ 'x-other': 'x' })).resolves.toBeUndefined();
+    expect(seen).toEqual([]);
+  });
+
+  it('asks the authenticator when either an API key or an Authorization header is present', async () => {
+    await expect(resolver.resolve({ 'x-api-key': 'aim_key' })).resolves.toMatchObject({ id: 'k' });
+    await expect(resolver.resolve({ authorization: 'Bearer t' })).resolves.toMatchObject({ id: 'k' });
+    expect(seen).toHaveLength(2);
   });
 });
