@@ -106,7 +106,7 @@ async function committed(p: StreamProcessor, total: number) {
   await waitFor(
     () => Object.values(p.outcomeCounts).reduce((a, b) => a + b, 0) >= total,
     `${total} events`,
-    30_000,
+    60_000,
   );
   await p.commit();
 }
@@ -237,7 +237,7 @@ describe('the stream processor', () => {
     await waitFor(
       () => Object.values(first.outcomeCounts).reduce((a, b) => a + b, 0) >= 260,
       '260 received',
-      30_000,
+      60_000,
     );
     await first.abandon();
     const second = processor(s, 300, 1_024);
@@ -251,11 +251,11 @@ describe('the stream processor', () => {
           (await windowRows(s.db)).length === expected.length && (second.outcomeCounts.accepted ?? 0) >= 600
         );
       },
-      30_000,
+      60_000,
       'every window',
       50,
     );
     await second.commit();
     expect(await windowRows(s.db)).toEqual(expected);
-  }, 90_000);
+  }, 180_000);
 });
