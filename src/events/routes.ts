@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
-import { hasRole, type Principal, role } from '../kernel/access.js';
+import { hasRole, type Principal, readsAnyones, role } from '../kernel/access.js';
 import { badRequest, forbidden } from '../kernel/errors.js';
 import { SafeInteger } from '../kernel/input-schemas.js';
 import type { EventLog, NewEvent } from '../ports/event-log.js';
@@ -12,6 +12,14 @@ const EventQuerystring = Type.Object({
   type: Type.Optional(Type.String()),
   correlationId: Type.Optional(Type.String()),
   causationId: Type.Optional(Type.String()),
+  actor: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 200,
+      description:
+        "Only events this principal acted in (data.actor or data.userId); a caller's query is always its own.",
+    }),
+  ),
   after: Type.Optional(SafeInteger({ minimum: 0, description: 'Store position to read forward from.' })),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, default: 100 })),
 });
@@ -72,16 +80,35 @@ export function eventRoutes(store: EventLog, live: LiveStream): FastifyPluginAsy
     app.get(
       '/',
       {
-        config: role('operator'),
-        schema: { tags: ['events'], summary: 'Query events', querystring: EventQuerystring },
+        config: role('self'),
+        schema: {
+          tags: ['events'],
+          summary: "Query events (a caller's own; an operator's or a service's, anyone's)",
+          querystring: EventQuerystring,
+        },
       },
       async (request) => {
         const q = request.query as typeof EventQuerystring.static;
-        const events = await store.query({ ...q, afterPosition: q.after });
+        const actor = actorOfQuery(request.principal!, q.actor);
+        const events = await store.query({ ...q, actor, afterPosition: q.after });
         return { events, next: events.length > 0 ? events[events.length - 1].position : null };
       },
     );
   };
+}
+
+/**
+ * Whose events a query reads: an operator or a service reads anyone's (all, or the `actor`
+ * asked for); anyone else only its own, and asking for another's is 403 `not_owner`.
+ */
+function actorOfQuery(principal: Principal, asked: string | undefined): string | undefined {
+  if (readsAnyones(principal)) return asked;
+  if (asked !== undefined && asked !== principal.id)
+    throw forbidden(
+      'not_owner',
+      `${principal.id} may read only its own events; reading ${asked}'s needs the operator role`,
+    );
+  return principal.id;
 }
 
 /** The namespace of the events the platform itself emits (`ai.model.*`, `ai.inference.*`, ...). */
@@ -90,6 +117,8 @@ export const RESERVED_EVENT_PREFIX = 'ai.';
 /**
  * Only platform processes (`service`) and admins may append platform event types: a caller's
  * forged `ai.model.promoted` or `ai.evaluation.completed` could otherwise drive what others act on.
+ * Nor may anyone else name another principal as an event's actor, which would put the event
+ * among that one's own.
  */
 function refuseReserved(body: NewEvent | NewEvent[], principal: Principal | undefined): void {
   if (principal && hasRole(principal, 'service')) return;
@@ -99,6 +128,16 @@ function refuseReserved(body: NewEvent | NewEvent[], principal: Principal | unde
         'reserved_event_type',
         `${event.type}: types under "${RESERVED_EVENT_PREFIX}" are emitted by the platform; only a service or admin principal may append them`,
       );
+    }
+    // The actor an event names decides who reads it back (a caller's query is its own events).
+    const data = event.data as Record<string, unknown> | undefined;
+    for (const key of ['actor', 'userId'] as const) {
+      const named = typeof data === 'object' && data !== null ? data[key] : undefined;
+      if (typeof named === 'string' && named !== principal?.id)
+        throw forbidden(
+          'actor_mismatch',
+          `${event.type}: data.${key} names ${named.slice(0, 200)}, but the event is appended by ${principal?.id ?? 'anonymous'}; an event may name only its own principal as the actor`,
+        );
     }
   }
 }

@@ -53,6 +53,26 @@ export function hasRole(principal: Pick<Principal, 'roles'>, needed: Role): bool
   return false;
 }
 
+/**
+ * True when `principal` may read what others own (their runs, events, keys' listings): an
+ * operator or a platform service (admin holds both). Anyone else reads only its own.
+ */
+export function readsAnyones(principal: Pick<Principal, 'roles'>): boolean {
+  return hasRole(principal, 'operator') || hasRole(principal, 'service');
+}
+
+/**
+ * Throws 403 `not_owner` unless `principal` is `owner` or reads anyone's: how a `self` route
+ * keeps one principal's objects from another (`what` names the object in the message).
+ */
+export function assertReadable(principal: Principal | undefined, owner: string, what: string): void {
+  if (principal && (principal.id === owner || readsAnyones(principal))) return;
+  throw forbidden(
+    'not_owner',
+    `${what} belongs to another principal; ${principal?.id ?? 'anonymous'} may read only its own (reading others' needs the operator role)`,
+  );
+}
+
 /** Turns request headers into a principal, or undefined when they carry no credentials it knows. */
 export interface PrincipalResolver {
   /** Rejects with a 401 AimeshError for credentials that are present but not valid. */

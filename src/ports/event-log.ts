@@ -61,6 +61,8 @@ export interface EventQuery {
   type?: string;
   correlationId?: string;
   causationId?: string;
+  /** Only events whose data names this principal as the one who acted (`actor`, or `userId` for calls). */
+  actor?: string;
   /** Only events after this store position (reading forward). */
   afterPosition?: number;
   /** At most this many (default 100, at most 10,000). */

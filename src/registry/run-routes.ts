@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
-import type { FastifyPluginAsync } from 'fastify';
-import { role } from '../kernel/access.js';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { assertReadable, readsAnyones, role } from '../kernel/access.js';
 import { newId } from '../kernel/ids.js';
 import { SafeInteger } from '../kernel/input-schemas.js';
 import { RUN_STATUSES, type RunBatch } from './experiment-repository.js';
@@ -65,6 +65,12 @@ const SearchBody = Type.Object({
   offset: Type.Optional(PageQuery.offset),
 });
 
+/** The creator a search is limited to: none for those who read anyone's runs, else the principal itself. */
+function ownRunsOnly(request: FastifyRequest): string | undefined {
+  const principal = request.principal!;
+  return readsAnyones(principal) ? undefined : principal.id;
+}
+
 const TERMINAL = new Set(['FINISHED', 'FAILED', 'KILLED']);
 
 /** Runs of experiments, MLflow-style: params, metrics, tags, status, search. */
@@ -101,8 +107,13 @@ export function runRoutes(service: RegistryService): FastifyPluginAsync {
     app.get(
       '/experiments/:id/runs',
       {
-        config: role('caller'),
-        schema: { tags, summary: "Search an experiment's runs", params: IdParams, querystring: SearchQuery },
+        config: role('self'),
+        schema: {
+          tags,
+          summary: "Search an experiment's runs (a caller's own; an operator's or a service's, anyone's)",
+          params: IdParams,
+          querystring: SearchQuery,
+        },
       },
       async (request) => {
         const q = request.query as typeof SearchQuery.static;
@@ -112,6 +123,7 @@ export function runRoutes(service: RegistryService): FastifyPluginAsync {
           experimentIds: [experiment.id],
           filter: q.filter,
           orderBy: q.orderBy,
+          createdBy: ownRunsOnly(request),
           page,
         });
         return paged(runs, page);
@@ -120,8 +132,13 @@ export function runRoutes(service: RegistryService): FastifyPluginAsync {
     app.post(
       '/runs/search',
       {
-        config: role('caller'),
-        schema: { tags, summary: 'Search runs of several experiments', body: SearchBody },
+        config: role('self'),
+        schema: {
+          tags,
+          summary:
+            "Search runs of several experiments (a caller's own; an operator's or a service's, anyone's)",
+          body: SearchBody,
+        },
       },
       async (request) => {
         const body = request.body as typeof SearchBody.static;
@@ -134,6 +151,7 @@ export function runRoutes(service: RegistryService): FastifyPluginAsync {
             experimentIds: ids,
             filter: body.filter,
             orderBy: body.orderBy,
+            createdBy: ownRunsOnly(request),
             page,
           }),
           page,
@@ -144,9 +162,18 @@ export function runRoutes(service: RegistryService): FastifyPluginAsync {
       '/runs/:runId',
       {
         config: role('self'),
-        schema: { tags, summary: 'A run with params and latest metrics', params: RunParams },
+        schema: {
+          tags,
+          summary: 'A run with params and latest metrics (its creator, an operator or a service)',
+          params: RunParams,
+        },
       },
-      async (request) => service.experiments.getRun((request.params as { runId: string }).runId),
+      async (request) => {
+        const { runId } = request.params as { runId: string };
+        const run = await service.experiments.getRun(runId);
+        assertReadable(request.principal, run.createdBy, `run ${runId}`);
+        return run;
+      },
     );
     app.patch(
       '/runs/:runId',
@@ -213,7 +240,7 @@ export function runRoutes(service: RegistryService): FastifyPluginAsync {
         config: role('self'),
         schema: {
           tags,
-          summary: "A metric's full history",
+          summary: "A metric's full history (the run's creator, an operator or a service)",
           params: Type.Object({ runId: Type.String(), key: Type.String() }),
           querystring: Type.Object(PageQuery),
         },
@@ -221,6 +248,8 @@ export function runRoutes(service: RegistryService): FastifyPluginAsync {
       async (request) => {
         const { runId, key } = request.params as { runId: string; key: string };
         const page = request.query as Page;
+        const run = await service.experiments.getRun(runId);
+        assertReadable(request.principal, run.createdBy, `run ${runId}`);
         return paged(await service.experiments.metricHistory(runId, key, page), page);
       },
     );

@@ -9,6 +9,8 @@ export interface RunSearch {
   filter?: string;
   /** e.g. `metrics.accuracy DESC`, `attributes.start_time`, `params.lr ASC`. */
   orderBy?: string[];
+  /** Only runs this principal created (a caller searching sees only its own). */
+  createdBy?: string;
   page: Page;
 }
 
@@ -89,6 +91,7 @@ export function runSearchQuery(search: RunSearch, window?: number): { text: stri
     return `$${params.length}`;
   };
   const where = ['r.experiment_id = ANY($1::text[])'];
+  if (search.createdBy !== undefined) where.push(`r.created_by = ${bind(search.createdBy)}`);
   const joins: string[] = [];
   const order: string[] = [];
   orders.forEach((o, i) => {

@@ -137,6 +137,19 @@ function eventStoreSpec(
       expect((await store.query({ correlationId: corr })).map((e) => e.id)).toEqual(results.map((r) => r.id));
     });
 
+    it('finds the events a principal acted in: data.actor, or data.userId of a call', async () => {
+      const corr = unique('corr');
+      const actor = unique('actor');
+      const results = await store.append([
+        completed({ correlationid: corr, data: { modelId: 'm1', latencyMs: 1, userId: actor } }),
+        completed({ correlationid: corr, data: { modelId: 'm1', latencyMs: 1, userId: 'someone-else' } }),
+        { type: 'shop.note', source: '/x', correlationid: corr, data: { actor } },
+        { type: 'shop.note', source: '/x', correlationid: corr, data: { note: actor } },
+      ]);
+      const found = await store.query({ correlationId: corr, actor });
+      expect(found.map((e) => e.id)).toEqual([results[0].id, results[2].id]);
+    });
+
     it('finds events by causation id ordered by time, not by store order', async () => {
       const cause = unique('cause');
       await store.append([
