@@ -49,9 +49,14 @@ const STOP_TIMEOUT_MS = 60_000;
  * The primary of `aimesh start --workers N`: starts N workers running the same command (they share
  * the listening ports; the primary hands connections out in turn), starts a worker again when one
  * dies (at most five times a minute per worker), and on SIGINT/SIGTERM stops them all gracefully
- * and exits once they have. The primary itself serves nothing.
+ * and exits once they have. The primary itself serves nothing. `workerEnv` is added to every
+ * worker's environment (the platform tokens they share).
  */
-export function runClusterPrimary(workers: number, logger: Logger): void {
+export function runClusterPrimary(
+  workers: number,
+  logger: Logger,
+  workerEnv: Record<string, string> = {},
+): void {
   if (!Number.isInteger(workers) || workers < 2)
     throw new AimeshError('invalid_workers', 400, `workers must be an integer of 2 or more, got ${workers}`);
   const restarts = new Map<number, number[]>();
@@ -59,7 +64,7 @@ export function runClusterPrimary(workers: number, logger: Logger): void {
   let stopping = false;
 
   const fork = (n: number) => {
-    const worker = cluster.fork({ AIMESH_WORKER_NUMBER: String(n) });
+    const worker = cluster.fork({ ...workerEnv, AIMESH_WORKER_NUMBER: String(n) });
     byWorker.set(worker, n);
     worker.on('exit', (code, signal) => {
       byWorker.delete(worker);

@@ -1,16 +1,13 @@
-import { randomBytes } from 'node:crypto';
 import type { Registry } from 'prom-client';
-import { AuthConfig } from '../gateway/index.js';
 import { AccessGuard, platformTokenResolver, role } from '../kernel/access.js';
 import { type Clock, systemClock } from '../kernel/clock.js';
 import type { Config } from '../kernel/config.js';
-import { readSection } from '../kernel/config.js';
 import { AimeshError } from '../kernel/errors.js';
 import { createHttpServer, type HttpServer, listenHttp } from '../kernel/http.js';
 import { createLogger, type Logger } from '../kernel/logger.js';
 import { createMetrics } from '../kernel/metrics.js';
 import type { ModuleDefinition } from '../kernel/module.js';
-import { ModuleManager } from '../kernel/module-manager.js';
+import { ModuleManager, resolveTargets } from '../kernel/module-manager.js';
 import { type Random, systemRandom } from '../kernel/random.js';
 import type { ArtifactStore } from '../ports/artifact-store.js';
 import type { Database } from '../ports/database.js';
@@ -21,6 +18,12 @@ import { workerNumber } from './cluster.js';
 import { DependencyHealth } from './dependency-health.js';
 import { migrate } from './migrations.js';
 import { moduleTable } from './modules.js';
+import {
+  assertProtectedBind,
+  newPlatformToken,
+  platformTokens,
+  withPlatformToken,
+} from './platform-credentials.js';
 
 export interface StartOptions {
   config: Config;
@@ -53,8 +56,13 @@ export interface RunningAimesh {
 
 /** Opens the ports the config selects, migrates, starts the targets' modules, listens. */
 export async function startAimesh(options: StartOptions): Promise<RunningAimesh> {
-  const config = withServiceToken(options.config);
   const table = options.table ?? moduleTable;
+  const targets = options.targets ?? ['all'];
+  assertProtectedBind(
+    options.config,
+    resolveTargets(table, targets).map((m) => m.name),
+  );
+  const config = withServiceToken(options.config);
   const logger = options.logger ?? createLogger(config.log.level);
   const clock = options.clock ?? systemClock;
   const metrics = createMetrics();
@@ -74,7 +82,7 @@ export async function startAimesh(options: StartOptions): Promise<RunningAimesh>
     const manager = new ModuleManager(table);
     const health = new DependencyHealth(db, bus, config.server.healthCheckMs, logger);
     registerHealthRoutes(http, manager, health, metrics);
-    await manager.start(options.targets ?? ['all'], {
+    await manager.start(targets, {
       config,
       logger,
       metrics,
@@ -167,21 +175,12 @@ function registerHealthRoutes(
   );
 }
 
-/** The admin and service tokens of `gateway.auth`, which every process accepts. */
-export function platformTokens(config: Config): { adminToken?: string; serviceToken?: string } {
-  const section = (config.gateway as { auth?: unknown } | undefined)?.auth ?? {};
-  const auth = readSection(AuthConfig, section, '/gateway/auth');
-  return { adminToken: auth.adminToken, serviceToken: auth.serviceToken };
-}
-
 /**
  * The config with a service token: the configured one, else one made for this run, which only
- * this process knows (enough when every module runs here; the processes of a cluster share the
+ * this process knows (enough when every module runs here; the workers of `--workers N` share the
  * one their primary passes them, and separate processes need it configured).
  */
 function withServiceToken(config: Config): Config {
   if (platformTokens(config).serviceToken) return config;
-  const gateway = (config.gateway ?? {}) as { auth?: Record<string, unknown> };
-  const serviceToken = randomBytes(32).toString('base64url');
-  return { ...config, gateway: { ...gateway, auth: { ...(gateway.auth ?? {}), serviceToken } } };
+  return withPlatformToken(config, 'serviceToken', newPlatformToken());
 }

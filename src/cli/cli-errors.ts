@@ -6,7 +6,7 @@ export const ExitCode = {
   ok: 0,
   /** A bad command, option or argument, or a local file that cannot be read. */
   usage: 1,
-  /** The configuration is invalid, or a port it names cannot be listened on. */
+  /** The configuration is invalid or unsafe (an unprotected bind), or a port it names cannot be listened on. */
   configuration: 2,
   /** The server answered with an error. */
   refused: 3,
@@ -24,7 +24,13 @@ export function usageError(code: string, message: string): AimeshError {
   return new AimeshError(code, 400, message);
 }
 
-const CONFIGURATION = new Set(['invalid_config', 'config_not_found', 'port_unavailable', 'invalid_workers']);
+const CONFIGURATION = new Set([
+  'invalid_config',
+  'config_not_found',
+  'port_unavailable',
+  'invalid_workers',
+  'unprotected_bind',
+]);
 
 /** The exit code and the one line printed for an error that ended a command. */
 export function describeCliError(error: unknown): { exitCode: number; line: string } {

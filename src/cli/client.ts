@@ -1,7 +1,11 @@
 import { userInfo } from 'node:os';
 import { request } from 'undici';
+import { isLoopbackHost, readTokenFile } from '../app/platform-credentials.js';
+import { loadConfig } from '../kernel/config.js';
 import { AimeshError } from '../kernel/errors.js';
 import { ServerRefusal } from './cli-errors.js';
+
+const DEFAULT_ADMIN_TOKEN_FILE = './data/admin-token';
 
 export interface ClientOptions {
   /** Base URL of a running aimesh (default AIMESH_URL or http://127.0.0.1:8080). */
@@ -12,19 +16,56 @@ export interface ClientOptions {
   adminToken?: string;
 }
 
+/** The aimesh a command talks to: `options.url`, else AIMESH_URL, else the local default. */
+export function baseUrl(options: ClientOptions = {}): string {
+  return options.url ?? process.env.AIMESH_URL ?? 'http://127.0.0.1:8080';
+}
+
 /**
  * The headers every CLI call carries: the API key, the admin token, and who is acting
- * (`AIMESH_ACTOR`, else the OS user) so the registry records a person rather than `anonymous`.
+ * (`AIMESH_ACTOR`, else the OS user; the server records it only from a service principal).
+ * Given neither a key nor a token, a call to an aimesh on this host (a loopback URL) carries the
+ * admin token `aimesh start` generated (`server.adminTokenFile`), so the local start needs no
+ * setup; a key or a token given explicitly is the only credential sent.
  */
 export function clientHeaders(options: ClientOptions = {}): Record<string, string> {
   const headers: Record<string, string> = {};
-  const apiKey = options.apiKey ?? process.env.AIMESH_API_KEY;
+  // An empty variable counts as unset (`AIMESH_API_KEY= aimesh ...`).
+  const apiKey = options.apiKey || process.env.AIMESH_API_KEY || undefined;
   if (apiKey) headers['x-api-key'] = apiKey;
-  const adminToken = options.adminToken ?? process.env.AIMESH_ADMIN_TOKEN;
+  const adminToken =
+    options.adminToken ||
+    process.env.AIMESH_ADMIN_TOKEN ||
+    (apiKey ? undefined : localAdminToken(baseUrl(options)));
   if (adminToken) headers.authorization = `Bearer ${adminToken}`;
   const actor = process.env.AIMESH_ACTOR ?? safeUserName();
   if (actor) headers['x-aimesh-actor'] = actor;
   return headers;
+}
+
+/**
+ * The token in the admin token file `aimesh start` uses (`server.adminTokenFile` of the config
+ * in this directory, as the server reads it), when `base` names this host; else undefined.
+ */
+function localAdminToken(base: string): string | undefined {
+  let host: string;
+  try {
+    host = new URL(base).hostname;
+  } catch {
+    return undefined; // a malformed URL is reported where it is used
+  }
+  if (!isLoopbackHost(host)) return undefined;
+  let file = DEFAULT_ADMIN_TOKEN_FILE;
+  try {
+    file = loadConfig().server.adminTokenFile;
+  } catch {
+    // A config the CLI cannot read is the server's to report; the default file still applies.
+  }
+  try {
+    return readTokenFile(file);
+  } catch {
+    return undefined; // unreadable: the call goes without, and the server's 401 says what is missing
+  }
 }
 
 function safeUserName(): string | undefined {
@@ -42,7 +83,7 @@ export async function callApi<T = unknown>(
   body?: unknown,
   options: ClientOptions = {},
 ): Promise<T> {
-  const base = options.url ?? process.env.AIMESH_URL ?? 'http://127.0.0.1:8080';
+  const base = baseUrl(options);
   const headers = clientHeaders(options);
   if (body !== undefined) headers['content-type'] = 'application/json';
   const target = new URL(path, base); // a malformed base is the caller's to fix, not unreachable

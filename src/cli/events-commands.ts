@@ -74,7 +74,7 @@ async function tail(base: string, type: string | undefined, limit: number): Prom
   while (printed < limit) {
     try {
       const response = await request(url, {
-        headers: { ...clientHeaders(), accept: 'text/event-stream' },
+        headers: { ...clientHeaders({ url: base }), accept: 'text/event-stream' },
         bodyTimeout: 0,
       });
       if (response.statusCode !== 200) {

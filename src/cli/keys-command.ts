@@ -16,11 +16,13 @@ interface KeyView {
 
 const PATH = '/api/v1/admin/keys';
 
-/** `aimesh keys create|list|revoke`: the gateway's API keys, through the admin API (AIMESH_ADMIN_TOKEN). */
+/** `aimesh keys create|list|revoke`: the gateway's API keys, through the admin API (the admin token). */
 export function registerKeysCommands(program: Command): void {
   const keys = program
     .command('keys')
-    .description('manage gateway API keys (needs AIMESH_ADMIN_TOKEN; AIMESH_URL names the gateway)')
+    .description(
+      'manage gateway API keys (needs the admin token: AIMESH_ADMIN_TOKEN, else on this host the one aimesh start generated; AIMESH_URL names the gateway)',
+    )
     .addHelpText(
       'after',
       `

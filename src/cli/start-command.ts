@@ -1,11 +1,19 @@
 import type { Command } from 'commander';
 import { clusterProblems, isClusterWorker, runClusterPrimary } from '../app/cluster.js';
+import { moduleTable } from '../app/modules.js';
+import {
+  assertProtectedBind,
+  newPlatformToken,
+  platformTokens,
+  withAdminToken,
+} from '../app/platform-credentials.js';
 import { stopOnSignals } from '../app/process-lifecycle.js';
 import { startAimesh } from '../app/runtime.js';
 import { GatewayConfig } from '../gateway/index.js';
 import { type Config, loadConfig, readSection } from '../kernel/config.js';
 import { AimeshError } from '../kernel/errors.js';
 import { createLogger } from '../kernel/logger.js';
+import { resolveTargets } from '../kernel/module-manager.js';
 
 /** `aimesh start`: runs the chosen targets until SIGINT/SIGTERM, then stops gracefully. */
 export function registerStartCommand(program: Command): void {
@@ -36,7 +44,16 @@ Examples:
       const server: Record<string, number> = {};
       if (opts.port !== undefined) server.port = Number(opts.port);
       if (opts.workers !== undefined) server.workers = Number(opts.workers);
-      const config = loadConfig({ file: opts.config, overrides: { server } });
+      const loaded = loadConfig({ file: opts.config, overrides: { server } });
+      const modules = resolveTargets(moduleTable, [opts.target]).map((m) => m.name);
+      assertProtectedBind(loaded, modules);
+      const { config, source } = withAdminToken(loaded, modules);
+      if (source.kind === 'file' && !isClusterWorker()) {
+        // Where the token is, never the token: logs and terminals are read by others.
+        console.error(
+          `aimesh: admin token ${source.created ? 'generated in' : 'read from'} ${source.file} (mode 0600; the CLI on this host uses it; set gateway.auth.adminToken to choose one)`,
+        );
+      }
       if (config.server.workers > 1 && !isClusterWorker()) {
         const problems = clusterProblems({
           database: config.database,
@@ -50,7 +67,11 @@ Examples:
             `${config.server.workers} workers need state every worker shares:\n${problems.map((p) => `  - ${p}`).join('\n')}`,
           );
         }
-        runClusterPrimary(config.server.workers, createLogger(config.log.level));
+        runClusterPrimary(
+          config.server.workers,
+          createLogger(config.log.level),
+          workerTokens(loaded, config),
+        );
         return;
       }
       const running = await startAimesh({ config, targets: [opts.target] });
@@ -62,6 +83,21 @@ Examples:
       // primary's SIGTERM would otherwise count as a second signal.
       stopOnSignals({ stop: () => running.stop(), logger: running.logger, ignoreSigint: isClusterWorker() });
     });
+}
+
+/**
+ * What every worker of a cluster must hold alike and would not read from the config on its own:
+ * the admin token of the token file, and one service token made for this cluster's run when none
+ * is configured, so a call one worker forwards is accepted by whichever worker the connection
+ * reaches. Configured tokens reach the workers as they reach the primary.
+ */
+function workerTokens(configured: Config, config: Config): Record<string, string> {
+  const env: Record<string, string> = {};
+  if (!platformTokens(configured).serviceToken) env.AIMESH_GATEWAY__AUTH__SERVICE_TOKEN = newPlatformToken();
+  const adminToken = platformTokens(config).adminToken;
+  if (!platformTokens(configured).adminToken && adminToken)
+    env.AIMESH_GATEWAY__AUTH__ADMIN_TOKEN = adminToken;
+  return env;
 }
 
 function runsGateway(targets: string): boolean {

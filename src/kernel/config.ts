@@ -34,6 +34,11 @@ export const ServerConfig = Type.Object(
       description:
         'How often the database and the bus are checked for /readyz (a check also times out after this long).',
     }),
+    adminTokenFile: Type.String({
+      default: './data/admin-token',
+      description:
+        '`aimesh start` on a loopback address with no gateway.auth.adminToken: the admin token is generated into this file at first start (mode 0600) and read from it afterwards; the CLI on this host uses it.',
+    }),
     workers: Type.Integer({
       minimum: 1,
       maximum: 256,
