@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adminHeaders, TEST_ADMIN_TOKEN } from '../support/aimesh.js';
+import { adminHeaders, TEST_ADMIN_TOKEN, userHeaders } from '../support/aimesh.js';
 import { testStream } from '../support/nats.js';
 import { freePort } from '../support/ports.js';
 import { runAimesh } from '../support/processes.js';
@@ -113,4 +113,66 @@ describe.skipIf(!services)('aimesh start --workers 2 on PostgreSQL, NATS and Red
       expect(await aimesh.stop()).toBe(0);
     }
   }, 120_000);
+
+  it('gives every worker the one service token the primary made, so a call forwarded to another worker is accepted', async () => {
+    const [port, inferencePort] = [await freePort(), await freePort()];
+    expect(process.env.AIMESH_GATEWAY__AUTH__SERVICE_TOKEN).toBeUndefined();
+    const aimesh = runAimesh(
+      ['start', '--target', 'gateway,inference', '--workers', '2', '--port', String(port)],
+      {
+        AIMESH_DATABASE_URL: url,
+        AIMESH_NATS_URL: NATS_URL,
+        AIMESH_REDIS_URL: REDIS_URL,
+        AIMESH_GATEWAY__RATE_LIMIT__STORE: 'redis',
+        AIMESH_GATEWAY__RATE_LIMIT__KEY_PREFIX: `aimesh-cluster-token-test-${port}:`,
+        AIMESH_BUS__STREAM: stream.stream,
+        AIMESH_BUS__SUBJECT_PREFIX: stream.subjectPrefix,
+        AIMESH_ARTIFACTS__DIR: join(dir, 'artifacts'),
+        AIMESH_INFERENCE__SERVER__PORT: String(inferencePort),
+        AIMESH_GATEWAY__AUTH__ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+      },
+    );
+    try {
+      const base = `http://127.0.0.1:${port}`;
+      let ready = 0;
+      for (let i = 0; i < 300 && ready !== 200; i++) {
+        ready = await request(`${base}/readyz`).then(
+          async (r) => {
+            await r.body.dump();
+            return r.statusCode;
+          },
+          () => 0,
+        );
+        if (ready !== 200) await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(ready, aimesh.output()).toBe(200);
+      const key = await userHeaders(base, ['caller'], 'cluster-caller');
+      // The gateway of one worker forwards with the service token; the primary hands each new
+      // connection to the inference port to the next worker, so calls made side by side (each
+      // gateway opening connections of its own) reach the other worker's listener too.
+      const statuses: number[] = [];
+      for (let round = 0; round < 4; round++) {
+        const answers = await Promise.all(
+          Array.from({ length: 8 }, async () => {
+            const agent = new Agent({ pipelining: 0 });
+            try {
+              const r = await request(`${base}/v2/repository/index`, {
+                method: 'POST',
+                headers: key,
+                dispatcher: agent,
+              });
+              await r.body.dump();
+              return r.statusCode;
+            } finally {
+              await agent.close();
+            }
+          }),
+        );
+        statuses.push(...answers);
+      }
+      expect(statuses).toEqual(Array(32).fill(200));
+    } finally {
+      expect(await aimesh.stop()).toBe(0);
+    }
+  }, 180_000);
 });
