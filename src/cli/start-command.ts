@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { clusterProblems, isClusterWorker, runClusterPrimary } from '../app/cluster.js';
 import { moduleTable } from '../app/modules.js';
 import {
+  type AdminTokenSource,
   assertProtectedBind,
   newPlatformToken,
   platformTokens,
@@ -47,26 +48,23 @@ Examples:
       const loaded = loadConfig({ file: opts.config, overrides: { server } });
       const modules = resolveTargets(moduleTable, [opts.target]).map((m) => m.name);
       assertProtectedBind(loaded, modules);
-      const { config, source } = withAdminToken(loaded, modules);
-      if (source.kind === 'file' && !isClusterWorker()) {
-        // Where the token is, never the token: logs and terminals are read by others.
-        console.error(
-          `aimesh: admin token ${source.created ? 'generated in' : 'read from'} ${source.file} (mode 0600; the CLI on this host uses it; set gateway.auth.adminToken to choose one)`,
-        );
-      }
-      if (config.server.workers > 1 && !isClusterWorker()) {
+      if (loaded.server.workers > 1 && !isClusterWorker()) {
         const problems = clusterProblems({
-          database: config.database,
-          bus: config.bus,
-          rateLimitStore: runsGateway(opts.target) ? gatewayRateLimitStore(config) : undefined,
+          database: loaded.database,
+          bus: loaded.bus,
+          rateLimitStore: runsGateway(opts.target) ? gatewayRateLimitStore(loaded) : undefined,
         });
         if (problems.length > 0) {
           throw new AimeshError(
             'invalid_config',
             400,
-            `${config.server.workers} workers need state every worker shares:\n${problems.map((p) => `  - ${p}`).join('\n')}`,
+            `${loaded.server.workers} workers need state every worker shares:\n${problems.map((p) => `  - ${p}`).join('\n')}`,
           );
         }
+      }
+      const { config, source } = withAdminToken(loaded, modules);
+      if (config.server.workers > 1 && !isClusterWorker()) {
+        tellWhereTheTokenIs(source);
         runClusterPrimary(
           config.server.workers,
           createLogger(config.log.level),
@@ -76,6 +74,7 @@ Examples:
       }
       const running = await startAimesh({ config, targets: [opts.target] });
       const inference = running.manager.api('inference');
+      if (!isClusterWorker()) tellWhereTheTokenIs(source);
       console.error(
         `aimesh listening on ${running.url} (${inference ? `inference on ${inference.url}; ` : ''}modules: ${running.manager.names().join(', ')})`,
       );
@@ -83,6 +82,14 @@ Examples:
       // primary's SIGTERM would otherwise count as a second signal.
       stopOnSignals({ stop: () => running.stop(), logger: running.logger, ignoreSigint: isClusterWorker() });
     });
+}
+
+/** Where the generated admin token is, once the start succeeded; never the token: terminals and logs are read by others. */
+function tellWhereTheTokenIs(source: AdminTokenSource): void {
+  if (source.kind !== 'file') return;
+  console.error(
+    `aimesh: admin token ${source.created ? 'generated in' : 'read from'} ${source.file} (mode 0600; the CLI on this host uses it; set gateway.auth.adminToken to choose one)`,
+  );
 }
 
 /**

@@ -1,4 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { waitFor } from './wait.js';
 
 const bin = new URL('../../bin/aimesh.js', import.meta.url).pathname;
@@ -15,10 +18,32 @@ export interface AimeshProcess {
   stop(): Promise<number | null>;
 }
 
+let tokenDir: string | undefined;
+let started = 0;
+
+/**
+ * Where a child's generated admin token goes: started in the clone (no `cwd`), a file of its own
+ * in a temporary folder, so no test writes into the clone; started in a folder of its own, the
+ * default `./data/admin-token` there.
+ */
+function adminTokenFile(cwd: string | undefined): string | undefined {
+  if (cwd) return undefined;
+  if (!tokenDir) {
+    const dir = mkdtempSync(join(tmpdir(), 'aimesh-test-tokens-'));
+    process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+    tokenDir = dir;
+  }
+  return join(tokenDir, `admin-token-${++started}`);
+}
+
 /** Runs the aimesh CLI as a real process with `env` added to this process's environment. */
 export function runAimesh(args: string[], env: Record<string, string> = {}, cwd?: string): AimeshProcess {
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, AIMESH_LOG_LEVEL: 'warn' };
+  const tokenFile = adminTokenFile(cwd);
+  if (tokenFile) childEnv.AIMESH_SERVER__ADMIN_TOKEN_FILE = tokenFile;
+  else delete childEnv.AIMESH_SERVER__ADMIN_TOKEN_FILE;
   const child = spawn(process.execPath, [bin, ...args], {
-    env: { ...process.env, AIMESH_LOG_LEVEL: 'warn', ...env },
+    env: { ...childEnv, ...env },
     cwd,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
