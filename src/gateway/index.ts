@@ -1,3 +1,4 @@
+import { platformTokenResolver } from '../kernel/access.js';
 import { readSection } from '../kernel/config.js';
 import { IdSource } from '../kernel/ids.js';
 import type { ModuleDefinition } from '../kernel/module.js';
@@ -5,7 +6,7 @@ import { BreakerRegistry } from '../resilience/breaker-registry.js';
 import type { BreakerPolicy } from '../resilience/circuit-breaker.js';
 import { RetryBudget } from '../resilience/retry.js';
 import { trafficAdminRoutes } from './admin-routes.js';
-import { credentialResolver } from './auth/credential-authenticator.js';
+import { credentialResolver, withPlatformTokens } from './auth/credential-authenticator.js';
 import { createGatewayAuth } from './auth/gateway-auth.js';
 import type { AccessPolicy, Authenticator } from './auth/principal.js';
 import { EndpointStatsTable } from './balancing/endpoint-stats.js';
@@ -111,12 +112,16 @@ export const gatewayModule: ModuleDefinition = {
       ? new RateLimiter(config.rateLimit, store, ctx.metrics)
       : undefined;
     const selector = new ModelSelector({ config: config.models, clock: ctx.clock });
-    const authenticator: Authenticator = auth.authenticator;
+    // Traffic through the gateway also accepts the platform's tokens (the admin token is `admin`).
+    const authenticator: Authenticator = withPlatformTokens(
+      auth.authenticator,
+      platformTokenResolver({ adminToken: config.auth.adminToken, serviceToken: config.auth.serviceToken }),
+    );
     const access: AccessPolicy = auth.access;
     const chooser = new ModelChooser({ selector, access, versions: config.versions, random: ctx.random });
 
     // API keys and JWTs prove principals on every listener of this process.
-    ctx.http.access.addResolver(credentialResolver(authenticator));
+    ctx.http.access.addResolver(credentialResolver(auth.authenticator));
     await ctx.http.register(auth.adminRoutes, { prefix: '/api/v1/admin/keys' });
     await ctx.http.register(trafficAdminRoutes({ discovery, breakers }), {
       prefix: '/api/v1/admin',

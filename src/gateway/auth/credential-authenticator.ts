@@ -72,3 +72,16 @@ export function createCredentialAuthenticator(options: CredentialAuthenticatorOp
     return { id: record.owner, roles: record.roles, team: record.team, keyId: record.id, via: 'api-key' };
   }
 }
+
+/**
+ * The gateway's traffic authenticator that also knows the platform's own tokens (`platform`,
+ * the kernel's resolver of the admin and service tokens), so the admin token is `admin` through
+ * the gateway as on every API (the CLI's `pipeline run` goes through it to the training API).
+ */
+export function withPlatformTokens(authenticator: Authenticator, platform: PrincipalResolver): Authenticator {
+  return {
+    async authenticate(headers) {
+      return (await platform.resolve(headers)) ?? authenticator.authenticate(headers);
+    },
+  };
+}
