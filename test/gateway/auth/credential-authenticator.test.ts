@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { credentialResolver } from '../../../src/gateway/auth/credential-authenticator.js';
+import {
+  credentialResolver,
+  withPlatformTokens,
+} from '../../../src/gateway/auth/credential-authenticator.js';
 import type { ApiKeyRecord } from '../../../src/gateway/auth/index.js';
 import { assertAdmin, bearerToken, createCredentialAuthenticator } from '../../../src/gateway/auth/index.js';
+import { platformTokenResolver } from '../../../src/kernel/access.js';
 import { ManualClock } from '../../../src/kernel/clock.js';
 
 const NOW = Date.parse('2026-01-01T00:00:00Z');
@@ -238,5 +242,30 @@ describe('the gateway credentials as a source of the access guard', () => {
     await expect(resolver.resolve({ 'x-api-key': 'aim_key' })).resolves.toMatchObject({ id: 'k' });
     await expect(resolver.resolve({ authorization: 'Bearer t' })).resolves.toMatchObject({ id: 'k' });
     expect(seen).toHaveLength(2);
+  });
+});
+
+describe('the gateway authenticator with the platform tokens', () => {
+  const ADMIN = 'admin-token-0123456789';
+  const SERVICE = 'service-token-0123456789';
+  const withTokens = withPlatformTokens(
+    authenticator({ aim_alice_key_0123456789: record() }),
+    platformTokenResolver({ adminToken: ADMIN, serviceToken: SERVICE }),
+  );
+  const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+  it('takes the admin token as the admin principal and the service token as the service one', async () => {
+    expect(await withTokens.authenticate(bearer(ADMIN))).toMatchObject({ id: 'admin', roles: ['admin'] });
+    expect(await withTokens.authenticate(bearer(SERVICE))).toMatchObject({
+      id: 'service',
+      roles: ['service'],
+    });
+  });
+
+  it('leaves every other credential to the keys and JWTs', async () => {
+    expect(await outcome(() => withTokens.authenticate(bearer('not-a-platform-token-0123')))).toBe(
+      'invalid_token',
+    );
+    expect(await outcome(() => withTokens.authenticate({}))).toBe('missing_credentials');
   });
 });
