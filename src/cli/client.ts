@@ -1,6 +1,6 @@
 import { userInfo } from 'node:os';
 import { request } from 'undici';
-import { isLoopbackHost, readTokenFile } from '../app/platform-credentials.js';
+import { isLoopbackHost, readTokenFile } from '../app/token-file.js';
 import { loadConfig } from '../kernel/config.js';
 import { AimeshError } from '../kernel/errors.js';
 import { ServerRefusal } from './cli-errors.js';

@@ -104,6 +104,25 @@ describe('training pipelines, all modules in one process', () => {
     expect(forged.status).toBe(403);
   });
 
+  it('records the authenticated principal as the creator, not an X-Aimesh-Actor it sends', async () => {
+    const training = aimesh.manager.api('pipeline')!.url;
+    const response = await fetch(`${training}/api/v1/training/executions`, {
+      method: 'POST',
+      headers: { 'x-api-key': key, 'x-aimesh-actor': 'mallory', 'content-type': 'application/json' },
+      body: JSON.stringify({
+        definition: {
+          name: 'forged',
+          dataset: { name: 'nothing-here' },
+          model: { name: 'm' },
+          stages: [{ name: 'a', type: 'train' }],
+        },
+      }),
+    });
+    const body = (await response.json()) as { createdBy?: string; error?: { code: string } };
+    expect(response.status, JSON.stringify(body)).toBe(201);
+    expect(body.createdBy).toBe('alice');
+  });
+
   it('rejects a definition with a cycle with a 400 naming it', async () => {
     const reply = await withKey('POST', '/api/v1/training/executions', {
       definition: {

@@ -16,10 +16,12 @@ const TrialStatus = Type.Union(
   ['PENDING', 'RUNNING', 'SUCCEEDED', 'STOPPED', 'FAILED', 'CANCELLED'].map((s) => Type.Literal(s)),
 );
 
+/**
+ * Who is acting: the authenticated principal (a service acting on someone's behalf has already
+ * been resolved to that one by the access guard; `X-Aimesh-Actor` from anyone else is ignored).
+ */
 function actorOf(request: FastifyRequest): string {
-  const header = request.headers['x-aimesh-actor'];
-  const actor = typeof header === 'string' ? header.trim() : '';
-  return actor.length > 0 && actor.length <= 200 ? actor : 'anonymous';
+  return request.principal?.id ?? 'anonymous';
 }
 
 /** Experiments under /api/v1/training/experiments: create, list, trials (paged and sorted), analysis, cancel, resume. */
