@@ -105,6 +105,13 @@ describe('training pipelines, all modules in one process', () => {
   });
 
   it('records the authenticated principal as the creator, not an X-Aimesh-Actor it sends', async () => {
+    const pushed = await fetch(`${aimesh.url}/api/v1/datasets/forged-owner/versions`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/csv', 'x-api-key': key },
+      body: 'x,y\n1,a\n',
+    });
+    expect(pushed.status).toBeLessThan(300);
+    // Straight to the training listener, where the operator key is checked by the access guard.
     const training = aimesh.manager.api('pipeline')!.url;
     const response = await fetch(`${training}/api/v1/training/executions`, {
       method: 'POST',
@@ -112,15 +119,17 @@ describe('training pipelines, all modules in one process', () => {
       body: JSON.stringify({
         definition: {
           name: 'forged',
-          dataset: { name: 'nothing-here' },
+          dataset: { name: 'forged-owner' },
           model: { name: 'm' },
           stages: [{ name: 'a', type: 'train' }],
         },
       }),
     });
-    const body = (await response.json()) as { createdBy?: string; error?: { code: string } };
+    const body = (await response.json()) as { id: string; createdBy?: string };
     expect(response.status, JSON.stringify(body)).toBe(201);
     expect(body.createdBy).toBe('alice');
+    const cancelled = await withKey('POST', `/api/v1/training/executions/${body.id}/cancel`);
+    expect(cancelled.status).toBeLessThan(300);
   });
 
   it('rejects a definition with a cycle with a 400 naming it', async () => {
