@@ -165,6 +165,26 @@ describe('ASHA', () => {
       ),
     ).toBeNull();
     expect(strategy.rungOf?.({ learningRate: 0.1, epochs: 30 })).toBe(1);
+    // Rungs judged by the validation loss promote the lowest, unless told otherwise.
+    const byLoss = strategyOf({
+      space: { learningRate: [1, 2, 3], epochs: [1, 3] },
+      strategy: 'asha',
+      metric: 'accuracy',
+      direction: 'maximize',
+      parallel: 1,
+      maxFailedTrials: 0,
+      seed: 1,
+      asha: { resource: 'epochs', reductionFactor: 3, metric: 'valLoss' },
+      promote: { alias: 'production', enabled: true },
+    });
+    const rung0 = [0.9, 0.2, 0.5].map((rungValue, number) => ({
+      number,
+      params: { learningRate: number + 1, epochs: 1 },
+      finished: true,
+      metric: null,
+      rungValue,
+    }));
+    expect(byLoss.candidate(3, rung0)).toEqual({ learningRate: 2, epochs: 3 });
     expect(strategy.rungOf?.({ learningRate: 0.1, epochs: 20 })).toBeNull();
   });
 
