@@ -3,6 +3,10 @@
 // the committed result of the window it closes, past that window's close (end + grace), under a
 // steady load through the whole path: store, outbox relay, bus, processor. The in-process bus
 // always; NATS JetStream when it answers on loopback. Bounded by event counts and time caps.
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Registry } from 'prom-client';
 import { createMemoryBus } from '../src/adapters/memory/memory-bus.js';
 import { connectNatsBus } from '../src/adapters/nats/nats-bus.js';
@@ -31,6 +35,27 @@ const LOAD_RATE = Number(process.env.BENCH_RATE ?? 5_000);
 const LOAD_SECONDS = Number(process.env.BENCH_SECONDS ?? 12);
 const TIME_CAP_MS = 60_000;
 const logger = createLogger('silent');
+// BENCH_CPU_PROF=1: a CPU profile of each bus's measured throughput only (the backlog already
+// published), for `node bench/profile-top.js bench/results/profiles/stream`.
+const PROFILES = process.env.BENCH_CPU_PROF ? fileURLToPath(new URL('./results/profiles/stream/', import.meta.url)) : undefined;
+if (PROFILES) {
+  rmSync(PROFILES, { recursive: true, force: true });
+  mkdirSync(PROFILES, { recursive: true });
+}
+
+async function profiled<T extends number>(label: string, run: () => Promise<T>): Promise<T> {
+  if (!PROFILES) return run();
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  const events = await run();
+  const { profile } = await session.post('Profiler.stop');
+  session.disconnect();
+  writeFileSync(join(PROFILES, `${label}.cpuprofile`), JSON.stringify(profile));
+  writeFileSync(join(PROFILES, `${label}.json`), JSON.stringify({ requests: events }));
+  return events;
+}
 const migrations = [
   { module: 'events', dir: new URL('../src/events/migrations', import.meta.url).pathname },
   { module: 'streams', dir: new URL('../src/streams/migrations', import.meta.url).pathname },
@@ -117,13 +142,16 @@ async function throughput(bus: EventBus, db: Database, store: EventStore): Promi
     );
   }
   const processor = processorOn(bus, db, store, { sizeMs: 5_000, graceMs: 1_000 });
-  const t0 = performance.now();
-  await processor.start();
   const seen = () => Object.values(processor.outcomeCounts).reduce((a, b) => a + b, 0);
-  while (seen() < BACKLOG && performance.now() - t0 < TIME_CAP_MS) await new Promise((r) => setTimeout(r, 5));
+  // Timed to the last commit (stop commits what was received): events/s committed, not only read.
+  const t0 = performance.now();
+  const done = await profiled(`${bus.kind}-throughput`, async () => {
+    await processor.start();
+    while (seen() < BACKLOG && performance.now() - t0 < TIME_CAP_MS) await new Promise((r) => setTimeout(r, 5));
+    await processor.stop();
+    return seen();
+  });
   const elapsed = performance.now() - t0;
-  const done = seen();
-  await processor.stop();
   return Math.round(done / (elapsed / 1000));
 }
 

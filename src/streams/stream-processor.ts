@@ -178,11 +178,14 @@ export class StreamProcessor {
 
   /** Stops consuming and commits what was received (open windows stay open, in the snapshot). */
   async stop(): Promise<void> {
-    clearInterval(this.timer);
     clearTimeout(this.releaseTimer);
     this.release();
+    // The commit timer keeps running while the subscription closes: a bus waits for its
+    // in-flight handlers, and ours settle only when a commit acknowledges their events.
+    await this.commit();
     await this.subscription?.close();
     this.subscription = undefined;
+    clearInterval(this.timer);
     await this.commit();
     await this.commitNow(true);
   }
