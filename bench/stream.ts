@@ -37,7 +37,9 @@ const TIME_CAP_MS = 60_000;
 const logger = createLogger('silent');
 // BENCH_CPU_PROF=1: a CPU profile of each bus's measured throughput only (the backlog already
 // published), for `node bench/profile-top.js bench/results/profiles/stream`.
-const PROFILES = process.env.BENCH_CPU_PROF ? fileURLToPath(new URL('./results/profiles/stream/', import.meta.url)) : undefined;
+const PROFILES = process.env.BENCH_CPU_PROF
+  ? fileURLToPath(new URL('./results/profiles/stream/', import.meta.url))
+  : undefined;
 if (PROFILES) {
   rmSync(PROFILES, { recursive: true, force: true });
   mkdirSync(PROFILES, { recursive: true });
@@ -147,7 +149,8 @@ async function throughput(bus: EventBus, db: Database, store: EventStore): Promi
   const t0 = performance.now();
   const done = await profiled(`${bus.kind}-throughput`, async () => {
     await processor.start();
-    while (seen() < BACKLOG && performance.now() - t0 < TIME_CAP_MS) await new Promise((r) => setTimeout(r, 5));
+    while (seen() < BACKLOG && performance.now() - t0 < TIME_CAP_MS)
+      await new Promise((r) => setTimeout(r, 5));
     await processor.stop();
     return seen();
   });
