@@ -141,7 +141,8 @@ export function createMemoryBus(options: MemoryBusOptions = {}): EventBus {
       member.active += 1;
       const message = new MemoryMessage(delivery, durable, member, settle);
       durable.unacked.add(message);
-      (batch ??= []).push(message);
+      if (batch) batch.push(message);
+      else batch = [message];
     }
     if (!batch) return;
     armAckTimer(durable);
