@@ -274,7 +274,7 @@ class PullLoop {
   }
 
   private dispatch(m: JsMsg): void {
-    const count = deliveryCountOf(m);
+    const count = deliveryCountOf(m as JsMsg & { reply?: string });
     if (count > this.maxDeliver) {
       this.track(this.o.deadLetter(m).then(() => m.term('max deliveries')));
       return;
@@ -364,7 +364,8 @@ class NatsMessage implements BusMessage {
  * `$JS.ACK.<stream>.<consumer>.<count>.…` (9 tokens), newer ones
  * `$JS.ACK.<domain>.<hash>.<stream>.<consumer>.<count>.…` (12).
  */
-export function deliveryCountOf(m: Pick<JsMsg, 'reply' | 'info'>): number {
+export function deliveryCountOf(m: Pick<JsMsg, 'info'> & { reply?: string }): number {
+  // The implementation exposes the ack subject as `reply`; its published type does not declare it.
   const reply = m.reply ?? '';
   let dots = 0;
   for (let i = 0; i < reply.length; i++) if (reply.charCodeAt(i) === 46) dots++;
