@@ -60,6 +60,10 @@ export async function connectNatsBus(options: NatsBusOptions): Promise<EventBus>
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
       pingInterval: 5_000,
+      // Without it every request (each JetStream publish waits on one) builds two Error objects
+      // with stack traces up front, in case it times out: about 15 % of the relay's CPU. Our
+      // errors carry the subject and the client's message instead.
+      noAsyncTraces: true,
     });
   } catch (error) {
     throw new AimeshError(
