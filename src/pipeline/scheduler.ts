@@ -73,13 +73,12 @@ WITH RECURSIVE priorities AS (
   UNION ALL
   SELECT (SELECT q.priority FROM pipeline_tasks q WHERE q.status = 'QUEUED' AND q.priority < p.priority
           ORDER BY q.priority DESC LIMIT 1)
-  FROM priorities p WHERE p.priority IS NOT NULL),
-candidates AS (
-  SELECT c.id FROM priorities p CROSS JOIN LATERAL (
-    SELECT id FROM pipeline_tasks WHERE ${FITS} AND priority = p.priority AND id <> ALL ($9::text[])
+  FROM priorities p WHERE p.priority IS NOT NULL)
+SELECT * FROM (
+  SELECT c.* FROM priorities p CROSS JOIN LATERAL (
+    SELECT * FROM pipeline_tasks WHERE ${FITS} AND priority = p.priority AND id <> ALL ($9::text[])
     ORDER BY enqueued_at, id LIMIT $8) c
-  WHERE p.priority IS NOT NULL)
-SELECT * FROM pipeline_tasks WHERE id = ANY (ARRAY(SELECT id FROM candidates)) AND ${FITS}
+  WHERE p.priority IS NOT NULL) c
 ORDER BY ${AGED} DESC, enqueued_at, id
 LIMIT $7`;
 
@@ -88,6 +87,20 @@ SELECT * FROM pipeline_tasks WHERE ${FITS} AND id <> ALL ($8::text[])
   AND EXISTS (SELECT 1 FROM unnest($9::jsonb[]) AS l(labels) WHERE node_selector <@ l.labels)
 ORDER BY ${AGED} DESC, enqueued_at, id
 LIMIT $7`;
+
+// Each quota with what its team's running tasks hold (a gang counting each member). One pass
+// over the running tasks of teams with a quota, grouped, rather than one per quota: the planner
+// prices the latter at (estimated quotas × running tasks), which on an empty, never analysed
+// quota table is enough to make PostgreSQL JIT-compile the statement on every claim (tens of ms).
+const QUOTAS = `
+SELECT q.team, q.cpu, q.memory_mb AS "memoryMb", q.gpu, q.tasks, COALESCE(u.cpu, 0)::float8 AS "usedCpu",
+  COALESCE(u.memory_mb, 0)::float8 AS "usedMemoryMb", COALESCE(u.gpu, 0)::float8 AS "usedGpu",
+  COALESCE(u.tasks, 0)::int AS "usedTasks"
+FROM pipeline_quotas q LEFT JOIN (
+  SELECT r.team, sum(r.cpu * r.gang_size) AS cpu, sum(r.memory_mb * r.gang_size) AS memory_mb,
+    sum(r.gpu * r.gang_size) AS gpu, count(*) AS tasks
+  FROM pipeline_tasks r WHERE r.status = 'RUNNING' AND r.team IN (SELECT team FROM pipeline_quotas)
+  GROUP BY r.team) u ON u.team = q.team`;
 
 // The batch's context in one round trip: gang members assigned to its workers earlier (picked
 // up now), the workers' registered labels, and the budgets of teams with a quota.
@@ -101,18 +114,18 @@ SELECT
   (SELECT COALESCE(jsonb_agg(jsonb_build_object('taskId', task_id, 'workerId', worker_id)), '[]'::jsonb)
      FROM picked) AS picked,
   (SELECT COALESCE(jsonb_object_agg(id, labels), '{}'::jsonb) FROM pipeline_workers WHERE id = ANY ($1)) AS labels,
-  (SELECT COALESCE(jsonb_agg(jsonb_build_object('team', q.team, 'cpu', q.cpu, 'memoryMb', q.memory_mb,
-       'gpu', q.gpu, 'tasks', q.tasks, 'usedCpu', u.cpu, 'usedMemoryMb', u.memory_mb, 'usedGpu', u.gpu,
-       'usedTasks', u.tasks)), '[]'::jsonb)
-     FROM pipeline_quotas q CROSS JOIN LATERAL (
-       SELECT COALESCE(sum(cpu * gang_size), 0)::float8 AS cpu, COALESCE(sum(memory_mb * gang_size), 0)::float8 AS memory_mb,
-         COALESCE(sum(gpu * gang_size), 0)::float8 AS gpu, count(*)::int AS tasks
-       FROM pipeline_tasks r WHERE r.status = 'RUNNING' AND r.team = q.team) u) AS quotas`;
+  (SELECT COALESCE(jsonb_agg(jsonb_build_object('team', team, 'cpu', cpu, 'memoryMb', "memoryMb", 'gpu', gpu,
+       'tasks', tasks, 'usedCpu', "usedCpu", 'usedMemoryMb', "usedMemoryMb", 'usedGpu', "usedGpu",
+       'usedTasks', "usedTasks")), '[]'::jsonb)
+     FROM (${QUOTAS}) q) AS quotas`;
 
 // Takes the placed tasks (one lease owner each: a gang's first rank) and records the attempts.
+// `(status = 'QUEUED') IS TRUE` keeps the lookup on the primary key: written plainly, the
+// planner may AND it with a scan of the whole queued-task partial index when that index's
+// statistics are stale (a queue filled since the last ANALYZE), several ms per batch.
 const TAKE = `
 WITH locked AS (
-  SELECT id FROM pipeline_tasks WHERE id = ANY ($1::text[]) AND status = 'QUEUED'
+  SELECT id FROM pipeline_tasks WHERE id = ANY ($1::text[]) AND (status = 'QUEUED') IS TRUE
   FOR UPDATE SKIP LOCKED),
 taken AS (
   UPDATE pipeline_tasks t SET status = 'RUNNING', attempts = t.attempts + 1, lease_owner = x.worker,
@@ -358,7 +371,7 @@ export class Scheduler {
           picked: { taskId: string; workerId: string }[];
           labels: Record<string, Record<string, string>>;
           quotas: QuotaRow[];
-        }>(CONTEXT, [ids, now, lease])
+        }>(CONTEXT, [ids, now, lease], { name: 'aimesh_claim_context' })
       ).rows[0];
       // A gang member assigned earlier is this worker's task now.
       const answer = new Map<ClaimRequest, string>();
@@ -466,12 +479,14 @@ export class Scheduler {
     const seen = new Set<string>(this.reserved);
     const read = async (all: boolean, who: Claimant[]) => {
       const found = all
-        ? await tx.query<TaskRow>(CANDIDATES_ALL, [
-            ...params,
-            [...seen],
-            who.map((c) => JSON.stringify(c.labels)),
-          ])
-        : await tx.query<TaskRow>(CANDIDATES, [...params, limit * 2, [...seen]]);
+        ? await tx.query<TaskRow>(
+            CANDIDATES_ALL,
+            [...params, [...seen], who.map((c) => JSON.stringify(c.labels))],
+            { name: 'aimesh_claim_candidates_all' },
+          )
+        : await tx.query<TaskRow>(CANDIDATES, [...params, limit * 2, [...seen]], {
+            name: 'aimesh_claim_candidates',
+          });
       for (const r of found.rows) {
         rows.set(r.id, r);
         seen.add(r.id);
@@ -509,12 +524,11 @@ export class Scheduler {
         fresh.length === 0
           ? []
           : (
-              await tx.query<TakenRow>(TAKE, [
-                fresh.map((p) => p.taskId),
-                fresh.map((p) => p.members[0]),
-                now,
-                lease,
-              ])
+              await tx.query<TakenRow>(
+                TAKE,
+                [fresh.map((p) => p.taskId), fresh.map((p) => p.members[0]), now, lease],
+                { name: 'aimesh_claim_take' },
+              )
             ).rows;
       for (const row of got) {
         if (row.ctx_definition === null || row.ctx_outputs === null) continue;
@@ -681,15 +695,7 @@ export class Scheduler {
 
   /** Each team with a quota: its limits and what its running tasks hold now. */
   async budgets(): Promise<Map<string, TeamBudget>> {
-    const found = await this.db.query<QuotaRow>(
-      `SELECT q.team, q.cpu, q.memory_mb AS "memoryMb", q.gpu, q.tasks, u.cpu AS "usedCpu",
-         u.memory_mb AS "usedMemoryMb", u.gpu AS "usedGpu", u.tasks AS "usedTasks"
-       FROM pipeline_quotas q CROSS JOIN LATERAL (
-         SELECT COALESCE(sum(cpu * gang_size), 0)::float8 AS cpu, COALESCE(sum(memory_mb * gang_size), 0)::float8 AS memory_mb,
-           COALESCE(sum(gpu * gang_size), 0)::float8 AS gpu, count(*)::int AS tasks
-         FROM pipeline_tasks r WHERE r.status = 'RUNNING' AND r.team = q.team) u
-       ORDER BY q.team LIMIT 10000`,
-    );
+    const found = await this.db.query<QuotaRow>(`${QUOTAS} ORDER BY q.team LIMIT 10000`);
     return new Map(found.rows.map((q) => [q.team, budgetOf(q)]));
   }
 
