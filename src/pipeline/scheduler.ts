@@ -60,7 +60,8 @@ const CLAIM_WINDOW = 64;
 const MAX_WAITING_CLAIMS = 10_000;
 const MAX_BATCH = 256;
 // Batches in flight at once (each holds one connection): the next batch gathers while the
-// previous one waits on the database. Two, so concurrent batches rarely compete for the same rows.
+// previous one waits on the database. Reading and placing take turns (see `placing`), so two
+// batches never compete for the same rows.
 const MAX_BATCHES_IN_FLIGHT = 2;
 
 const AGED = `floor(priority + EXTRACT(EPOCH FROM ($1::timestamptz - enqueued_at)) * 1000 / $6)`;
@@ -316,6 +317,11 @@ export class Scheduler {
   /** Tasks placed by a batch in flight, until it commits: the other batch does not consider them. */
   private readonly reserved = new Set<string>();
   private inFlight = 0;
+  /**
+   * The turn to read candidates and place them: one batch at a time, from its read until its
+   * placements are reserved, so a batch in flight never reads what another is about to take.
+   */
+  private placing: Promise<void> = Promise.resolve();
 
   /**
    * Claims the best task that fits `free` (and whose node selector `labels` satisfies; default
@@ -372,92 +378,124 @@ export class Scheduler {
 
   private claimIn(batch: ClaimRequest[], mine: Set<string>): Promise<(ClaimedTask | null)[]> {
     return this.flow.transaction(async (tx, emit: NewEvent[]) => {
-      const now = new Date(this.clock.now());
-      const lease = new Date(now.getTime() + this.options.leaseMs);
-      const ids = [...new Set(batch.map((r) => r.workerId))];
-      // Tasks this process's other batch placed are not read (seen); read ones join them.
-      const seen = new Set(this.reserved);
-      const window = this.window(
-        now,
-        batch.map((r) => r.free),
-      );
-      const context = (
-        await tx.query<{
-          picked: { taskId: string; workerId: string }[];
-          labels: Record<string, Record<string, string>>;
-          quotas: QuotaRow[];
-          candidates: Candidate[];
-        }>(CONTEXT, [...window.params, window.limit * 2, [...seen], ids, lease], {
-          name: 'aimesh_claim_context',
-        })
-      ).rows[0];
-      for (const c of context.candidates) seen.add(c.id);
-      // A gang member assigned earlier is this worker's task now.
-      const answer = new Map<ClaimRequest, string>();
-      const pickedBy = new Map(context.picked.map((p) => [p.workerId, p.taskId]));
-      for (const request of batch) {
-        const taskId = pickedBy.get(request.workerId);
-        if (taskId) {
-          answer.set(request, taskId);
-          pickedBy.delete(request.workerId);
-        }
-      }
-      const claimants: (Claimant & { request: ClaimRequest })[] = batch
-        .filter((r) => !answer.has(r))
-        .map((r) => ({
-          workerId: r.workerId,
-          free: r.free,
-          labels: r.labels ?? context.labels[r.workerId] ?? {},
-          request: r,
-        }));
-      const { placed, taken, contexts } =
-        claimants.length === 0
-          ? { placed: [], taken: [], contexts: new Map<string, ExecutionContext>() }
-          : await this.placeAndTake(tx, claimants, context, window.limit, seen, now, lease, mine, emit);
-      const byWorker = new Map<string, Placement>();
-      for (const p of placed) for (const w of p.claimants) byWorker.set(w, p);
-      for (const c of claimants) {
-        const p = byWorker.get(c.workerId);
-        if (p) answer.set(c.request, p.taskId);
-      }
-      if (answer.size === 0) return batch.map(() => null);
-      const gangs = placed.filter((p) => p.members.length > 1);
-      if (gangs.length > 0) await this.assignGangs(tx, gangs, taken, now, lease);
-      const pickedIds = context.picked.map((p) => p.taskId);
-      const pickedRows =
-        pickedIds.length === 0
-          ? []
-          : (await tx.query<TaskRow>('SELECT * FROM pipeline_tasks WHERE id = ANY ($1)', [pickedIds])).rows;
-      const tasks = new Map([...taken, ...pickedRows].map((t) => [t.id, t]));
-      const members = await this.gangMembers(
-        tx,
-        [...tasks.values()].filter((t) => t.gang_size > 1),
-      );
-      // Picked-up gang members' executions were not read by the take.
-      const missing = [...new Set([...tasks.values()].map((t) => t.execution_id))].filter(
-        (id) => !contexts.has(id),
-      );
-      if (missing.length > 0)
-        for (const [id, c] of await this.flow.onClaimedMany(tx, missing, now, emit)) contexts.set(id, c);
-      return batch.map((request) => {
-        const task = tasks.get(answer.get(request) ?? '');
-        if (!task) return null;
-        const execution = contexts.get(task.execution_id)!;
-        const gang = members.get(task.id);
-        return {
-          id: task.id,
-          executionId: task.execution_id,
-          stage: task.spec,
-          attempt: task.attempts,
-          leaseExpiresAt: lease.getTime(),
-          definition: execution.definition,
-          datasetVersion: execution.datasetVersion,
-          outputs: execution.outputs,
-          ...(gang
-            ? { gang: { size: task.gang_size, rank: gang.indexOf(request.workerId), workers: gang } }
-            : {}),
-        };
+      let endTurn!: () => void;
+      const previous = this.placing;
+      this.placing = new Promise<void>((resolve) => {
+        endTurn = resolve;
       });
+      try {
+        await previous;
+        return await this.claimInTurn(tx, emit, batch, mine, endTurn);
+      } finally {
+        endTurn();
+      }
+    });
+  }
+
+  private async claimInTurn(
+    tx: Sql,
+    emit: NewEvent[],
+    batch: ClaimRequest[],
+    mine: Set<string>,
+    endTurn: () => void,
+  ): Promise<(ClaimedTask | null)[]> {
+    const now = new Date(this.clock.now());
+    const lease = new Date(now.getTime() + this.options.leaseMs);
+    const ids = [...new Set(batch.map((r) => r.workerId))];
+    // Tasks this process's other batch placed are not read (seen); read ones join them.
+    const seen = new Set(this.reserved);
+    const window = this.window(
+      now,
+      batch.map((r) => r.free),
+    );
+    const context = (
+      await tx.query<{
+        picked: { taskId: string; workerId: string }[];
+        labels: Record<string, Record<string, string>>;
+        quotas: QuotaRow[];
+        candidates: Candidate[];
+      }>(CONTEXT, [...window.params, window.limit * 2, [...seen], ids, lease], {
+        name: 'aimesh_claim_context',
+      })
+    ).rows[0];
+    for (const c of context.candidates) seen.add(c.id);
+    // A gang member assigned earlier is this worker's task now.
+    const answer = new Map<ClaimRequest, string>();
+    const pickedBy = new Map(context.picked.map((p) => [p.workerId, p.taskId]));
+    for (const request of batch) {
+      const taskId = pickedBy.get(request.workerId);
+      if (taskId) {
+        answer.set(request, taskId);
+        pickedBy.delete(request.workerId);
+      }
+    }
+    const claimants: (Claimant & { request: ClaimRequest })[] = batch
+      .filter((r) => !answer.has(r))
+      .map((r) => ({
+        workerId: r.workerId,
+        free: r.free,
+        labels: r.labels ?? context.labels[r.workerId] ?? {},
+        request: r,
+      }));
+    if (claimants.length === 0) endTurn();
+    const { placed, taken, contexts } =
+      claimants.length === 0
+        ? { placed: [], taken: [], contexts: new Map<string, ExecutionContext>() }
+        : await this.placeAndTake(
+            tx,
+            claimants,
+            context,
+            window.limit,
+            seen,
+            now,
+            lease,
+            mine,
+            emit,
+            endTurn,
+          );
+    const byWorker = new Map<string, Placement>();
+    for (const p of placed) for (const w of p.claimants) byWorker.set(w, p);
+    for (const c of claimants) {
+      const p = byWorker.get(c.workerId);
+      if (p) answer.set(c.request, p.taskId);
+    }
+    if (answer.size === 0) return batch.map(() => null);
+    const gangs = placed.filter((p) => p.members.length > 1);
+    if (gangs.length > 0) await this.assignGangs(tx, gangs, taken, now, lease);
+    const pickedIds = context.picked.map((p) => p.taskId);
+    const pickedRows =
+      pickedIds.length === 0
+        ? []
+        : (await tx.query<TaskRow>('SELECT * FROM pipeline_tasks WHERE id = ANY ($1)', [pickedIds])).rows;
+    const tasks = new Map([...taken, ...pickedRows].map((t) => [t.id, t]));
+    const members = await this.gangMembers(
+      tx,
+      [...tasks.values()].filter((t) => t.gang_size > 1),
+    );
+    // Picked-up gang members' executions were not read by the take.
+    const missing = [...new Set([...tasks.values()].map((t) => t.execution_id))].filter(
+      (id) => !contexts.has(id),
+    );
+    if (missing.length > 0)
+      for (const [id, c] of await this.flow.onClaimedMany(tx, missing, now, emit)) contexts.set(id, c);
+    return batch.map((request) => {
+      const task = tasks.get(answer.get(request) ?? '');
+      if (!task) return null;
+      const execution = contexts.get(task.execution_id)!;
+      const gang = members.get(task.id);
+      return {
+        id: task.id,
+        executionId: task.execution_id,
+        stage: task.spec,
+        attempt: task.attempts,
+        leaseExpiresAt: lease.getTime(),
+        definition: execution.definition,
+        datasetVersion: execution.datasetVersion,
+        outputs: execution.outputs,
+        ...(gang
+          ? { gang: { size: task.gang_size, rank: gang.indexOf(request.workerId), workers: gang } }
+          : {}),
+      };
     });
   }
 
@@ -495,6 +533,7 @@ export class Scheduler {
     lease: Date,
     mine: Set<string>,
     emit: NewEvent[],
+    endTurn: () => void,
   ): Promise<{ placed: Placement[]; taken: TaskRow[]; contexts: Map<string, ExecutionContext> }> {
     const contexts = new Map<string, ExecutionContext>();
     const budgets = new Map(opening.quotas.map((q) => [q.team, budgetOf(q)]));
@@ -507,7 +546,7 @@ export class Scheduler {
       );
       const found = await tx.query<Candidate>(
         CANDIDATES_ALL,
-        [...window.params, [...seen], who.map((c) => JSON.stringify(c.labels))],
+        [...window.params, [...seen, ...this.reserved], who.map((c) => JSON.stringify(c.labels))],
         { name: 'aimesh_claim_candidates_all' },
       );
       for (const r of found.rows) {
@@ -543,6 +582,7 @@ export class Scheduler {
         this.reserved.add(p.taskId);
         mine.add(p.taskId);
       }
+      endTurn();
       const got =
         fresh.length === 0
           ? []
