@@ -115,8 +115,8 @@ FROM pipeline_quotas q LEFT JOIN (
 // The batch's opening, in one round trip: gang members assigned to its workers earlier (picked
 // up now), the workers' registered labels, the budgets of teams with a quota, and the first
 // candidates (CANDIDATES' parameters, then $10 the batch's worker ids and $11 the lease's end).
-// One snapshot: a candidate is read as the batch's other context is.
-const CONTEXT = `
+// One snapshot: a candidate is read as the batch's other context is. Exported for its plan test.
+export const CONTEXT = `
 WITH picked AS (
   UPDATE pipeline_gang_members m SET picked_up_at = $1, lease_expires_at = $11
   WHERE m.worker_id = ANY ($10) AND m.picked_up_at IS NULL AND EXISTS (
