@@ -133,7 +133,7 @@ describe('aimesh models register', () => {
       expect(answer.body).toMatchObject({ model_name: 'my-classifier', model_version: '1' });
       const outputs = (answer.body.outputs as { data: number[] }[])[0].data;
       expect(outputs).toHaveLength(2);
-      expected(tfjsModel).forEach((value, i) => expect(outputs[i]).toBeCloseTo(value, 5));
+      for (const [i, value] of expected(tfjsModel).entries()) expect(outputs[i]).toBeCloseTo(value, 5);
     },
     CLI_TEST_TIMEOUT,
   );
@@ -170,7 +170,7 @@ describe('aimesh models register', () => {
       });
       const outputs = ((await infer('churn-onnx')).body.outputs as { data: number[] }[])[0].data;
       expect(outputs).toHaveLength(3);
-      expected(onnxModel).forEach((value, i) => expect(outputs[i]).toBeCloseTo(value, 5));
+      for (const [i, value] of expected(onnxModel).entries()) expect(outputs[i]).toBeCloseTo(value, 5);
     },
     CLI_TEST_TIMEOUT,
   );

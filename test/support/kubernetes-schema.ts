@@ -1,8 +1,9 @@
 import * as kubernetesTypes from '@kubernetes/client-node';
-// kubernetes-models 5.x ships validators that ajv compiled from the official Kubernetes OpenAPI
-// document (v1.36, per its change log): the batch/v1 Job schema with every definition it refers
-// to, so nothing is fetched when the tests run.
-import { validate as validateJob } from 'kubernetes-models/_schemas/IoK8sApiBatchV1Job';
+// kubernetes-models ships validators that ajv compiled from the official Kubernetes OpenAPI
+// document (v1.33.0 for its 4.5 releases, per its change log): the batch/v1 Job schema with every
+// definition it refers to, so nothing is fetched when the tests run. Its 5.x releases (v1.36)
+// declare Node 22, which aimesh's oldest supported Node is not.
+import { Job } from 'kubernetes-models/batch/v1/Job';
 
 interface SchemaError {
   instancePath: string;
@@ -14,11 +15,15 @@ interface SchemaError {
  * What the Kubernetes JSON schema of batch/v1 Job finds wrong with `manifest`, one line per
  * error (`/spec/template/... keyword {params}`); empty when the manifest is valid.
  */
-export function jobSchemaErrors(manifest: unknown): string[] {
-  if (validateJob(manifest)) return [];
-  const errors = (validateJob as unknown as { errors?: SchemaError[] | null }).errors ?? [];
-  if (errors.length === 0) return ['/ invalid (the validator gave no detail)'];
-  return errors.map((e) => `${e.instancePath || '/'} ${e.keyword} ${JSON.stringify(e.params)}`);
+export function jobSchemaErrors(manifest: Record<string, unknown>): string[] {
+  try {
+    new Job(manifest as ConstructorParameters<typeof Job>[0]).validate();
+    return [];
+  } catch (error) {
+    const errors = (error as { errors?: SchemaError[] }).errors;
+    if (!errors) throw error;
+    return errors.map((e) => `${e.instancePath || '/'} ${e.keyword} ${JSON.stringify(e.params)}`);
+  }
 }
 
 type AttributeMap = { baseName: string; type: string }[];

@@ -167,7 +167,7 @@ describe('the Kubernetes Job of a command stage', () => {
   });
 });
 
-describe('the Job manifest against the Kubernetes JSON schema (batch/v1, v1.36)', () => {
+describe('the Job manifest against the Kubernetes JSON schema (batch/v1, v1.33)', () => {
   /** The manifest of the 2 CPU / 8Gi / 1 GPU / 100Gi stage, as the API server receives it (JSON). */
   const submitted = () => JSON.parse(JSON.stringify(jobManifest(jobSpecOf(claimed(), settings))));
   const container = (manifest: ReturnType<typeof submitted>) => manifest.spec.template.spec.containers[0];
@@ -272,7 +272,7 @@ describe('the Kubernetes executor against a loopback API server', () => {
     expect(post.path).toBe('/apis/batch/v1/namespaces/ai-training/jobs');
     expect(post.authorization).toBe('Bearer cluster-token');
     expect(post.body).toEqual(JSON.parse(JSON.stringify(jobManifest(spec))));
-    expect(jobSchemaErrors(post.body)).toEqual([]);
+    expect(jobSchemaErrors(post.body as Record<string, unknown>)).toEqual([]);
     expect(api.requests.some((r) => r.method === 'DELETE')).toBe(false);
   });
 
