@@ -235,11 +235,11 @@ describe('aimesh models register', () => {
 
 describe('PUT /api/v1/models/{name}/uploads/{upload}/{path}', () => {
   let aimesh: RunningAimesh;
-  const put = (path: string, body: string | Uint8Array, headers: Record<string, string> = adminHeaders()) =>
+  const put = (path: string, body: string | number[], headers: Record<string, string> = adminHeaders()) =>
     fetch(`${aimesh.url}/api/v1/models/${path}`, {
       method: 'PUT',
       headers: { ...headers, 'content-type': 'application/octet-stream' },
-      body,
+      body: typeof body === 'string' ? body : Buffer.from(body),
     });
 
   beforeAll(async () => {
@@ -249,7 +249,7 @@ describe('PUT /api/v1/models/{name}/uploads/{upload}/{path}', () => {
   afterAll(() => aimesh?.stop());
 
   it('stores the bytes under the upload folder and never replaces them', async () => {
-    const first = await put('files/uploads/u1/weights/group1.bin', new Uint8Array([1, 2, 3]));
+    const first = await put('files/uploads/u1/weights/group1.bin', [1, 2, 3]);
     expect(first.status).toBe(201);
     expect(await first.json()).toEqual({
       uri: 'artifact://models/files/uploads/u1/weights/group1.bin',
@@ -257,7 +257,7 @@ describe('PUT /api/v1/models/{name}/uploads/{upload}/{path}', () => {
       sizeBytes: 3,
       sha256: '039058c6f2c0cb492c533b0a4d14ef77cc0f78abccced5287d84a1a2011cfb81',
     });
-    const again = await put('files/uploads/u1/weights/group1.bin', new Uint8Array([9]));
+    const again = await put('files/uploads/u1/weights/group1.bin', [9]);
     expect(again.status).toBe(409);
     expect(((await again.json()) as { error: { code: string } }).error.code).toBe('artifact_exists');
     expect(Array.from(await aimesh.artifacts.get('models/files/uploads/u1/weights/group1.bin'))).toEqual([
