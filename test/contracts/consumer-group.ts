@@ -89,11 +89,11 @@ export function consumerGroupContract(
         handle: async (e) => void handled.push(e.id),
       }).start();
       await publish('once', 'e1');
-      await waitFor(() => handled.length === 1, 'first handling');
+      await waitFor(() => handled.length === 1, 'first handling', 20_000);
       // The same event again under another message id: what a redelivery after a lost ack looks like.
       await publish('once', 'e1', {}, 'e1-again');
       await publish('once', 'e2');
-      await waitFor(() => handled.length === 2, 'second event');
+      await waitFor(() => handled.length === 2, 'second event', 20_000);
       await new Promise((r) => setTimeout(r, 200));
       expect(handled).toEqual(['e1', 'e2']);
     });
@@ -116,8 +116,8 @@ export function consumerGroupContract(
         },
       }).start();
       await publish('retry', 'r1');
-      await waitFor(() => attempts === 2, 'the retry');
-      await until(async () => (await rows()) === 1, 5_000, 'the processed record', 20);
+      await waitFor(() => attempts === 2, 'the retry', 20_000);
+      await until(async () => (await rows()) === 1, 20_000, 'the processed record', 20);
       const noted = await store.query({ type: 'ai.retry.noted' });
       expect(noted.map((e) => (e.data as { attempt: number }).attempt)).toEqual([2]);
     });
