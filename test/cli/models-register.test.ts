@@ -12,8 +12,10 @@ import { until } from '../support/until.js';
 
 // Starting PGlite and migrating every module takes tens of seconds on a loaded machine.
 const START_TIMEOUT_MS = 120_000;
-// Each command is a fresh Node process compiling TypeScript: seconds apiece on a busy machine.
-const CLI_TEST_TIMEOUT = 120_000;
+// Each command is a fresh Node process compiling TypeScript: seconds apiece, and up to a minute
+// on a machine loaded by other work; a test runs a few.
+const CLI_TIMEOUT_MS = 90_000;
+const CLI_TEST_TIMEOUT = 300_000;
 
 const bin = new URL('../../bin/aimesh.js', import.meta.url).pathname;
 const work = mkdtempSync(join(tmpdir(), 'aimesh-register-'));
@@ -55,7 +57,7 @@ describe('aimesh models register', () => {
         [bin, ...args],
         {
           env: { ...process.env, AIMESH_URL: aimesh.url, AIMESH_ADMIN_TOKEN: TEST_ADMIN_TOKEN },
-          timeout: 60_000,
+          timeout: CLI_TIMEOUT_MS,
         },
         (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? -1) : 0, stdout, stderr }),
       );
@@ -121,7 +123,7 @@ describe('aimesh models register', () => {
       expect(promoted).toMatchObject({ code: 0, stdout: 'my-classifier@1 is now production (was unset)\n' });
       await until(
         async () => (await call(inferenceUrl, 'GET', '/v2/models/my-classifier')).status === 200,
-        30_000,
+        60_000,
         'my-classifier to be served',
         50,
       );
@@ -161,7 +163,7 @@ describe('aimesh models register', () => {
       expect((await cli('models', 'promote', 'churn-onnx', '1')).code).toBe(0);
       await until(
         async () => (await call(inferenceUrl, 'GET', '/v2/models/churn-onnx')).status === 200,
-        30_000,
+        60_000,
         'churn-onnx to be served',
         50,
       );
@@ -192,7 +194,7 @@ describe('aimesh models register', () => {
   );
 
   it(
-    'says what is wrong with a missing path, an unknown format, missing weights or a missing --name, and registers nothing',
+    'says what is wrong with a missing path, an unknown format or a missing --name, exit 1, and registers nothing',
     async () => {
       const missing = await cli('models', 'register', join(work, 'nowhere'), '--name', 'x1', '--type', 't');
       expect(missing.code).toBe(1);
@@ -205,22 +207,7 @@ describe('aimesh models register', () => {
       expect(unknownFile.code).toBe(1);
       expect(unknownFile.stderr).toContain('is not a model format aimesh serves; give a TF.js model folder');
       expect(unknownFile.stderr).toContain('(unknown_model_format)');
-      const unknownDir = await cli('models', 'register', join(work, 'table'), '--name', 'x1', '--type', 't');
-      expect(unknownDir.code).toBe(1);
-      expect(unknownDir.stderr).toContain('holds neither model.json nor an .onnx file');
-
-      const { 'model.json': manifest } = await tfjsFiles(tfjsModel);
-      const noWeights = folder('no-weights', { 'model.json': manifest });
-      const weightless = await cli('models', 'register', noWeights, '--name', 'x1', '--type', 't');
-      expect(weightless.code).toBe(1);
-      expect(weightless.stderr).toMatch(
-        /weights\.bin is missing: model\.json lists it in its weightsManifest \(missing_weights\)/,
-      );
-
-      const notJson = folder('not-json', { 'model.json': 'not json' });
-      expect((await cli('models', 'register', notJson, '--name', 'x1', '--type', 't')).stderr).toContain(
-        '(invalid_model)',
-      );
+      // The other refusals of readLocalModel are specified in local-model-files.test.ts.
 
       const unnamed = await cli('models', 'register', tfjsDir, '--type', 't');
       expect(unnamed.code).toBe(1);
