@@ -77,23 +77,44 @@ function safeUserName(): string | undefined {
 }
 
 /** Calls a running aimesh's HTTP API and returns the JSON body; errors carry the server's code and message. */
-export async function callApi<T = unknown>(
+export function callApi<T = unknown>(
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
   path: string,
   body?: unknown,
   options: ClientOptions = {},
 ): Promise<T> {
+  return send<T>(
+    method,
+    path,
+    body === undefined ? undefined : { data: JSON.stringify(body), contentType: 'application/json' },
+    options,
+  );
+}
+
+/** Sends raw bytes (a CSV, a model file) as the body; the answer and errors are as for callApi. */
+export function sendBytes<T = unknown>(
+  method: 'POST' | 'PUT',
+  path: string,
+  data: Uint8Array,
+  contentType: string,
+  options: ClientOptions = {},
+): Promise<T> {
+  return send<T>(method, path, { data, contentType }, options);
+}
+
+async function send<T>(
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
+  path: string,
+  body: { data: string | Uint8Array; contentType: string } | undefined,
+  options: ClientOptions,
+): Promise<T> {
   const base = baseUrl(options);
   const headers = clientHeaders(options);
-  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (body) headers['content-type'] = body.contentType;
   const target = new URL(path, base); // a malformed base is the caller's to fix, not unreachable
   let response: Awaited<ReturnType<typeof request>>;
   try {
-    response = await request(target, {
-      method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
+    response = await request(target, { method, headers, body: body?.data });
   } catch (error) {
     throw new AimeshError(
       'unreachable',

@@ -1,10 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
-import { request } from 'undici';
-import { AimeshError } from '../kernel/errors.js';
-import { ServerRefusal, usageError } from './cli-errors.js';
-import { callApi, clientHeaders } from './client.js';
+import { usageError } from './cli-errors.js';
+import { callApi, sendBytes } from './client.js';
 import { wholeNumber } from './option-values.js';
 import { printTable } from './table-output.js';
 
@@ -13,34 +11,15 @@ export interface PushResult {
   version: { dataset: string; version: string; rowCount: number; columns: { name: string; type: string }[] };
 }
 
-/** Uploads CSV bytes as the body (callApi speaks JSON only); errors carry the server's code. */
-export async function uploadCsv(name: string, data: Uint8Array, description?: string): Promise<PushResult> {
-  const base = process.env.AIMESH_URL ?? 'http://127.0.0.1:8080';
-  const headers = { ...clientHeaders(), 'content-type': 'text/csv' };
+/** Uploads CSV bytes as the body (the version id is the sha256 of exactly these bytes). */
+export function uploadCsv(name: string, data: Uint8Array, description?: string): Promise<PushResult> {
   const query = description ? `?description=${encodeURIComponent(description)}` : '';
-  let response: Awaited<ReturnType<typeof request>>;
-  try {
-    response = await request(new URL(`/api/v1/datasets/${encodeURIComponent(name)}/versions${query}`, base), {
-      method: 'POST',
-      headers,
-      body: data,
-    });
-  } catch (error) {
-    throw new AimeshError(
-      'unreachable',
-      503,
-      `cannot reach aimesh at ${base}: ${(error as Error).message}; is it running? (AIMESH_URL names another)`,
-    );
-  }
-  const body = (await response.body.json()) as PushResult & { error?: { code: string; message: string } };
-  if (response.statusCode >= 400) {
-    throw new ServerRefusal(
-      body.error?.code ?? 'error',
-      response.statusCode,
-      body.error?.message ?? 'upload failed',
-    );
-  }
-  return body;
+  return sendBytes<PushResult>(
+    'POST',
+    `/api/v1/datasets/${encodeURIComponent(name)}/versions${query}`,
+    data,
+    'text/csv',
+  );
 }
 
 function describePush(pushed: PushResult): string {

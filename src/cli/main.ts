@@ -8,6 +8,7 @@ import { registerKeysCommands } from './keys-command.js';
 import { registerLineageCommand } from './lineage-command.js';
 import { registerMigrateCommand } from './migrate-command.js';
 import { registerModelsCommands } from './models-command.js';
+import { registerModelsRegisterCommand } from './models-register-command.js';
 import { registerPipelineCommands } from './pipeline-command.js';
 import { registerServeCommand } from './serve-command.js';
 import { registerStartCommand } from './start-command.js';
@@ -27,6 +28,7 @@ Examples:
   aimesh events tail --type 'ai.inference.*'    # calls through the gateway, as they happen
   aimesh events ls --type ai.training.started --limit 20
   aimesh pipeline run examples/pipelines/iris.yaml --wait
+  aimesh models register ./my-model --name my-model --type classification --metric accuracy=0.97
   aimesh start --target worker --config examples/distributed.yaml
 
 Exit codes: 0 ok, 1 usage (bad argument or file), 2 configuration (invalid, or a port in use),
@@ -37,6 +39,7 @@ registerStartCommand(program);
 registerMigrateCommand(program);
 registerEventsCommands(program);
 registerModelsCommands(program);
+registerModelsRegisterCommand(program);
 registerDatasetsCommands(program);
 registerLineageCommand(program);
 registerServeCommand(program);

@@ -49,17 +49,19 @@ interface WorkerRow {
 // Within one priority the oldest task has the highest aged priority, so the candidates are the
 // `window` oldest fitting tasks of each distinct priority (a skip scan over the
 // (priority, enqueued_at) index finds the priorities), of which the `window` most urgent are
-// locked: the order above is applied to those, not to the whole queue, which keeps a batch's
-// cost flat however many tasks wait. SKIP LOCKED lets any number of processes claim at once,
-// each row going to exactly one of them. When the window holds nothing lockable, or was full
-// and left a claimant without a task, CANDIDATES_ALL orders the whole queue (for the claimants'
-// labels), so a fitting task is never missed.
+// read, without locks, with the batch's other context in one statement: the order above is
+// applied to those, not to the whole queue, which keeps a batch's cost flat however many tasks
+// wait. Only the placed tasks are locked, with SKIP LOCKED, so any number of processes claim at
+// once, each row going to exactly one of them. When the window holds nothing lockable, or was
+// full and left a claimant without a task, CANDIDATES_ALL orders the whole queue (for the
+// claimants' labels), so a fitting task is never missed.
 const CLAIM_WINDOW = 64;
 // Claims waiting for a batch beyond this many are refused: a bound on the queue of callers.
 const MAX_WAITING_CLAIMS = 10_000;
 const MAX_BATCH = 256;
 // Batches in flight at once (each holds one connection): the next batch gathers while the
-// previous one waits on the database. Two, so concurrent batches rarely compete for the same rows.
+// previous one waits on the database. Reading and placing take turns (see `placing`), so two
+// batches never compete for the same rows.
 const MAX_BATCHES_IN_FLIGHT = 2;
 
 const AGED = `floor(priority + EXTRACT(EPOCH FROM ($1::timestamptz - enqueued_at)) * 1000 / $6)`;
@@ -67,52 +69,73 @@ const AGED = `floor(priority + EXTRACT(EPOCH FROM ($1::timestamptz - enqueued_at
 const FITS = `status = 'QUEUED' AND available_at <= $1
     AND cpu <= $2 AND memory_mb <= $3 AND gpu <= $4 AND storage_mb <= $5`;
 
+// What placement reads of a candidate (src/pipeline/placement.ts's Candidate), not the whole
+// row: the take returns the full rows of the tasks actually placed.
+const CANDIDATE = `id, priority, floor(EXTRACT(EPOCH FROM enqueued_at) * 1000)::float8 AS "enqueuedAt",
+  cpu, memory_mb AS "memoryMb", gpu, storage_mb AS "storageMb", team, node_selector AS "nodeSelector",
+  gang_size AS "gangSize"`;
+
+// $1 now, $2-$5 the largest free capacity among the claimants, $6 agingMs, $7 how many,
+// $8 the window per priority, $9 ids not to read (placed by this process's other batch).
 const CANDIDATES = `
 WITH RECURSIVE priorities AS (
   (SELECT priority FROM pipeline_tasks WHERE status = 'QUEUED' ORDER BY priority DESC LIMIT 1)
   UNION ALL
   SELECT (SELECT q.priority FROM pipeline_tasks q WHERE q.status = 'QUEUED' AND q.priority < p.priority
           ORDER BY q.priority DESC LIMIT 1)
-  FROM priorities p WHERE p.priority IS NOT NULL),
-candidates AS (
-  SELECT c.id FROM priorities p CROSS JOIN LATERAL (
-    SELECT id FROM pipeline_tasks WHERE ${FITS} AND priority = p.priority AND id <> ALL ($9::text[])
+  FROM priorities p WHERE p.priority IS NOT NULL)
+SELECT ${CANDIDATE} FROM (
+  SELECT c.* FROM priorities p CROSS JOIN LATERAL (
+    SELECT * FROM pipeline_tasks WHERE ${FITS} AND priority = p.priority AND id <> ALL ($9::text[])
     ORDER BY enqueued_at, id LIMIT $8) c
-  WHERE p.priority IS NOT NULL)
-SELECT * FROM pipeline_tasks WHERE id = ANY (ARRAY(SELECT id FROM candidates)) AND ${FITS}
+  WHERE p.priority IS NOT NULL) c
 ORDER BY ${AGED} DESC, enqueued_at, id
 LIMIT $7`;
 
 const CANDIDATES_ALL = `
-SELECT * FROM pipeline_tasks WHERE ${FITS} AND id <> ALL ($8::text[])
+SELECT ${CANDIDATE} FROM pipeline_tasks WHERE ${FITS} AND id <> ALL ($8::text[])
   AND EXISTS (SELECT 1 FROM unnest($9::jsonb[]) AS l(labels) WHERE node_selector <@ l.labels)
 ORDER BY ${AGED} DESC, enqueued_at, id
 LIMIT $7`;
 
-// The batch's context in one round trip: gang members assigned to its workers earlier (picked
-// up now), the workers' registered labels, and the budgets of teams with a quota.
-const CONTEXT = `
+// Each quota with what its team's running tasks hold (a gang counting each member). One pass
+// over the running tasks of teams with a quota, grouped, rather than one per quota: the planner
+// prices the latter at (estimated quotas × running tasks), which on an empty, never analysed
+// quota table is enough to make PostgreSQL JIT-compile the statement on every claim (tens of ms).
+const QUOTAS = `
+SELECT q.team, q.cpu, q.memory_mb AS "memoryMb", q.gpu, q.tasks, COALESCE(u.cpu, 0)::float8 AS "usedCpu",
+  COALESCE(u.memory_mb, 0)::float8 AS "usedMemoryMb", COALESCE(u.gpu, 0)::float8 AS "usedGpu",
+  COALESCE(u.tasks, 0)::int AS "usedTasks"
+FROM pipeline_quotas q LEFT JOIN (
+  SELECT r.team, sum(r.cpu * r.gang_size) AS cpu, sum(r.memory_mb * r.gang_size) AS memory_mb,
+    sum(r.gpu * r.gang_size) AS gpu, count(*) AS tasks
+  FROM pipeline_tasks r WHERE r.status = 'RUNNING' AND r.team IN (SELECT team FROM pipeline_quotas)
+  GROUP BY r.team) u ON u.team = q.team`;
+
+// The batch's opening, in one round trip: gang members assigned to its workers earlier (picked
+// up now), the workers' registered labels, the budgets of teams with a quota, and the first
+// candidates (CANDIDATES' parameters, then $10 the batch's worker ids and $11 the lease's end).
+// One snapshot: a candidate is read as the batch's other context is. Exported for its plan test.
+export const CONTEXT = `
 WITH picked AS (
-  UPDATE pipeline_gang_members m SET picked_up_at = $2, lease_expires_at = $3
-  WHERE m.worker_id = ANY ($1) AND m.picked_up_at IS NULL AND EXISTS (
+  UPDATE pipeline_gang_members m SET picked_up_at = $1, lease_expires_at = $11
+  WHERE m.worker_id = ANY ($10) AND m.picked_up_at IS NULL AND EXISTS (
     SELECT 1 FROM pipeline_tasks t WHERE t.id = m.task_id AND t.status = 'RUNNING' AND t.attempts = m.attempt)
   RETURNING m.task_id, m.worker_id)
 SELECT
   (SELECT COALESCE(jsonb_agg(jsonb_build_object('taskId', task_id, 'workerId', worker_id)), '[]'::jsonb)
      FROM picked) AS picked,
-  (SELECT COALESCE(jsonb_object_agg(id, labels), '{}'::jsonb) FROM pipeline_workers WHERE id = ANY ($1)) AS labels,
-  (SELECT COALESCE(jsonb_agg(jsonb_build_object('team', q.team, 'cpu', q.cpu, 'memoryMb', q.memory_mb,
-       'gpu', q.gpu, 'tasks', q.tasks, 'usedCpu', u.cpu, 'usedMemoryMb', u.memory_mb, 'usedGpu', u.gpu,
-       'usedTasks', u.tasks)), '[]'::jsonb)
-     FROM pipeline_quotas q CROSS JOIN LATERAL (
-       SELECT COALESCE(sum(cpu * gang_size), 0)::float8 AS cpu, COALESCE(sum(memory_mb * gang_size), 0)::float8 AS memory_mb,
-         COALESCE(sum(gpu * gang_size), 0)::float8 AS gpu, count(*)::int AS tasks
-       FROM pipeline_tasks r WHERE r.status = 'RUNNING' AND r.team = q.team) u) AS quotas`;
+  (SELECT COALESCE(jsonb_object_agg(id, labels), '{}'::jsonb) FROM pipeline_workers WHERE id = ANY ($10)) AS labels,
+  (SELECT COALESCE(jsonb_agg(to_jsonb(q)), '[]'::jsonb) FROM (${QUOTAS}) q) AS quotas,
+  (SELECT COALESCE(jsonb_agg(to_jsonb(c)), '[]'::jsonb) FROM (${CANDIDATES}) c) AS candidates`;
 
 // Takes the placed tasks (one lease owner each: a gang's first rank) and records the attempts.
+// `(status = 'QUEUED') IS TRUE` keeps the lookup on the primary key: written plainly, the
+// planner may AND it with a scan of the whole queued-task partial index when that index's
+// statistics are stale (a queue filled since the last ANALYZE), several ms per batch.
 const TAKE = `
 WITH locked AS (
-  SELECT id FROM pipeline_tasks WHERE id = ANY ($1::text[]) AND status = 'QUEUED'
+  SELECT id FROM pipeline_tasks WHERE id = ANY ($1::text[]) AND (status = 'QUEUED') IS TRUE
   FOR UPDATE SKIP LOCKED),
 taken AS (
   UPDATE pipeline_tasks t SET status = 'RUNNING', attempts = t.attempts + 1, lease_owner = x.worker,
@@ -294,6 +317,11 @@ export class Scheduler {
   /** Tasks placed by a batch in flight, until it commits: the other batch does not consider them. */
   private readonly reserved = new Set<string>();
   private inFlight = 0;
+  /**
+   * The turn to read candidates and place them: one batch at a time, from its read until its
+   * placements are reserved, so a batch in flight never reads what another is about to take.
+   */
+  private placing: Promise<void> = Promise.resolve();
 
   /**
    * Claims the best task that fits `free` (and whose node selector `labels` satisfies; default
@@ -350,83 +378,143 @@ export class Scheduler {
 
   private claimIn(batch: ClaimRequest[], mine: Set<string>): Promise<(ClaimedTask | null)[]> {
     return this.flow.transaction(async (tx, emit: NewEvent[]) => {
-      const now = new Date(this.clock.now());
-      const lease = new Date(now.getTime() + this.options.leaseMs);
-      const ids = [...new Set(batch.map((r) => r.workerId))];
-      const context = (
-        await tx.query<{
-          picked: { taskId: string; workerId: string }[];
-          labels: Record<string, Record<string, string>>;
-          quotas: QuotaRow[];
-        }>(CONTEXT, [ids, now, lease])
-      ).rows[0];
-      // A gang member assigned earlier is this worker's task now.
-      const answer = new Map<ClaimRequest, string>();
-      const pickedBy = new Map(context.picked.map((p) => [p.workerId, p.taskId]));
-      for (const request of batch) {
-        const taskId = pickedBy.get(request.workerId);
-        if (taskId) {
-          answer.set(request, taskId);
-          pickedBy.delete(request.workerId);
-        }
-      }
-      const claimants: (Claimant & { request: ClaimRequest })[] = batch
-        .filter((r) => !answer.has(r))
-        .map((r) => ({
-          workerId: r.workerId,
-          free: r.free,
-          labels: r.labels ?? context.labels[r.workerId] ?? {},
-          request: r,
-        }));
-      const { placed, taken, contexts } =
-        claimants.length === 0
-          ? { placed: [], taken: [], contexts: new Map<string, ExecutionContext>() }
-          : await this.placeAndTake(tx, claimants, context.quotas, now, lease, mine, emit);
-      const byWorker = new Map<string, Placement>();
-      for (const p of placed) for (const w of p.claimants) byWorker.set(w, p);
-      for (const c of claimants) {
-        const p = byWorker.get(c.workerId);
-        if (p) answer.set(c.request, p.taskId);
-      }
-      if (answer.size === 0) return batch.map(() => null);
-      const gangs = placed.filter((p) => p.members.length > 1);
-      if (gangs.length > 0) await this.assignGangs(tx, gangs, taken, now, lease);
-      const pickedIds = context.picked.map((p) => p.taskId);
-      const pickedRows =
-        pickedIds.length === 0
-          ? []
-          : (await tx.query<TaskRow>('SELECT * FROM pipeline_tasks WHERE id = ANY ($1)', [pickedIds])).rows;
-      const tasks = new Map([...taken, ...pickedRows].map((t) => [t.id, t]));
-      const members = await this.gangMembers(
-        tx,
-        [...tasks.values()].filter((t) => t.gang_size > 1),
-      );
-      // Picked-up gang members' executions were not read by the take.
-      const missing = [...new Set([...tasks.values()].map((t) => t.execution_id))].filter(
-        (id) => !contexts.has(id),
-      );
-      if (missing.length > 0)
-        for (const [id, c] of await this.flow.onClaimedMany(tx, missing, now, emit)) contexts.set(id, c);
-      return batch.map((request) => {
-        const task = tasks.get(answer.get(request) ?? '');
-        if (!task) return null;
-        const execution = contexts.get(task.execution_id)!;
-        const gang = members.get(task.id);
-        return {
-          id: task.id,
-          executionId: task.execution_id,
-          stage: task.spec,
-          attempt: task.attempts,
-          leaseExpiresAt: lease.getTime(),
-          definition: execution.definition,
-          datasetVersion: execution.datasetVersion,
-          outputs: execution.outputs,
-          ...(gang
-            ? { gang: { size: task.gang_size, rank: gang.indexOf(request.workerId), workers: gang } }
-            : {}),
-        };
+      let endTurn!: () => void;
+      const previous = this.placing;
+      this.placing = new Promise<void>((resolve) => {
+        endTurn = resolve;
       });
+      try {
+        await previous;
+        return await this.claimInTurn(tx, emit, batch, mine, endTurn);
+      } finally {
+        endTurn();
+      }
     });
+  }
+
+  private async claimInTurn(
+    tx: Sql,
+    emit: NewEvent[],
+    batch: ClaimRequest[],
+    mine: Set<string>,
+    endTurn: () => void,
+  ): Promise<(ClaimedTask | null)[]> {
+    const now = new Date(this.clock.now());
+    const lease = new Date(now.getTime() + this.options.leaseMs);
+    const ids = [...new Set(batch.map((r) => r.workerId))];
+    // Tasks this process's other batch placed are not read (seen); read ones join them.
+    const seen = new Set(this.reserved);
+    const window = this.window(
+      now,
+      batch.map((r) => r.free),
+    );
+    const context = (
+      await tx.query<{
+        picked: { taskId: string; workerId: string }[];
+        labels: Record<string, Record<string, string>>;
+        quotas: QuotaRow[];
+        candidates: Candidate[];
+      }>(CONTEXT, [...window.params, window.limit * 2, [...seen], ids, lease], {
+        name: 'aimesh_claim_context',
+      })
+    ).rows[0];
+    for (const c of context.candidates) seen.add(c.id);
+    // A gang member assigned earlier is this worker's task now.
+    const answer = new Map<ClaimRequest, string>();
+    const pickedBy = new Map(context.picked.map((p) => [p.workerId, p.taskId]));
+    for (const request of batch) {
+      const taskId = pickedBy.get(request.workerId);
+      if (taskId) {
+        answer.set(request, taskId);
+        pickedBy.delete(request.workerId);
+      }
+    }
+    const claimants: (Claimant & { request: ClaimRequest })[] = batch
+      .filter((r) => !answer.has(r))
+      .map((r) => ({
+        workerId: r.workerId,
+        free: r.free,
+        labels: r.labels ?? context.labels[r.workerId] ?? {},
+        request: r,
+      }));
+    if (claimants.length === 0) endTurn();
+    const { placed, taken, contexts } =
+      claimants.length === 0
+        ? { placed: [], taken: [], contexts: new Map<string, ExecutionContext>() }
+        : await this.placeAndTake(
+            tx,
+            claimants,
+            context,
+            window.limit,
+            seen,
+            now,
+            lease,
+            mine,
+            emit,
+            endTurn,
+          );
+    const byWorker = new Map<string, Placement>();
+    for (const p of placed) for (const w of p.claimants) byWorker.set(w, p);
+    for (const c of claimants) {
+      const p = byWorker.get(c.workerId);
+      if (p) answer.set(c.request, p.taskId);
+    }
+    if (answer.size === 0) return batch.map(() => null);
+    const gangs = placed.filter((p) => p.members.length > 1);
+    if (gangs.length > 0) await this.assignGangs(tx, gangs, taken, now, lease);
+    const pickedIds = context.picked.map((p) => p.taskId);
+    const pickedRows =
+      pickedIds.length === 0
+        ? []
+        : (await tx.query<TaskRow>('SELECT * FROM pipeline_tasks WHERE id = ANY ($1)', [pickedIds])).rows;
+    const tasks = new Map([...taken, ...pickedRows].map((t) => [t.id, t]));
+    const members = await this.gangMembers(
+      tx,
+      [...tasks.values()].filter((t) => t.gang_size > 1),
+    );
+    // Picked-up gang members' executions were not read by the take.
+    const missing = [...new Set([...tasks.values()].map((t) => t.execution_id))].filter(
+      (id) => !contexts.has(id),
+    );
+    if (missing.length > 0)
+      for (const [id, c] of await this.flow.onClaimedMany(tx, missing, now, emit)) contexts.set(id, c);
+    return batch.map((request) => {
+      const task = tasks.get(answer.get(request) ?? '');
+      if (!task) return null;
+      const execution = contexts.get(task.execution_id)!;
+      const gang = members.get(task.id);
+      return {
+        id: task.id,
+        executionId: task.execution_id,
+        stage: task.spec,
+        attempt: task.attempts,
+        leaseExpiresAt: lease.getTime(),
+        definition: execution.definition,
+        datasetVersion: execution.datasetVersion,
+        outputs: execution.outputs,
+        ...(gang
+          ? { gang: { size: task.gang_size, rank: gang.indexOf(request.workerId), workers: gang } }
+          : {}),
+      };
+    });
+  }
+
+  /** CANDIDATES' first parameters for claimants with these free capacities, and how many to read. */
+  private window(now: Date, free: WorkerCapacity[]): { limit: number; params: unknown[] } {
+    const limit = Math.max(CLAIM_WINDOW, free.length * 2);
+    const largest = (pick: (f: WorkerCapacity) => number) => Math.max(...free.map(pick));
+    return {
+      limit,
+      params: [
+        now,
+        largest((f) => f.cpu),
+        largest((f) => f.memoryMb),
+        largest((f) => f.gpu),
+        largest((f) => f.storageMb),
+        this.options.agingMs,
+        limit,
+      ],
+    };
   }
 
   /**
@@ -438,54 +526,43 @@ export class Scheduler {
   private async placeAndTake(
     tx: Sql,
     claimants: (Claimant & { request: ClaimRequest })[],
-    quotas: QuotaRow[],
+    opening: { quotas: QuotaRow[]; candidates: Candidate[] },
+    limit: number,
+    seen: Set<string>,
     now: Date,
     lease: Date,
     mine: Set<string>,
     emit: NewEvent[],
+    endTurn: () => void,
   ): Promise<{ placed: Placement[]; taken: TaskRow[]; contexts: Map<string, ExecutionContext> }> {
     const contexts = new Map<string, ExecutionContext>();
-    const budgets = new Map(quotas.map((q) => [q.team, budgetOf(q)]));
-    const limit = Math.max(CLAIM_WINDOW, claimants.length * 2);
-    const largest = {
-      cpu: Math.max(...claimants.map((c) => c.free.cpu)),
-      memoryMb: Math.max(...claimants.map((c) => c.free.memoryMb)),
-      gpu: Math.max(...claimants.map((c) => c.free.gpu)),
-      storageMb: Math.max(...claimants.map((c) => c.free.storageMb)),
-    };
-    const params = [
-      now,
-      largest.cpu,
-      largest.memoryMb,
-      largest.gpu,
-      largest.storageMb,
-      this.options.agingMs,
-      limit,
-    ];
-    const rows = new Map<string, TaskRow>();
-    const seen = new Set<string>(this.reserved);
-    const read = async (all: boolean, who: Claimant[]) => {
-      const found = all
-        ? await tx.query<TaskRow>(CANDIDATES_ALL, [
-            ...params,
-            [...seen],
-            who.map((c) => JSON.stringify(c.labels)),
-          ])
-        : await tx.query<TaskRow>(CANDIDATES, [...params, limit * 2, [...seen]]);
+    const budgets = new Map(opening.quotas.map((q) => [q.team, budgetOf(q)]));
+    const rows = new Map(opening.candidates.map((c) => [c.id, c]));
+    // The whole queue, for the claimants still unserved (their labels).
+    const readAll = async (who: Claimant[]) => {
+      const window = this.window(
+        now,
+        who.map((c) => c.free),
+      );
+      const found = await tx.query<Candidate>(
+        CANDIDATES_ALL,
+        [...window.params, [...seen, ...this.reserved], who.map((c) => JSON.stringify(c.labels))],
+        { name: 'aimesh_claim_candidates_all' },
+      );
       for (const r of found.rows) {
         rows.set(r.id, r);
         seen.add(r.id);
       }
-      return found.rows.length;
+      return found.rows.length === window.limit;
     };
     let peers: Peer[] | undefined;
     const placed: Placement[] = [];
     const taken: TaskRow[] = [];
     let unserved = claimants;
-    let full = (await read(false, unserved)) === limit;
+    let full = opening.candidates.length === limit;
     let wholeQueue = false;
     for (let round = 0; round < 4 && unserved.length > 0; round++) {
-      if (!peers && [...rows.values()].some((r) => r.gang_size > 1))
+      if (!peers && [...rows.values()].some((r) => r.gangSize > 1))
         peers = await this.peers(
           tx,
           now,
@@ -494,7 +571,7 @@ export class Scheduler {
       const used = new Set(placed.flatMap((p) => p.members));
       const fresh = place(
         unserved,
-        [...rows.values()].map(toCandidate),
+        [...rows.values()],
         budgets,
         (peers ?? []).filter((p) => !used.has(p.workerId)),
         now.getTime(),
@@ -505,16 +582,16 @@ export class Scheduler {
         this.reserved.add(p.taskId);
         mine.add(p.taskId);
       }
+      endTurn();
       const got =
         fresh.length === 0
           ? []
           : (
-              await tx.query<TakenRow>(TAKE, [
-                fresh.map((p) => p.taskId),
-                fresh.map((p) => p.members[0]),
-                now,
-                lease,
-              ])
+              await tx.query<TakenRow>(
+                TAKE,
+                [fresh.map((p) => p.taskId), fresh.map((p) => p.members[0]), now, lease],
+                { name: 'aimesh_claim_take' },
+              )
             ).rows;
       for (const row of got) {
         if (row.ctx_definition === null || row.ctx_outputs === null) continue;
@@ -535,7 +612,7 @@ export class Scheduler {
       if (got.length === fresh.length) {
         if (wholeQueue || !full) break;
         wholeQueue = true;
-        full = (await read(true, unserved)) === limit;
+        full = await readAll(unserved);
       }
     }
     return { placed, taken, contexts };
@@ -681,15 +758,7 @@ export class Scheduler {
 
   /** Each team with a quota: its limits and what its running tasks hold now. */
   async budgets(): Promise<Map<string, TeamBudget>> {
-    const found = await this.db.query<QuotaRow>(
-      `SELECT q.team, q.cpu, q.memory_mb AS "memoryMb", q.gpu, q.tasks, u.cpu AS "usedCpu",
-         u.memory_mb AS "usedMemoryMb", u.gpu AS "usedGpu", u.tasks AS "usedTasks"
-       FROM pipeline_quotas q CROSS JOIN LATERAL (
-         SELECT COALESCE(sum(cpu * gang_size), 0)::float8 AS cpu, COALESCE(sum(memory_mb * gang_size), 0)::float8 AS memory_mb,
-           COALESCE(sum(gpu * gang_size), 0)::float8 AS gpu, count(*)::int AS tasks
-         FROM pipeline_tasks r WHERE r.status = 'RUNNING' AND r.team = q.team) u
-       ORDER BY q.team LIMIT 10000`,
-    );
+    const found = await this.db.query<QuotaRow>(`${QUOTAS} ORDER BY q.team LIMIT 10000`);
     return new Map(found.rows.map((q) => [q.team, budgetOf(q)]));
   }
 

@@ -27,6 +27,12 @@ export interface TrainingJob {
    * model folds them into its first layer, so it takes raw features.
    */
   normalisation: { mean: number[]; std: number[] };
+  /**
+   * Continue from a checkpoint (a `TrainedModel.checkpoint` of the same architecture) that
+   * trained `epochs` epochs: training runs epochs `epochs + 1` to `params.epochs`, on the data
+   * order the first epochs would have left. The optimiser's moments start afresh.
+   */
+  initial?: { files: Record<string, Uint8Array>; epochs: number };
 }
 
 /** Metrics of one epoch. */
@@ -41,6 +47,8 @@ export interface EpochMetrics {
 /** A trained model: its TF.js files (`model.json`, `weights.bin`) and, when the export succeeds, `model.onnx`. */
 export interface TrainedModel {
   files: Record<string, Uint8Array>;
+  /** The weights before the normalisation is folded in, to continue training from (`TrainingJob.initial`). */
+  checkpoint: Record<string, Uint8Array>;
   onnx?: Uint8Array;
   /** Why there is no ONNX export, when there is none. */
   onnxError?: string;

@@ -22,6 +22,15 @@ export interface RegistryApi {
    * appends `ai.model.promoted` caused by `causationId` (e.g. the evaluation event) when given.
    */
   promote(request: PromotionRequest): Promise<PromotionResult>;
+  /**
+   * Merges measured metrics into a version's (a key given replaces the stored value, others stay),
+   * so promotion rules judge the version by them; idempotent. Throws 404, 400 for a non-finite value.
+   */
+  recordVersionMetrics(
+    model: string,
+    version: number,
+    metrics: Record<string, number>,
+  ): Promise<StoredModelVersion>;
   /** The newest version of any model of a type. */
   latestModelOfType(type: string): Promise<StoredModelVersion>;
   /** Stores a CSV as a content-addressed dataset version (the same bytes again: the same version). */

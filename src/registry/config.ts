@@ -39,6 +39,17 @@ export const RegistryConfig = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    models: Type.Object(
+      {
+        maxFileBytes: Type.Integer({
+          minimum: 1,
+          default: 512 * 1024 * 1024,
+          description:
+            'Largest model file accepted by an upload (each file of a TF.js model counts alone; the body is held in memory while it is stored).',
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     datasets: Type.Object(
       {
         maxBytes: Type.Integer({

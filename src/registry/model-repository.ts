@@ -177,6 +177,24 @@ export class ModelRepository {
     return toVersion(rows[0]);
   }
 
+  /** Merges metrics into a version's; throws 404 when the version does not exist. */
+  async mergeMetrics(
+    model: string,
+    version: number,
+    metrics: Record<string, number>,
+  ): Promise<StoredModelVersion> {
+    const { rows } = await this.sql.query(
+      `UPDATE registry_model_versions SET metrics = metrics || $3::jsonb WHERE model = $1 AND version = $2
+       RETURNING version`,
+      [model, version, JSON.stringify(metrics)],
+    );
+    if (rows.length === 0) {
+      await this.getModel(model);
+      throw notFound('model_version_not_found', `model ${model} has no version ${version}`);
+    }
+    return this.getVersion(model, version);
+  }
+
   /** Versions of a model, newest first; or of every model when `query.experimentId` is given. */
   async listVersions(
     query: { model?: string; experimentId?: string },

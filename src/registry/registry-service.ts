@@ -145,6 +145,14 @@ export class RegistryService implements RegistryApi {
     return this.models.getVersion(model, ref);
   }
 
+  recordVersionMetrics(model: string, version: number, metrics: Record<string, number>) {
+    for (const [key, value] of Object.entries(metrics)) {
+      if (!Number.isFinite(value))
+        throw badRequest('invalid_metric', `metric ${key} must be a finite number`);
+    }
+    return this.models.mergeMetrics(model, version, metrics);
+  }
+
   createModel(model: NewModel) {
     checkName('model', model.name);
     return this.models.createModel({ ...model, createdAt: this.now() });

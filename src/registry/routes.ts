@@ -3,6 +3,7 @@ import type { RegistryConfig } from './config.js';
 import { datasetRoutes } from './dataset-routes.js';
 import { experimentRoutes } from './experiment-routes.js';
 import { lineageRoutes } from './lineage-routes.js';
+import { modelFileRoutes } from './model-file-routes.js';
 import { modelRoutes } from './model-routes.js';
 import type { RegistryService } from './registry-service.js';
 import { runRoutes } from './run-routes.js';
@@ -11,6 +12,7 @@ import { runRoutes } from './run-routes.js';
 export function registryRoutes(service: RegistryService, config: RegistryConfig): FastifyPluginAsync {
   return async (app) => {
     await app.register(modelRoutes(service));
+    await app.register(modelFileRoutes(service, config));
     await app.register(experimentRoutes(service));
     await app.register(runRoutes(service));
     await app.register(datasetRoutes(service, config), { prefix: '/datasets' });

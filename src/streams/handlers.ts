@@ -118,7 +118,8 @@ interface Decision {
 }
 
 /**
- * Evaluation completed: recorded with the auto-deploy decision. A version better than the alias
+ * Evaluation completed: its metrics recorded on the model version through the registry, then the
+ * evaluation recorded with the auto-deploy decision. A version better than the alias
  * holder by more than `minImprovement` and above `minAccuracy` is promoted through the registry,
  * so its promotion rules apply and it appends `ai.model.promoted` (which the model server follows).
  */
@@ -131,6 +132,22 @@ export function evaluationCompletedHandler(o: AutoDeployOptions): EventHandler<D
       const version = Number(event.data.version);
       const accuracy = Number(event.data.accuracy);
       const decision: Decision = { model, version, accuracy, improvement: null, promoted: false, reason: '' };
+      if (o.registry) {
+        // The version's metrics become the evaluation's before anything is decided, so the
+        // registry's promotion rules judge what was measured, not what was registered.
+        try {
+          await o.registry.recordVersionMetrics(
+            model,
+            version,
+            evaluationMetrics(accuracy, event.data.metrics),
+          );
+        } catch (error) {
+          const status = (error as { status?: number }).status;
+          if (status === undefined || status >= 500) throw error;
+          decision.reason = `the registry refused the metrics: ${(error as Error).message}`;
+          return decision;
+        }
+      }
       let holder: number | undefined;
       if (o.registry) {
         holder = await o.registry
@@ -177,6 +194,18 @@ export function evaluationCompletedHandler(o: AutoDeployOptions): EventHandler<D
       );
     },
   };
+}
+
+/** Accuracy and every finite number of the event's `metrics` object. */
+function evaluationMetrics(accuracy: number, extra: unknown): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (typeof extra === 'object' && extra !== null) {
+    for (const [key, value] of Object.entries(extra)) {
+      if (typeof value === 'number' && Number.isFinite(value)) out[key] = value;
+    }
+  }
+  if (Number.isFinite(accuracy)) out.accuracy = accuracy;
+  return out;
 }
 
 function round(x: number): number {

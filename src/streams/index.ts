@@ -86,7 +86,7 @@ export const streamsModule: ModuleDefinition = {
       hooks: config.webhooks,
     });
     const explorer = new Explorer({ db: ctx.db, bus: ctx.bus, events, now: () => ctx.clock.now() });
-    await ctx.http.register(streamRoutes(explorer), { prefix: '/api/v1/streams' });
+    await ctx.http.register(streamRoutes(explorer, ctx.db), { prefix: '/api/v1/streams' });
     await group.start();
     await processor?.start();
     await webhooks.start();

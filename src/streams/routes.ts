@@ -1,7 +1,9 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { role } from '../kernel/access.js';
+import type { Database } from '../ports/database.js';
 import type { Explorer } from './explorer.js';
+import { listWebhookFailures } from './webhooks.js';
 
 const Name = Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9_-]+$' });
 const Time = Type.String({ minLength: 1, maxLength: 64, description: 'RFC 3339 time.' });
@@ -26,9 +28,29 @@ const WindowQuery = Type.Object({
   limit: Type.Optional(Limit),
 });
 
-/** The event explorer: causation trees, correlations, replays, window results. */
-export function streamRoutes(explorer: Explorer): FastifyPluginAsync {
+const FailureQuery = Type.Object({
+  url: Type.Optional(Type.String({ minLength: 1, maxLength: 2_048 })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000, default: 100 })),
+});
+
+/** The event explorer (causation trees, correlations, replays, window results) and webhook failures. */
+export function streamRoutes(explorer: Explorer, db: Database): FastifyPluginAsync {
   return async (app) => {
+    app.get(
+      '/webhooks/failures',
+      {
+        config: role('operator'),
+        schema: {
+          tags: ['streams'],
+          summary: 'Webhook deliveries that failed, newest first, with the attempts each made',
+          querystring: FailureQuery,
+        },
+      },
+      async (request) => {
+        const q = request.query as typeof FailureQuery.static;
+        return { failures: await listWebhookFailures(db, { url: q.url, limit: q.limit ?? 100 }) };
+      },
+    );
     app.get(
       '/events/:id/causation',
       {

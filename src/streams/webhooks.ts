@@ -26,6 +26,41 @@ export interface WebhooksOptions {
   baseDelayMs?: number;
 }
 
+/** A delivery that failed, as stored and listed. */
+export interface WebhookFailure {
+  url: string;
+  eventId: string;
+  /** Attempts made before giving up. */
+  attempts: number;
+  error: string;
+  at: string;
+}
+
+/** The most recent failed deliveries first, optionally of one URL. */
+export async function listWebhookFailures(
+  db: Database,
+  query: { url?: string; limit: number },
+): Promise<WebhookFailure[]> {
+  const { rows } = await db.query<{
+    url: string;
+    event_id: string;
+    attempts: number;
+    error: string;
+    at: Date | string;
+  }>(
+    `SELECT url, event_id, attempts, error, at FROM aimesh_stream_webhook_failures
+     WHERE ($1::text IS NULL OR url = $1) ORDER BY id DESC LIMIT $2`,
+    [query.url ?? null, query.limit],
+  );
+  return rows.map((r) => ({
+    url: r.url,
+    eventId: r.event_id,
+    attempts: r.attempts,
+    error: r.error,
+    at: new Date(r.at).toISOString(),
+  }));
+}
+
 /**
  * Outgoing webhooks: each configured hook receives the events its types match as CloudEvents
  * JSON, signed with HMAC-SHA256, retried with exponential backoff; a delivery that fails every
@@ -38,6 +73,7 @@ export class Webhooks {
   private readonly abort = new AbortController();
   private readonly delivered?: Counter;
   private readonly failures?: Counter;
+  private readonly failedAttempts?: Counter;
 
   constructor(private readonly o: WebhooksOptions) {
     if (o.metrics) {
@@ -48,6 +84,12 @@ export class Webhooks {
         registers: [o.metrics],
       });
       this.failures = this.delivered;
+      this.failedAttempts = new Counter({
+        name: 'aimesh_webhook_failed_attempts_total',
+        help: 'Attempts spent on webhook deliveries that failed in the end (with outcome="failed": attempts per failure).',
+        labelNames: ['url'],
+        registers: [o.metrics],
+      });
     }
   }
 
@@ -82,7 +124,10 @@ export class Webhooks {
   private async deliver(hook: WebhookConfig, event: LiveEvent): Promise<void> {
     const body = JSON.stringify(event);
     let lastError = '';
+    // Attempts made: fewer than maxAttempts when an answer cannot change by retrying or on stop.
+    let attempts = 0;
     for (let attempt = 1; attempt <= hook.maxAttempts; attempt++) {
+      attempts = attempt;
       try {
         const response = await fetch(hook.url, {
           method: 'POST',
@@ -115,11 +160,15 @@ export class Webhooks {
       }
     }
     this.failures?.inc({ url: hook.url, outcome: 'failed' });
-    this.o.logger.warn({ url: hook.url, event: event.id, error: lastError }, 'webhook delivery failed');
+    this.failedAttempts?.inc({ url: hook.url }, attempts);
+    this.o.logger.warn(
+      { url: hook.url, event: event.id, attempts, error: lastError },
+      'webhook delivery failed',
+    );
     await this.o.db
       .query(
         'INSERT INTO aimesh_stream_webhook_failures (url, event_id, attempts, error) VALUES ($1, $2, $3, $4)',
-        [hook.url, event.id, hook.maxAttempts, lastError],
+        [hook.url, event.id, attempts, lastError],
       )
       .catch((error) => this.o.logger.warn({ err: error }, 'recording a webhook failure failed'));
   }

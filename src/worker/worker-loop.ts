@@ -292,7 +292,9 @@ export function jobSpecOf(task: ClaimedTask, settings: KubernetesSettings): JobS
   return {
     name: `training-job-${task.executionId}-${suffix}`.toLowerCase(),
     namespace: settings.namespace,
-    image: typeof params.image === 'string' ? params.image : settings.image,
+    // Kubernetes accepts a container without an image (controllers may default one); no command
+    // stage of aimesh goes without one: an empty image falls back to the configured one (never empty).
+    image: typeof params.image === 'string' && params.image.trim() !== '' ? params.image : settings.image,
     command: params.command.map(String),
     env: {
       ...task.stage.env,

@@ -16,10 +16,13 @@ import { Explorer } from '../../src/streams/explorer.js';
 import { StreamProcessor } from '../../src/streams/stream-processor.js';
 import { WindowAggregator } from '../../src/streams/window-aggregator.js';
 import { streamMigrations } from '../contracts/consumer-group.js';
+import { natsTestBus } from '../support/nats.js';
+import { serviceAvailable } from '../support/services.js';
 import { until } from '../support/until.js';
 import { waitFor } from '../support/wait.js';
 
 const logger = createLogger('silent');
+const nats = await serviceAvailable('nats', 'the stream processor is tested on the in-process bus only');
 const T0 = Date.parse('2026-01-01T00:00:00.000Z');
 const windowOptions = {
   sizeMs: 5_000,
@@ -54,7 +57,7 @@ async function setup(): Promise<Setup> {
   return { db, bus, store, clock: new ManualClock(T0 + 60_000), metrics: new Registry() };
 }
 
-function processor(s: Setup, ackWaitMs = 30_000, inFlight = 64) {
+function processor(s: Setup, ackWaitMs = 30_000, inFlight = 64, commitIntervalMs = 20) {
   s.metrics = new Registry();
   const p = new StreamProcessor({
     bus: s.bus,
@@ -67,7 +70,7 @@ function processor(s: Setup, ackWaitMs = 30_000, inFlight = 64) {
     windows: new WindowAggregator(windowOptions),
     maxLatencyMs: 10_000,
     graceMs: 2_000,
-    commitIntervalMs: 20,
+    commitIntervalMs,
     inFlight,
     ackWaitMs,
   });
@@ -258,4 +261,36 @@ describe('the stream processor', () => {
     await second.commit();
     expect(await windowRows(s.db)).toEqual(expected);
   }, 180_000);
+});
+
+describe.skipIf(!nats)('the stream processor on JetStream', () => {
+  it('stops with events held unacknowledged: the stop commits them, and a successor gets none again', async () => {
+    const s = await setup();
+    const { bus, cleanup } = await natsTestBus();
+    opened.push(async () => {
+      await bus.close();
+      await cleanup();
+    });
+    s.bus = bus;
+    // One window, fewer events than a quarter of inFlight and no timer commit before the stop:
+    // every event is still unacknowledged when it begins, and the bus waits for their handlers.
+    const first = processor(s, 30_000, 1_000, 60_000);
+    await first.start();
+    await publish(
+      bus,
+      Array.from({ length: 50 }, (_, i) => inference(1_000 + i, 10)),
+    );
+    await waitFor(() => first.outcomeCounts.accepted === 50, '50 events received', 30_000);
+    const stopped = await Promise.race([
+      first.stop().then(() => 'stopped'),
+      new Promise((r) => setTimeout(r, 15_000, 'still stopping')),
+    ]);
+    expect(stopped).toBe('stopped');
+    const second = processor(s, 1_000, 1_000, 20);
+    opened.push(() => second.stop());
+    await second.start();
+    // Past the successor's ack wait: anything left unacknowledged would have come back by now.
+    await new Promise((r) => setTimeout(r, 2_500));
+    expect(second.outcomeCounts).toEqual({ accepted: 50 });
+  }, 60_000);
 });

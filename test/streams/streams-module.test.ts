@@ -19,6 +19,7 @@ describe('event processing in a running aimesh', () => {
   let hookServer: Server;
   let modelServer: string;
   const hooks: { body: string; signature: string | undefined }[] = [];
+  const failing: string[] = [];
 
   const api = async (method: string, path: string, body?: unknown, headers = adminHeaders()) => {
     const response = await fetch(new URL(path, aimesh.url), {
@@ -42,6 +43,7 @@ describe('event processing in a running aimesh', () => {
       ? String(((await response.json()) as { model_version: unknown }).model_version)
       : undefined;
   };
+  const hookBase = () => `http://127.0.0.1:${(hookServer.address() as AddressInfo).port}`;
   const evaluation = async (eventId: string) => {
     const rows = await aimesh.db.query<{ promoted: boolean; reason: string }>(
       'SELECT promoted, reason FROM aimesh_stream_evaluations WHERE event_id = $1',
@@ -55,6 +57,13 @@ describe('event processing in a running aimesh', () => {
       let body = '';
       req.on('data', (c) => (body += c));
       req.on('end', () => {
+        // /broken always fails (retried), /gone answers 410 (not retried).
+        if (req.url !== '/hook') {
+          failing.push(`${req.url} ${req.headers['x-aimesh-delivery-attempt']}`);
+          res.statusCode = req.url === '/gone' ? 410 : 500;
+          res.end();
+          return;
+        }
         hooks.push({ body, signature: req.headers['x-aimesh-signature'] as string | undefined });
         // The first delivery fails: the retry must bring it.
         res.statusCode = hooks.length === 1 ? 503 : 204;
@@ -79,16 +88,18 @@ describe('event processing in a running aimesh', () => {
           windows: { commitIntervalMs: 20 },
           webhooks: [
             {
-              url: `http://127.0.0.1:${(hookServer.address() as AddressInfo).port}/hook`,
+              url: `${hookBase()}/hook`,
               secret: SECRET,
               maxAttempts: 3,
             },
+            { url: `${hookBase()}/broken`, secret: SECRET, maxAttempts: 2 },
+            { url: `${hookBase()}/gone`, secret: SECRET, maxAttempts: 3 },
           ],
         },
       },
     });
     modelServer = (await api('GET', '/api/v1/inference/models')).body.url;
-    for (const version of [1, 2, 3]) {
+    for (const version of [1, 2, 3, 4]) {
       for (const [name, data] of Object.entries(await tfjsFiles(denseModel(3, [[2, 'softmax']], version))))
         await aimesh.artifacts.put(`models/churn/${version}/${name}`, data);
     }
@@ -97,6 +108,8 @@ describe('event processing in a running aimesh', () => {
       [1, 0.85],
       [2, 0.97],
       [3, 0.97],
+      // Registered below the promotion rule (accuracy > 0.8): only its evaluation can lift it.
+      [4, 0.5],
     ]) {
       const created = await api('POST', '/api/v1/models/churn/versions', {
         format: 'tfjs',
@@ -148,6 +161,37 @@ describe('event processing in a running aimesh', () => {
     expect((await api('GET', '/api/v1/models/churn/versions/production')).body).toMatchObject({ version: 2 });
   });
 
+  it("records an evaluation's metrics on the model version before deciding, so promotion rules judge them", async () => {
+    await append({
+      id: 'eval-v4',
+      type: 'ai.evaluation.completed',
+      data: {
+        model: 'churn',
+        version: 4,
+        accuracy: 0.99,
+        improvement: 0.2,
+        metrics: { f1: 0.93, auc: 0.98 },
+      },
+    });
+    await until(async () => (await evaluation('eval-v4')) !== undefined, 10_000, 'the evaluation recorded');
+    const v4 = await api('GET', '/api/v1/models/churn/versions/4');
+    expect(v4.body.metrics).toEqual({ accuracy: 0.99, f1: 0.93, auc: 0.98 });
+    // Registered at 0.5, the rule would have refused it: the promotion saw the recorded 0.99.
+    expect(await evaluation('eval-v4')).toEqual({ promoted: true, reason: 'promoted to production (was 2)' });
+    expect((await api('GET', '/api/v1/models/churn/versions/3')).body.metrics).toEqual({ accuracy: 0.97 });
+    const unknown = await append({
+      id: 'eval-v9',
+      type: 'ai.evaluation.completed',
+      data: { model: 'churn', version: 9, accuracy: 0.99 },
+    });
+    expect(unknown.status).toBe(201);
+    await until(async () => (await evaluation('eval-v9')) !== undefined, 10_000, 'the evaluation recorded');
+    expect(await evaluation('eval-v9')).toEqual({
+      promoted: false,
+      reason: 'the registry refused the metrics: model churn has no version 9',
+    });
+  }, 30_000);
+
   it('follows a slow inference with a metrics event and an alert caused by it, and a signed webhook', async () => {
     await append({
       id: 'slow-call',
@@ -191,6 +235,30 @@ describe('event processing in a running aimesh', () => {
     expect(metrics).toMatch(/aimesh_consumer_processed_total\{group="ai-system"\} \d+/);
   }, 60_000);
 
+  it('lists failed webhook deliveries with the attempts each made', async () => {
+    const listed = async () =>
+      (await api('GET', '/api/v1/streams/webhooks/failures')).body as {
+        failures: { url: string; eventId: string; attempts: number; error: string }[];
+      };
+    // The slow call's alert also went to /broken (500 on each of its 2 attempts) and /gone (410, final).
+    await until(async () => (await listed()).failures.length >= 2, 15_000, 'both failures recorded');
+    const failures = (await listed()).failures;
+    expect(failures.find((f) => f.url.endsWith('/broken'))).toMatchObject({ attempts: 2, error: 'HTTP 500' });
+    expect(failures.find((f) => f.url.endsWith('/gone'))).toMatchObject({ attempts: 1, error: 'HTTP 410' });
+    expect(failing.filter((f) => f.startsWith('/gone'))).toEqual(['/gone 1']);
+    expect(failing.filter((f) => f.startsWith('/broken')).sort()).toEqual(['/broken 1', '/broken 2']);
+    const gone = await api(
+      'GET',
+      `/api/v1/streams/webhooks/failures?url=${encodeURIComponent(`${hookBase()}/gone`)}`,
+    );
+    expect(gone.body.failures).toHaveLength(1);
+    const metrics = await (await fetch(new URL('/metrics', aimesh.url))).text();
+    expect(metrics).toMatch(/aimesh_webhook_failed_attempts_total\{url="[^"]+\/broken"\} 2/);
+    expect(metrics).toMatch(/aimesh_webhook_failed_attempts_total\{url="[^"]+\/gone"\} 1/);
+    const bad = await api('GET', '/api/v1/streams/webhooks/failures?limit=0');
+    expect(bad).toMatchObject({ status: 400 });
+  }, 30_000);
+
   it('answers bad explorer input with 4xx and the common error shape', async () => {
     const window = await api('GET', '/api/v1/streams/windows?from=not-a-time');
     expect(window.status).toBe(400);
@@ -220,7 +288,7 @@ describe('event processing in a running aimesh', () => {
     });
     expect(replay).toMatchObject({
       status: 202,
-      body: { consumer: 'audit', published: 2, truncated: false },
+      body: { consumer: 'audit', published: 4, truncated: false },
     });
   });
 });

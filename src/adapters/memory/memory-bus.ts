@@ -26,6 +26,7 @@ interface Member {
 }
 
 interface Durable {
+  name: string;
   subjects: string[];
   ackWaitMs: number;
   maxDeliver: number;
@@ -34,6 +35,47 @@ interface Durable {
   head: number;
   members: Member[];
   next: number;
+  /**
+   * Deliveries awaiting their ack, in delivery order: with one ack wait per durable that is
+   * deadline order too, so one timer for the oldest replaces a timer per message.
+   */
+  unacked: Set<MemoryMessage>;
+  ackTimer: NodeJS.Timeout | undefined;
+}
+
+/** One delivery as its handler sees it; a class, so a delivery allocates no closures. */
+class MemoryMessage implements BusMessage {
+  readonly subject: string;
+  readonly data: Uint8Array;
+  readonly msgId: string | undefined;
+  readonly headers: Record<string, string>;
+  readonly deliveryCount: number;
+  /** Wall time (ms) after which an unacknowledged delivery is given back. */
+  readonly deadline: number;
+  settled = false;
+
+  constructor(
+    readonly delivery: Delivery,
+    readonly durable: Durable,
+    readonly member: Member,
+    private readonly settle: (m: MemoryMessage, requeueAfter: number | undefined) => void,
+  ) {
+    const m = delivery.message;
+    this.subject = m.subject;
+    this.data = m.data;
+    this.msgId = m.msgId;
+    this.headers = m.headers;
+    this.deliveryCount = delivery.count;
+    this.deadline = Date.now() + durable.ackWaitMs;
+  }
+
+  ack(): void {
+    this.settle(this, undefined);
+  }
+
+  nak(delayMs?: number): void {
+    this.settle(this, delayMs ?? 0);
+  }
 }
 
 export interface MemoryBusOptions {
@@ -67,10 +109,10 @@ export function createMemoryBus(options: MemoryBusOptions = {}): EventBus {
   const deadLetterSubject = (durable: string) => `aimesh.dlq.${durable}`;
 
   function route(message: Stored) {
-    for (const [name, durable] of durables) {
+    for (const durable of durables.values()) {
       if (durable.subjects.some((s) => subjectMatches(s, message.subject))) {
         durable.queue.push({ message, count: 0 });
-        pump(name, durable);
+        pump(durable);
       }
     }
     for (const sub of subscribers) {
@@ -83,10 +125,11 @@ export function createMemoryBus(options: MemoryBusOptions = {}): EventBus {
     }
   }
 
-  function pump(name: string, durable: Durable) {
+  function pump(durable: Durable) {
+    let batch: MemoryMessage[] | undefined;
     while (!closed && durable.queue.length > durable.head) {
       const member = pickMember(durable);
-      if (!member) return;
+      if (!member) break;
       // Array.shift copies a large array on every call: a backlog of N would cost N² moves.
       const delivery = durable.queue[durable.head]!;
       durable.queue[durable.head++] = undefined as never;
@@ -94,8 +137,26 @@ export function createMemoryBus(options: MemoryBusOptions = {}): EventBus {
         durable.queue = durable.queue.slice(durable.head);
         durable.head = 0;
       }
-      deliver(name, durable, member, delivery);
+      delivery.count += 1;
+      member.active += 1;
+      const message = new MemoryMessage(delivery, durable, member, settle);
+      durable.unacked.add(message);
+      if (batch) batch.push(message);
+      else batch = [message];
     }
+    if (!batch) return;
+    armAckTimer(durable);
+    // Handlers run after the caller's turn (as a broker's delivery would), one microtask per batch.
+    const ready = batch;
+    queueMicrotask(() => {
+      for (const message of ready) {
+        try {
+          message.member.handler(message).catch(() => message.nak());
+        } catch {
+          message.nak();
+        }
+      }
+    });
   }
 
   function pickMember(durable: Durable): Member | undefined {
@@ -109,35 +170,39 @@ export function createMemoryBus(options: MemoryBusOptions = {}): EventBus {
     return undefined;
   }
 
-  function deliver(name: string, durable: Durable, member: Member, delivery: Delivery) {
-    delivery.count += 1;
-    member.active += 1;
-    let settled = false;
-    const settle = (requeueAfter: number | undefined) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(ackTimer);
-      timers.delete(ackTimer);
-      member.active -= 1;
-      if (requeueAfter !== undefined) later(requeueAfter, () => requeue(name, durable, delivery));
-      pump(name, durable);
-    };
-    const ackTimer = later(durable.ackWaitMs, () => settle(0));
-    const message: BusMessage = {
-      ...delivery.message,
-      deliveryCount: delivery.count,
-      ack: () => settle(undefined),
-      nak: (delayMs) => settle(delayMs ?? 0),
-    };
-    queueMicrotask(() => {
-      member.handler(message).catch(() => message.nak());
-    });
+  function settle(message: MemoryMessage, requeueAfter: number | undefined) {
+    if (message.settled) return;
+    message.settled = true;
+    const durable = message.durable;
+    durable.unacked.delete(message);
+    message.member.active -= 1;
+    if (requeueAfter !== undefined) later(requeueAfter, () => requeue(durable, message.delivery));
+    pump(durable);
   }
 
-  function requeue(name: string, durable: Durable, delivery: Delivery) {
+  /** One timer per durable, for its oldest unacknowledged delivery. */
+  function armAckTimer(durable: Durable) {
+    if (durable.ackTimer || closed) return;
+    const oldest = durable.unacked.values().next().value;
+    if (!oldest) return;
+    durable.ackTimer = setTimeout(() => expire(durable), Math.max(0, oldest.deadline - Date.now()));
+    durable.ackTimer.unref();
+  }
+
+  function expire(durable: Durable) {
+    durable.ackTimer = undefined;
+    const now = Date.now();
+    for (const message of durable.unacked) {
+      if (message.deadline > now) break;
+      settle(message, 0);
+    }
+    armAckTimer(durable);
+  }
+
+  function requeue(durable: Durable, delivery: Delivery) {
     if (delivery.count >= durable.maxDeliver) {
       const dead: Stored = {
-        subject: deadLetterSubject(name),
+        subject: deadLetterSubject(durable.name),
         data: delivery.message.data,
         msgId: delivery.message.msgId,
         headers: { ...delivery.message.headers, 'Aimesh-Original-Subject': delivery.message.subject },
@@ -147,7 +212,7 @@ export function createMemoryBus(options: MemoryBusOptions = {}): EventBus {
     }
     if (durable.head > 0) durable.queue[--durable.head] = delivery;
     else durable.queue.unshift(delivery);
-    pump(name, durable);
+    pump(durable);
   }
 
   return {
@@ -170,6 +235,7 @@ export function createMemoryBus(options: MemoryBusOptions = {}): EventBus {
       let durable = durables.get(options.durable);
       if (!durable) {
         durable = {
+          name: options.durable,
           subjects: options.subjects,
           ackWaitMs: options.ackWaitMs ?? 30_000,
           maxDeliver: options.maxDeliver ?? 5,
@@ -179,14 +245,15 @@ export function createMemoryBus(options: MemoryBusOptions = {}): EventBus {
           head: 0,
           members: [],
           next: 0,
+          unacked: new Set(),
+          ackTimer: undefined,
         };
         durables.set(options.durable, durable);
       }
       const member: Member = { handler, concurrency: options.concurrency ?? 1, active: 0 };
       durable.members.push(member);
-      const name = options.durable;
       const state = durable;
-      queueMicrotask(() => pump(name, state));
+      queueMicrotask(() => pump(state));
       return {
         async close() {
           state.members = state.members.filter((m) => m !== member);
@@ -204,6 +271,7 @@ export function createMemoryBus(options: MemoryBusOptions = {}): EventBus {
     },
     async close() {
       closed = true;
+      for (const durable of durables.values()) clearTimeout(durable.ackTimer);
       for (const timer of timers) clearTimeout(timer);
       timers.clear();
       subscribers.clear();

@@ -56,6 +56,26 @@ function foldNormalisation(tfjs: typeof tf, model: tf.LayersModel, norm: Trainin
   first.setWeights([tfjs.tensor2d(nextW, [inputs, units]), tfjs.tensor1d(nextB)]);
 }
 
+/** Copies a checkpoint's weights into a freshly built model of the same architecture. */
+async function restoreWeights(model: tf.LayersModel, files: Record<string, Uint8Array>): Promise<void> {
+  const saved = await loadLayersModel({
+    entry: 'model.json',
+    read: async (path) => {
+      const file = files[path];
+      if (!file) throw new Error(`checkpoint file ${path} is missing`);
+      return file;
+    },
+  });
+  try {
+    const weights = saved.getWeights();
+    if (weights.length !== model.getWeights().length)
+      throw new Error('the checkpoint does not have the architecture of the model to train');
+    model.setWeights(weights);
+  } finally {
+    saved.dispose();
+  }
+}
+
 /** The TF.js trainer: dense networks on the CPU backend, exported to ONNX when the layers allow. */
 export const tfjsTrainer: Trainer = {
   async train(job, onEpoch) {
@@ -63,6 +83,7 @@ export const tfjsTrainer: Trainer = {
     await tfjs.setBackend('cpu');
     const features = job.train.x[0]?.length ?? 0;
     const model = buildModel(tfjs, job, features);
+    if (job.initial) await restoreWeights(model, job.initial.files);
     const hasValidation = job.validation.x.length > 0;
     const vx = hasValidation ? tfjs.tensor2d(job.validation.x, [job.validation.x.length, features]) : null;
     const vy = hasValidation ? tfjs.tensor1d(job.validation.y, 'float32') : null;
@@ -70,12 +91,17 @@ export const tfjsTrainer: Trainer = {
     // so the same seed and data train the same model.
     const random = seededRandom(job.params.seed);
     const order = job.train.x.map((_, i) => i);
+    const shuffle = () => {
+      for (let i = order.length - 1; i > 0; i--) {
+        const j = Math.floor(random.next() * (i + 1));
+        [order[i], order[j]] = [order[j], order[i]];
+      }
+    };
+    const first = (job.initial?.epochs ?? 0) + 1;
+    for (let epoch = 1; epoch < first; epoch++) shuffle();
     try {
-      for (let epoch = 1; epoch <= job.params.epochs; epoch++) {
-        for (let i = order.length - 1; i > 0; i--) {
-          const j = Math.floor(random.next() * (i + 1));
-          [order[i], order[j]] = [order[j], order[i]];
-        }
+      for (let epoch = first; epoch <= job.params.epochs; epoch++) {
+        shuffle();
         const xs = tfjs.tensor2d(
           order.map((i) => job.train.x[i]),
           [order.length, features],
@@ -108,12 +134,13 @@ export const tfjsTrainer: Trainer = {
           m.valAccuracy = Number(logs?.val_acc ?? logs?.val_accuracy);
         onEpoch(m);
       }
+      const checkpoint = await saveLayersModel(model);
       foldNormalisation(tfjs, model, job.normalisation);
       const files = await saveLayersModel(model);
       try {
-        return { files, onnx: await exportDenseModelToOnnx(model) };
+        return { files, checkpoint, onnx: await exportDenseModelToOnnx(model) };
       } catch (error) {
-        return { files, onnxError: (error as Error).message };
+        return { files, checkpoint, onnxError: (error as Error).message };
       }
     } finally {
       vx?.dispose();

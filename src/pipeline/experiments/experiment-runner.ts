@@ -8,7 +8,7 @@ import type { ExperimentRow, TrialRow } from './experiment-records.js';
 import { type ExperimentService, experimentEvent } from './experiment-service.js';
 import { epochValue, rungValue, strategyOf } from './experiment-spec.js';
 import { paramsKey } from './search-space.js';
-import type { Strategy } from './strategy.js';
+import { type KnownTrial, type Strategy, WAIT } from './strategy.js';
 import { trialDefinition } from './trial-definition.js';
 
 /** How the controller drives experiments. */
@@ -149,6 +149,7 @@ export class ExperimentRunner {
     let exhausted = experiment.exhausted;
     while (!exhausted && running < experiment.spec.parallel && proposals++ < MAX_PROPOSALS_PER_TICK) {
       const proposed = await this.propose(experiment, strategy);
+      if (proposed === WAIT) break;
       if (proposed === 'exhausted') exhausted = true;
       else if (proposed) {
         await this.start(experiment, proposed, undefined);
@@ -231,6 +232,14 @@ export class ExperimentRunner {
       return false;
     }
     if (execution.status === 'SUCCEEDED') {
+      // Recorded before the trial is settled, so no proposal sees it finished without its value.
+      const rung = strategy.rungOf?.(trial.params) ?? null;
+      if (rung !== null && values.length > 0)
+        await this.service.db.query(
+          `INSERT INTO pipeline_trial_rungs (experiment_id, rung, trial_id, value) VALUES ($1, $2, $3, $4)
+           ON CONFLICT DO NOTHING`,
+          [experiment.id, rung, trial.id, values[values.length - 1]],
+        );
       const evaluation = execution.tasks.find((t) => t.type === 'evaluate');
       const value =
         num(evaluation?.metrics?.[metric]) ?? num(train?.metrics?.[metric]) ?? values.at(-1) ?? null;
@@ -334,9 +343,10 @@ export class ExperimentRunner {
       const exists = await this.service.db.query('SELECT 1 FROM pipeline_executions WHERE id = $1', [
         executionId,
       ]);
+      const warm = exists.rows.length === 0 ? await this.warmStart(experiment, trial) : null;
       if (exists.rows.length === 0)
         await this.flow.create(
-          trialDefinition(experiment.definition, trial.params),
+          trialDefinition(experiment.definition, warm ? { ...trial.params, warmStart: warm } : trial.params),
           experiment.dataset_version,
           `experiment:${experiment.name}`,
           executionId,
@@ -365,7 +375,7 @@ export class ExperimentRunner {
   private async propose(
     experiment: ExperimentRow,
     strategy: Strategy,
-  ): Promise<TrialRow | null | 'exhausted'> {
+  ): Promise<TrialRow | null | 'exhausted' | typeof WAIT> {
     return this.flow.transaction(async (tx) => {
       const counted = await tx.query<{ n: number; next: number; exhausted: boolean }>(
         `SELECT (SELECT count(*)::int FROM pipeline_trials WHERE experiment_id = $1) AS n, next_candidate AS next, exhausted
@@ -374,7 +384,10 @@ export class ExperimentRunner {
       );
       const { n, next, exhausted } = counted.rows[0];
       const params =
-        exhausted || (strategy.total !== null && n >= strategy.total) ? null : strategy.candidate(next, []);
+        exhausted || (strategy.total !== null && n >= strategy.total)
+          ? null
+          : strategy.candidate(next, strategy.rungOf ? await this.knownTrials(tx, experiment.id) : []);
+      if (params === WAIT) return WAIT;
       if (params === null) {
         await tx.query('UPDATE pipeline_experiments SET exhausted = TRUE WHERE id = $1', [experiment.id]);
         return 'exhausted';
@@ -390,6 +403,55 @@ export class ExperimentRunner {
       );
       return inserted.rows[0] ?? null;
     });
+  }
+
+  /** The experiment's trials with the value each finished one recorded at its rung (read under the proposal's lock). */
+  private async knownTrials(
+    tx: Pick<ExperimentService['db'], 'query'>,
+    experimentId: string,
+  ): Promise<KnownTrial[]> {
+    const rows = await tx.query<{
+      number: number;
+      params: TrialRow['params'];
+      status: string;
+      metric: number | null;
+      value: number | null;
+    }>(
+      `SELECT t.number, t.params, t.status, t.metric, min(r.value) AS value FROM pipeline_trials t
+         LEFT JOIN pipeline_trial_rungs r ON r.experiment_id = t.experiment_id AND r.trial_id = t.id
+       WHERE t.experiment_id = $1 GROUP BY t.id ORDER BY t.number`,
+      [experimentId],
+    );
+    return rows.rows.map((r) => ({
+      number: r.number,
+      params: r.params,
+      finished: r.status !== 'PENDING' && r.status !== 'RUNNING',
+      metric: r.metric,
+      rungValue: r.value,
+    }));
+  }
+
+  /**
+   * The train parameters that make a trial continue from the weights of the trial it extends
+   * (ASHA's promotions): the checkpoint that trial's training saved, and how many epochs it holds.
+   * None when the strategy starts every trial fresh or that trial left no checkpoint.
+   */
+  private async warmStart(
+    experiment: ExperimentRow,
+    trial: TrialRow,
+  ): Promise<{ checkpointUri: string; epochs: number } | null> {
+    const strategy = this.strategy(experiment);
+    const from = strategy.continuesFrom?.(trial.params);
+    if (!from) return null;
+    const found = await this.service.db.query<{ output: Record<string, unknown> | null }>(
+      `SELECT k.output FROM pipeline_trials t JOIN pipeline_tasks k ON k.execution_id = t.execution_id
+       WHERE t.experiment_id = $1 AND t.params_key = $2 AND t.status = 'SUCCEEDED' AND k.type = 'train'
+         AND k.status = 'SUCCEEDED'`,
+      [experiment.id, paramsKey(from)],
+    );
+    const uri = found.rows[0]?.output?.checkpointUri;
+    const epochs = num(from[experiment.spec.asha.resource]);
+    return typeof uri === 'string' && epochs !== null ? { checkpointUri: uri, epochs } : null;
   }
 
   /** Fails the experiment when more trials failed than it allows; true when it did. */

@@ -49,7 +49,11 @@ export const ExperimentInput = Type.Object(
               'The per-epoch metric rungs compare (e.g. valLoss); default the validation form of the experiment metric.',
           }),
         ),
-        direction: Type.Optional(Type.Union([Type.Literal('maximize'), Type.Literal('minimize')])),
+        direction: Type.Optional(
+          Type.Union([Type.Literal('maximize'), Type.Literal('minimize')], {
+            description: 'Default: minimize for a metric named …loss, else the experiment direction.',
+          }),
+        ),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -146,7 +150,10 @@ export function strategyOf(spec: Omit<ExperimentSpec, 'space'> & { space: unknow
     minResource,
     maxResource,
     reductionFactor: spec.asha.reductionFactor,
-    direction: spec.asha.direction ?? spec.direction,
+    // A loss is minimised whatever the experiment's metric does.
+    direction:
+      spec.asha.direction ??
+      (spec.asha.metric && /loss$/i.test(spec.asha.metric) ? 'minimize' : spec.direction),
     budget: spec.budget,
     seed: spec.seed,
   });

@@ -12,6 +12,32 @@ import {
 const normalise = (rows: number[][], mean: number[], std: number[]) =>
   rows.map((x) => x.map((v, j) => (v - mean[j]) / std[j]));
 
+/**
+ * `params.warmStart`: `{ checkpointUri, epochs }`, a checkpoint another training saved after
+ * `epochs` epochs (an experiment's promoted trial continues from the trial it extends).
+ */
+async function warmStartOf(
+  given: unknown,
+  epochs: number,
+  ctx: StageContext,
+): Promise<{ files: Record<string, Uint8Array>; epochs: number } | null> {
+  if (given === undefined) return null;
+  const w = given as { checkpointUri?: unknown; epochs?: unknown };
+  if (
+    typeof w !== 'object' ||
+    w === null ||
+    typeof w.checkpointUri !== 'string' ||
+    !Number.isInteger(w.epochs) ||
+    (w.epochs as number) < 1 ||
+    (w.epochs as number) >= epochs
+  )
+    throw new Error('params.warmStart must be { checkpointUri, epochs } with epochs below params.epochs');
+  const files: Record<string, Uint8Array> = {};
+  for (const name of ['model.json', 'weights.bin'])
+    files[name] = await ctx.artifacts.get(w.checkpointUri + name);
+  return { files, epochs: w.epochs as number };
+}
+
 /** Trains a dense network on the prepared data and saves it (TF.js, and ONNX when exportable). */
 export async function trainStage(input: StageInput, ctx: StageContext): Promise<StageResult> {
   const prepared = outputOfType(input, 'dataUri');
@@ -32,7 +58,11 @@ export async function trainStage(input: StageInput, ctx: StageContext): Promise<
     hiddenLayers: hidden as number[],
     seed: input.seed,
   };
-  ctx.log(`training ${JSON.stringify(params)} on ${data.train.x.length} rows`);
+  const initial = await warmStartOf(p.warmStart, params.epochs, ctx);
+  ctx.log(
+    `training ${JSON.stringify(params)} on ${data.train.x.length} rows` +
+      (initial ? `, continuing after epoch ${initial.epochs}` : ''),
+  );
   const history: EpochMetrics[] = [];
   const model = await ctx.trainer.train(
     {
@@ -41,6 +71,7 @@ export async function trainStage(input: StageInput, ctx: StageContext): Promise<
       train: { x: normalise(data.train.x, data.mean, data.std), y: data.train.y },
       validation: { x: normalise(data.validation.x, data.mean, data.std), y: data.validation.y },
       normalisation: { mean: data.mean, std: data.std },
+      ...(initial ? { initial } : {}),
     },
     (epoch) => {
       if (!Number.isFinite(epoch.loss)) throw new Error(`loss became ${epoch.loss} at epoch ${epoch.epoch}`);
@@ -51,8 +82,12 @@ export async function trainStage(input: StageInput, ctx: StageContext): Promise<
   const base = `executions/${input.executionId}/${input.stage}/model/`;
   for (const [name, bytes] of Object.entries(model.files)) await ctx.artifacts.put(base + name, bytes);
   const modelUri = ctx.artifacts.uri(base);
+  const checkpointBase = `executions/${input.executionId}/${input.stage}/checkpoint/`;
+  for (const [name, bytes] of Object.entries(model.checkpoint))
+    await ctx.artifacts.put(checkpointBase + name, bytes);
   const output: Record<string, unknown> = {
     modelUri,
+    checkpointUri: ctx.artifacts.uri(checkpointBase),
     format: 'tfjs',
     params,
     features: data.features,

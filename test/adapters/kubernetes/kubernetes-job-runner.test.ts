@@ -10,6 +10,7 @@ import type { ClaimedTask, PipelineApi } from '../../../src/pipeline/index.js';
 import type { JobPhase } from '../../../src/ports/job-runner.js';
 import { jobSpecOf, type KubernetesSettings } from '../../../src/worker/index.js';
 import { startTestAimesh } from '../../support/aimesh.js';
+import { jobSchemaErrors, unknownFields } from '../../support/kubernetes-schema.js';
 import { until } from '../../support/until.js';
 
 interface Recorded {
@@ -166,6 +167,86 @@ describe('the Kubernetes Job of a command stage', () => {
   });
 });
 
+describe('the Job manifest against the Kubernetes JSON schema (batch/v1, v1.33)', () => {
+  /** The manifest of the 2 CPU / 8Gi / 1 GPU / 100Gi stage, as the API server receives it (JSON). */
+  const submitted = () => JSON.parse(JSON.stringify(jobManifest(jobSpecOf(claimed(), settings))));
+  const container = (manifest: ReturnType<typeof submitted>) => manifest.spec.template.spec.containers[0];
+
+  it('is a valid batch/v1 Job with no field the API does not define', () => {
+    const manifest = submitted();
+    expect(jobSchemaErrors(manifest)).toEqual([]);
+    expect(unknownFields(manifest)).toEqual([]);
+  });
+
+  it('stays valid for fractional CPUs, odd memory, no GPU and no storage', () => {
+    const task = claimed();
+    task.stage.resources = { cpu: 0.25, memoryMb: 1500, gpu: 0, storageMb: 0 };
+    task.stage.nodeSelector = {};
+    const manifest = JSON.parse(JSON.stringify(jobManifest(jobSpecOf(task, settings))));
+    expect(jobSchemaErrors(manifest)).toEqual([]);
+    expect(unknownFields(manifest)).toEqual([]);
+  });
+
+  it('rejects a memory request given as an object rather than a quantity', () => {
+    const manifest = submitted();
+    container(manifest).resources.requests.memory = { value: 8, unit: 'Gi' };
+    expect(jobSchemaErrors(manifest).join('\n')).toContain(
+      '/spec/template/spec/containers/0/resources/requests/memory',
+    );
+  });
+
+  it('rejects a quantity that is not one, an unknown restart policy and a string backoff limit', () => {
+    const bad = submitted();
+    container(bad).resources.requests['ephemeral-storage'] = 'a hundred gigs';
+    bad.spec.template.spec.restartPolicy = 'Sometimes';
+    bad.spec.backoffLimit = '0';
+    const errors = jobSchemaErrors(bad).join('\n');
+    expect(errors).toContain('/spec/template/spec/containers/0/resources/requests/ephemeral-storage format');
+    expect(errors).toContain('/spec/template/spec/restartPolicy enum');
+    expect(errors).toContain('/spec/backoffLimit type');
+  });
+
+  it('rejects a container without a name, a pod without containers and env values that are not strings', () => {
+    const unnamed = submitted();
+    delete container(unnamed).name;
+    expect(jobSchemaErrors(unnamed).join('\n')).toContain('/spec/template/spec/containers/0 required');
+    const empty = submitted();
+    delete empty.spec.template.spec.containers;
+    expect(jobSchemaErrors(empty).join('\n')).toContain('/spec/template/spec required');
+    const numeric = submitted();
+    container(numeric).env[0].value = 3;
+    expect(jobSchemaErrors(numeric).join('\n')).toContain(
+      '/spec/template/spec/containers/0/env/0/value type',
+    );
+  });
+
+  it('lets a container without an image through, as Kubernetes does, so the executor never builds one', () => {
+    // Container.image is optional in the API (controllers may default it), so the schema cannot
+    // catch a missing image: a stage with an empty image gets the configured one instead.
+    const manifest = submitted();
+    delete container(manifest).image;
+    expect(jobSchemaErrors(manifest)).toEqual([]);
+    const task = claimed();
+    task.stage.params = { command: ['python', 'train.py'], image: ' ' };
+    expect(jobManifest(jobSpecOf(task, settings)).spec!.template.spec!.containers[0].image).toBe(
+      'ghcr.io/example/trainer:1.0',
+    );
+    task.stage.params = { command: ['python', 'train.py'], image: 'trainer:3' };
+    expect(jobManifest(jobSpecOf(task, settings)).spec!.template.spec!.containers[0].image).toBe('trainer:3');
+  });
+
+  it('names fields the API does not define, which the schema alone lets through', () => {
+    const manifest = submitted();
+    container(manifest).resource = container(manifest).resources;
+    manifest.spec.template.spec.restartpolicy = 'Never';
+    expect(jobSchemaErrors(manifest)).toEqual([]);
+    expect(unknownFields(manifest)).toEqual([
+      '/spec/template/spec/containers/0/resource',
+      '/spec/template/spec/restartpolicy',
+    ]);
+  });
+});
+
 describe('the Kubernetes executor against a loopback API server', () => {
   const runner = () =>
     createKubernetesJobRunner({
@@ -191,6 +272,7 @@ describe('the Kubernetes executor against a loopback API server', () => {
     expect(post.path).toBe('/apis/batch/v1/namespaces/ai-training/jobs');
     expect(post.authorization).toBe('Bearer cluster-token');
     expect(post.body).toEqual(JSON.parse(JSON.stringify(jobManifest(spec))));
+    expect(jobSchemaErrors(post.body as Record<string, unknown>)).toEqual([]);
     expect(api.requests.some((r) => r.method === 'DELETE')).toBe(false);
   });
 

@@ -156,21 +156,32 @@ describe('experiments, with a scripted worker', () => {
     for (const e of lr) expect(e.trials).toBe(27);
   });
 
-  it('stops weak trials early with ASHA from their per-epoch metrics, and trains far fewer epochs than the grid', async () => {
+  it('promotes the best third of each rung with ASHA, continuing from the checkpoint, for far fewer epochs than the grid', async () => {
     const created = await api.experiments.create(
       { name: 'seed-asha', definition: basePipeline(), space: SEED_GRID, strategy: 'asha', parallel: 1 },
       'alice',
     );
-    // Each epoch's metrics are reported as it ends, and the controller looks at every one.
-    const done = await runToEnd(api, created.id, 200, () => api.tickExperiments());
+    const done = await runToEnd(api, created.id, 200);
     expect(done.status).toBe('SUCCEEDED');
-    expect(done.totalTrials).toBe(27);
-    expect(done.trials.SUCCEEDED + done.trials.STOPPED).toBe(27);
-    expect(done.trials.STOPPED).toBeGreaterThan(0);
-    expect(done.best?.params).toMatchObject({ learningRate: 0.01, batchSize: 64, dropout: 0.1, epochs: 50 });
-    // Stopped trials stop at a rung (10 or 30 epochs): far fewer epochs than the grid's 2160.
     const trials = await allTrials(api, created.id);
-    for (const t of trials.filter((t) => t.status === 'STOPPED')) expect([10, 30]).toContain(t.epochs);
+    expect(trials.every((t) => t.status === 'SUCCEEDED')).toBe(true);
+    // Rungs at 10, 30 and 50 epochs: every configuration trains 10, at least a third of them
+    // 30, and at least a third of those 50 (asynchronous promotion may take a few more).
+    const at = (e: number) => trials.filter((t) => t.params.epochs === e);
+    expect(at(10)).toHaveLength(27);
+    expect(at(30).length).toBeGreaterThanOrEqual(9);
+    expect(at(30).length).toBeLessThan(27);
+    expect(at(50).length).toBeGreaterThanOrEqual(3);
+    expect(at(50).length).toBeLessThan(at(30).length);
+    expect(at(10).length + at(30).length + at(50).length).toBe(trials.length);
+    // A promoted configuration extends one of the rung below, from its checkpoint: it trains
+    // only the epochs between the two rungs.
+    const key = (p: Record<string, unknown>) => `${p.learningRate}/${p.batchSize}/${p.dropout}`;
+    for (const t of at(30)) expect(at(10).map((b) => key(b.params))).toContain(key(t.params));
+    for (const t of at(50)) expect(at(30).map((b) => key(b.params))).toContain(key(t.params));
+    for (const t of at(30)) expect(t.epochs).toBe(20);
+    for (const t of at(50)) expect(t.epochs).toBe(20);
+    expect(done.best?.params).toMatchObject({ learningRate: 0.01, batchSize: 64, dropout: 0.1, epochs: 50 });
     expect(done.epochs).toBeLessThan(2160 / 3);
   }, 120_000);
 

@@ -49,11 +49,13 @@ export async function completeTask(
   const score = scoreOf(params);
   if (task.stage.type === 'train') {
     const epochs = Number(params.epochs ?? 10);
-    const history = Array.from({ length: epochs }, (_, i) => ({
-      epoch: i + 1,
-      loss: 1 - (score * (i + 1)) / epochs,
-      accuracy: (score * (i + 1)) / epochs,
-      valAccuracy: (score * (i + 1)) / epochs,
+    // A warm start continues after the epochs its checkpoint holds, as the real trainer does.
+    const from = Number((params.warmStart as { epochs?: number } | undefined)?.epochs ?? 0);
+    const history = Array.from({ length: epochs - from }, (_, i) => ({
+      epoch: from + i + 1,
+      loss: 1 - (score * (from + i + 1)) / epochs,
+      accuracy: (score * (from + i + 1)) / epochs,
+      valAccuracy: (score * (from + i + 1)) / epochs,
     }));
     if (afterEpoch)
       for (let e = 1; e <= epochs; e++) {
@@ -67,6 +69,7 @@ export async function completeTask(
       task.attempt,
       {
         modelUri: `artifact://executions/${task.executionId}/train/model/`,
+        checkpointUri: `artifact://executions/${task.executionId}/train/checkpoint/`,
         params,
         features: ['x'],
         classes: ['a', 'b'],

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { asha, continuesAtRung, rungEpochs } from '../../../src/pipeline/experiments/asha.js';
+import { asha, promotable, rungEpochs } from '../../../src/pipeline/experiments/asha.js';
 import { strategyOf } from '../../../src/pipeline/experiments/experiment-spec.js';
 import { gridSearch } from '../../../src/pipeline/experiments/grid-search.js';
 import { randomSearch } from '../../../src/pipeline/experiments/random-search.js';
@@ -8,7 +8,9 @@ import {
   paramsKey,
   parseDimensionFlag,
   readSearchSpace,
+  type TrialParams,
 } from '../../../src/pipeline/experiments/search-space.js';
+import { type KnownTrial, WAIT } from '../../../src/pipeline/experiments/strategy.js';
 
 const SEED_GRID = {
   learningRate: [0.001, 0.01, 0.1],
@@ -18,10 +20,10 @@ const SEED_GRID = {
 };
 
 const all = (strategy: ReturnType<typeof gridSearch>, limit = 100_000) => {
-  const points = [];
+  const points: TrialParams[] = [];
   for (let n = 0; n < limit; n++) {
     const p = strategy.candidate(n, []);
-    if (p === null) break;
+    if (p === null || p === WAIT) break;
     points.push(p);
   }
   return points;
@@ -111,23 +113,30 @@ describe('random search', () => {
 });
 
 describe('ASHA', () => {
-  it('puts rungs at min·η^k below max', () => {
-    expect(rungEpochs(10, 50, 3)).toEqual([10, 30]);
-    expect(rungEpochs(1, 27, 3)).toEqual([1, 3, 9]);
-    expect(rungEpochs(10, 90, 3)).toEqual([10, 30]);
+  it('puts rungs at min·η^k below max, and max last', () => {
+    expect(rungEpochs(10, 50, 3)).toEqual([10, 30, 50]);
+    expect(rungEpochs(1, 27, 3)).toEqual([1, 3, 9, 27]);
+    expect(rungEpochs(10, 90, 3)).toEqual([10, 30, 90]);
   });
 
-  it('keeps the best max(1, ⌊n/η⌋) of the n values at a rung', () => {
-    expect(continuesAtRung(0.5, [], 3, 'maximize')).toBe(true); // n=1, keep 1
-    expect(continuesAtRung(0.4, [0.5], 3, 'maximize')).toBe(false); // n=2, keep 1, rank 2
-    expect(continuesAtRung(0.6, [0.5, 0.4], 3, 'maximize')).toBe(true); // n=3, rank 1
-    expect(continuesAtRung(0.5, [0.6, 0.4, 0.3, 0.2, 0.1], 3, 'maximize')).toBe(true); // n=6, keep 2, rank 2
-    expect(continuesAtRung(0.5, [0.6, 0.55, 0.3, 0.2, 0.1], 3, 'maximize')).toBe(false); // rank 3
-    expect(continuesAtRung(0.5, [0.5], 2, 'maximize')).toBe(true); // a tie shares the better rank
-    expect(continuesAtRung(0.2, [0.5, 0.9], 3, 'minimize')).toBe(true);
+  it('promotes from the top ⌊n/η⌋ of a rung what is not promoted yet, earlier trials first on a tie', () => {
+    const r = (config: string, value: number, number: number) => ({ config, value, number });
+    expect(promotable([r('a', 0.9, 0), r('b', 0.1, 1)], 3, 'maximize', new Set())).toBeNull(); // n=2: keep 0
+    expect(promotable([r('a', 0.5, 0), r('b', 0.4, 1), r('c', 0.7, 2)], 3, 'maximize', new Set())).toBe('c');
+    expect(
+      promotable([r('a', 0.5, 0), r('b', 0.4, 1), r('c', 0.7, 2)], 3, 'maximize', new Set(['c'])),
+    ).toBeNull();
+    expect(promotable([r('a', 0.5, 0), r('b', 0.4, 1), r('c', 0.7, 2)], 3, 'minimize', new Set())).toBe('b');
+    // A tie: of two equal values in a top of one, the earlier trial's configuration.
+    expect(
+      promotable([r('late', 0.7, 5), r('early', 0.7, 2), r('x', 0.1, 3)], 3, 'maximize', new Set()),
+    ).toBe('early');
+    expect(
+      promotable([r('late', 0.7, 5), r('early', 0.7, 2), r('x', 0.1, 3)], 3, 'maximize', new Set(['early'])),
+    ).toBeNull();
   });
 
-  it('trains every configuration with the resource at its maximum', () => {
+  it('starts every configuration of the other parameters at the first rung, then waits, then ends', () => {
     const strategy = strategyOf({
       space: SEED_GRID,
       strategy: 'asha',
@@ -139,57 +148,96 @@ describe('ASHA', () => {
       asha: { resource: 'epochs', reductionFactor: 3 },
       promote: { alias: 'production', enabled: true },
     });
-    const points = all(strategy);
-    expect(points).toHaveLength(27);
-    expect(new Set(points.map((p) => p.epochs))).toEqual(new Set([50]));
-    expect(new Set(points.map(paramsKey)).size).toBe(27);
+    const trials: KnownTrial[] = [];
+    for (let n = 0; n < 27; n++) {
+      const p = strategy.candidate(n, trials);
+      expect(p).not.toBe(WAIT);
+      trials.push({ number: n, params: p as TrialParams, finished: false, metric: null, rungValue: null });
+    }
+    expect(new Set(trials.map((t) => t.params.epochs))).toEqual(new Set([10]));
+    expect(new Set(trials.map((t) => paramsKey(t.params))).size).toBe(27);
+    expect(strategy.candidate(27, trials)).toBe(WAIT);
+    // Finished without a value at their rung (failed, say): nothing to promote, nothing left.
+    expect(
+      strategy.candidate(
+        27,
+        trials.map((t) => ({ ...t, finished: true })),
+      ),
+    ).toBeNull();
+    expect(strategy.rungOf?.({ learningRate: 0.1, epochs: 30 })).toBe(1);
+    // Rungs judged by the validation loss promote the lowest, unless told otherwise.
+    const byLoss = strategyOf({
+      space: { learningRate: [1, 2, 3], epochs: [1, 3] },
+      strategy: 'asha',
+      metric: 'accuracy',
+      direction: 'maximize',
+      parallel: 1,
+      maxFailedTrials: 0,
+      seed: 1,
+      asha: { resource: 'epochs', reductionFactor: 3, metric: 'valLoss' },
+      promote: { alias: 'production', enabled: true },
+    });
+    const rung0 = [0.9, 0.2, 0.5].map((rungValue, number) => ({
+      number,
+      params: { learningRate: number + 1, epochs: 1 },
+      finished: true,
+      metric: null,
+      rungValue,
+    }));
+    expect(byLoss.candidate(3, rung0)).toEqual({ learningRate: 2, epochs: 3 });
+    expect(strategy.rungOf?.({ learningRate: 0.1, epochs: 20 })).toBeNull();
   });
 
-  it('stops and promotes trials step by step as their epochs arrive, matching a hand-computed rung table', () => {
-    // η = 3, rungs at 1, 3, 9 epochs, 27 at most. Metrics arrive in the order below (the
-    // controller's clock); each row: trial, its metric after each epoch so far, and what the
-    // rung table then says.
-    const strategy = asha(readSearchSpace({ lr: [1, 2, 3, 4, 5, 6], epochs: [1, 27] }), {
+  it('promotes step by step as trials finish, matching a hand-computed rung table', () => {
+    // η = 3, rungs at 1, 3 and 9 epochs, 9 configurations, two trials at a time. Each step: a
+    // trial finishes with its value at its rung, then the next candidate.
+    const strategy = asha(readSearchSpace({ lr: [1, 2, 3, 4, 5, 6, 7, 8, 9], epochs: [1, 9] }), {
       resource: 'epochs',
       minResource: 1,
-      maxResource: 27,
+      maxResource: 9,
       reductionFactor: 3,
       direction: 'maximize',
       seed: 0,
     });
-    const table = new Map<number, number[]>();
-    const reached = new Map<string, number>();
-    const step = (trial: string, values: number[]) => {
-      const review = strategy.review(values, reached.get(trial) ?? 0, (k) => table.get(k) ?? []);
-      for (const r of review.record) table.set(r.rung, [...(table.get(r.rung) ?? []), r.value]);
-      reached.set(trial, (reached.get(trial) ?? 0) + review.record.length);
-      return review;
+    const trials: KnownTrial[] = [];
+    const next = () => {
+      const p = strategy.candidate(trials.length, trials);
+      if (p === null || p === WAIT) return p;
+      trials.push({ number: trials.length, params: p, finished: false, metric: null, rungValue: null });
+      return `t${trials.length - 1} lr${p.lr}@${p.epochs}`;
     };
-    // t1 reaches rung 0 first (n=1, keep 1): continues.
-    expect(step('t1', [0.5])).toEqual({ record: [{ rung: 0, value: 0.5 }], stop: false });
-    // t2 at rung 0: 0.4 vs {0.5}: n=2, keep 1, rank 2 → stopped.
-    expect(step('t2', [0.4])).toEqual({ record: [{ rung: 0, value: 0.4 }], stop: true });
-    // t3 at rung 0: 0.7 vs {0.5, 0.4}: n=3, keep 1, rank 1 → continues.
-    expect(step('t3', [0.7])).toEqual({ record: [{ rung: 0, value: 0.7 }], stop: false });
-    // t1 epochs 2-3: reaches rung 1 with 0.6 (n=1) → continues; nothing to record before epoch 3.
-    expect(step('t1', [0.5, 0.55])).toEqual({ record: [], stop: false });
-    expect(step('t1', [0.5, 0.55, 0.6])).toEqual({ record: [{ rung: 1, value: 0.6 }], stop: false });
-    // t4 at rung 0: 0.45 vs {0.5, 0.4, 0.7}: n=4, keep 1, rank 3 → stopped.
-    expect(step('t4', [0.45])).toEqual({ record: [{ rung: 0, value: 0.45 }], stop: true });
-    // t5 at rung 0: 0.9: rank 1 → continues; t6 at rung 0: 0.8 vs 5 values: n=6, keep 2, rank 2 → continues.
-    expect(step('t5', [0.9]).stop).toBe(false);
-    expect(step('t6', [0.8]).stop).toBe(false);
-    // t3 reports epochs 1-3 at once (a late heartbeat): rung 1 with 0.65 vs {0.6}: n=2, keep 1, rank 1 → continues.
-    expect(step('t3', [0.7, 0.6, 0.65])).toEqual({ record: [{ rung: 1, value: 0.65 }], stop: false });
-    // t6 jumps from epoch 1 to 9: rung 1 with 0.62 vs {0.6, 0.65}: n=3, keep 1, rank 2 → stopped at rung 1,
-    // never judged at rung 2.
-    expect(step('t6', [0.8, 0.7, 0.62, 0.6, 0.6, 0.6, 0.6, 0.6, 0.99])).toEqual({
-      record: [{ rung: 1, value: 0.62 }],
-      stop: true,
-    });
-    expect(Object.fromEntries(table)).toEqual({
-      0: [0.5, 0.4, 0.7, 0.45, 0.9, 0.8],
-      1: [0.6, 0.65, 0.62],
-    });
+    const finish = (n: number, value: number) => {
+      trials[n] = { ...trials[n], finished: true, rungValue: value };
+      return next();
+    };
+    expect(next()).toBe('t0 lr1@1');
+    expect(next()).toBe('t1 lr2@1');
+    expect(finish(0, 0.5)).toBe('t2 lr3@1'); // rung 0: n=1, top 0
+    expect(finish(1, 0.4)).toBe('t3 lr4@1'); // n=2, top 0
+    expect(finish(2, 0.7)).toBe('t4 lr3@3'); // n=3, top 1: lr3 (0.7) promoted
+    expect(finish(3, 0.45)).toBe('t5 lr5@1'); // n=4, top 1: lr3, already promoted
+    expect(finish(4, 0.75)).toBe('t6 lr6@1'); // rung 1: n=1, top 0
+    expect(finish(5, 0.9)).toBe('t7 lr5@3'); // rung 0: n=5, top 1: lr5 (0.9)
+    // n=6, top 2: lr5 0.9, then lr3 and lr6 tie at 0.7 and lr3's trial came first: both promoted.
+    expect(finish(6, 0.7)).toBe('t8 lr7@1');
+    expect(finish(7, 0.95)).toBe('t9 lr8@1'); // rung 1: n=2, top 0
+    expect(finish(8, 0.2)).toBe('t10 lr9@1'); // rung 0: n=7, top 2, both promoted
+    expect(finish(9, 0.3)).toBe(WAIT); // n=8, top 2; every configuration started; t10 runs
+    expect(finish(10, 0.8)).toBe('t11 lr9@3'); // n=9, top 3: lr5, lr9 (0.8), lr3
+    expect(next()).toBe(WAIT); // the second slot: nothing to promote until t11 ends
+    expect(finish(11, 0.85)).toBe('t12 lr5@9'); // rung 1: n=3, top 1: lr5 (0.95) to the last rung
+    expect(next()).toBe(WAIT);
+    expect(finish(12, 0.97)).toBeNull(); // the last rung promotes nowhere: the search is over
+    // Promoted trials continue from the trial they extend.
+    expect(strategy.continuesFrom?.({ lr: 5, epochs: 9 })).toEqual({ lr: 5, epochs: 3 });
+    expect(strategy.continuesFrom?.({ lr: 9, epochs: 3 })).toEqual({ lr: 9, epochs: 1 });
+    expect(strategy.continuesFrom?.({ lr: 1, epochs: 1 })).toBeNull();
+    // Epochs: 9 configurations × 1, 3 promoted by 2 more, 1 by 6 more = 21; a grid of the
+    // same 9 at 9 epochs trains 81.
+    const epochs = trials.reduce((sum, t) => {
+      const from = strategy.continuesFrom?.(t.params);
+      return sum + Number(t.params.epochs) - Number(from?.epochs ?? 0);
+    }, 0);
+    expect(epochs).toBe(21);
   });
 });
