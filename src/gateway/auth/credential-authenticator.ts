@@ -77,10 +77,12 @@ export function createCredentialAuthenticator(options: CredentialAuthenticatorOp
  * The gateway's traffic authenticator that also knows the platform's own tokens (`platform`,
  * the kernel's resolver of the admin and service tokens), so the admin token is `admin` through
  * the gateway as on every API (the CLI's `pipeline run` goes through it to the training API).
+ * An `X-API-Key` wins over a bearer token, as it does among the gateway's own credentials.
  */
 export function withPlatformTokens(authenticator: Authenticator, platform: PrincipalResolver): Authenticator {
   return {
     async authenticate(headers) {
+      if (headers['x-api-key'] !== undefined) return authenticator.authenticate(headers);
       return (await platform.resolve(headers)) ?? authenticator.authenticate(headers);
     },
   };

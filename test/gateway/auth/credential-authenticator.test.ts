@@ -268,4 +268,13 @@ describe('the gateway authenticator with the platform tokens', () => {
     );
     expect(await outcome(() => withTokens.authenticate({}))).toBe('missing_credentials');
   });
+
+  it('lets an X-API-Key win over the admin token sent alongside it', async () => {
+    const principal = await withTokens.authenticate({
+      ...bearer(ADMIN),
+      'x-api-key': 'aim_alice_key_0123456789',
+    });
+    expect(principal).toMatchObject({ via: 'api-key' });
+    expect(principal.roles).not.toContain('admin');
+  });
 });
