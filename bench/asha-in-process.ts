@@ -23,17 +23,8 @@ import { prepareStage } from '../src/worker/stages/prepare.js';
 import type { StageContext, StageInput } from '../src/worker/stages/stage-io.js';
 import { trainStage } from '../src/worker/stages/train.js';
 import { report } from './report.js';
+import { DATASETS, SPACE } from './support/asha-space.js';
 
-const SPACE = {
-  learningRate: [0.001, 0.01, 0.1],
-  batchSize: [32, 64, 128],
-  dropout: [0.1, 0.2, 0.5],
-  epochs: [10, 20, 50],
-};
-const DATASETS: Record<string, { features: string[]; label: string }> = {
-  iris: { features: ['sepalLength', 'sepalWidth', 'petalLength', 'petalWidth'], label: 'species' },
-  penguins: { features: ['beakLengthMm', 'beakDepthMm', 'flipperLengthMm', 'bodyMassG'], label: 'species' },
-};
 const DATASET = process.env.BENCH_ASHA_DATASET ?? 'iris';
 const SEEDS = (process.env.BENCH_ASHA_SEEDS ?? '1,2,3,42').split(',').map(Number);
 const PARALLEL = 2;

@@ -24,17 +24,8 @@
 import type { PipelineApi, TrialRecord } from '../src/pipeline/index.js';
 import { startTestAimesh } from '../test/support/aimesh.js';
 import { report } from './report.js';
+import { DATASETS, SPACE } from './support/asha-space.js';
 
-const SPACE = {
-  learningRate: [0.001, 0.01, 0.1],
-  batchSize: [32, 64, 128],
-  dropout: [0.1, 0.2, 0.5],
-  epochs: [10, 20, 50],
-};
-const DATASETS: Record<string, { features: string[]; label: string }> = {
-  iris: { features: ['sepalLength', 'sepalWidth', 'petalLength', 'petalWidth'], label: 'species' },
-  penguins: { features: ['beakLengthMm', 'beakDepthMm', 'flipperLengthMm', 'bodyMassG'], label: 'species' },
-};
 const DATASET = process.env.BENCH_ASHA_DATASET ?? 'iris';
 const SEEDS = (process.env.BENCH_ASHA_SEEDS ?? '42').split(',').map(Number);
 const PARALLEL = Number(process.env.BENCH_ASHA_PARALLEL ?? 2);
