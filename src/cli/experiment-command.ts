@@ -107,6 +107,8 @@ interface RunOptions {
   direction?: string;
   minEpochs?: number;
   reductionFactor?: number;
+  ashaMetric?: string;
+  ashaDirection?: string;
   wait: boolean;
   interval: string;
 }
@@ -147,12 +149,14 @@ export async function experimentFromOptions(opts: RunOptions): Promise<Record<st
   set('maxFailedTrials', opts.maxFailed);
   set('metric', opts.metric);
   set('direction', opts.direction);
-  if (opts.minEpochs !== undefined || opts.reductionFactor !== undefined)
-    body.asha = {
-      ...((body.asha as object) ?? {}),
-      ...(opts.minEpochs !== undefined ? { minEpochs: opts.minEpochs } : {}),
-      ...(opts.reductionFactor !== undefined ? { reductionFactor: opts.reductionFactor } : {}),
-    };
+  const asha = {
+    minEpochs: opts.minEpochs,
+    reductionFactor: opts.reductionFactor,
+    metric: opts.ashaMetric,
+    direction: opts.ashaDirection,
+  };
+  const given = Object.entries(asha).filter(([, value]) => value !== undefined);
+  if (given.length > 0) body.asha = { ...((body.asha as object) ?? {}), ...Object.fromEntries(given) };
   body.name ??=
     opts.name ??
     `${String((body.definition as { name?: string } | undefined)?.name ?? body.pipeline)}-${new Date().toISOString().slice(0, 19).replace(/[-:T]/g, '')}`;
@@ -287,6 +291,14 @@ export function registerExperimentCommands(program: Command): void {
     .option('--direction <maximize|minimize>', 'default maximize')
     .option('--min-epochs <n>', 'asha: epochs of the first rung', wholeNumber(1))
     .option('--reduction-factor <n>', 'asha: keep 1/n at each rung (default 3)', number)
+    .option(
+      '--asha-metric <name>',
+      'asha: the per-epoch metric rungs compare (default the validation form of --metric)',
+    )
+    .option(
+      '--asha-direction <maximize|minimize>',
+      'asha: default minimize for a metric ending in loss, else --direction',
+    )
     .option('--no-wait', 'return once the experiment is created')
     .option('--interval <ms>', 'polling interval while following', '1000')
     .allowExcessArguments(true)
