@@ -89,7 +89,11 @@ export interface MemoryBusOptions {
 export function createMemoryBus(options: MemoryBusOptions = {}): EventBus {
   const retain = options.retain ?? 10_000;
   const dedupeWindow = options.dedupeWindow ?? 100_000;
+  // The retained tail is log[logHead..]: trimmed ones are dropped in chunks, as Array.shift
+  // moves the whole array on every call once it is large (100,000 retained at 5,000 messages/s
+  // made the bus fall seconds behind).
   const log: Stored[] = [];
+  let logHead = 0;
   const seen = new Set<string>();
   const durables = new Map<string, Durable>();
   const subscribers = new Set<{ subject: string; handler: (m: BusMessage) => void }>();
@@ -228,7 +232,11 @@ export function createMemoryBus(options: MemoryBusOptions = {}): EventBus {
       }
       const message: Stored = { subject, data, msgId: opts.msgId, headers: opts.headers ?? {} };
       log.push(message);
-      if (log.length > retain) log.shift();
+      if (log.length - logHead > retain) logHead += 1;
+      if (logHead > 1_024 && logHead * 2 > log.length) {
+        log.splice(0, logHead);
+        logHead = 0;
+      }
       route(message);
     },
     async consume(options: ConsumeOptions, handler): Promise<Subscription> {
@@ -240,6 +248,7 @@ export function createMemoryBus(options: MemoryBusOptions = {}): EventBus {
           ackWaitMs: options.ackWaitMs ?? 30_000,
           maxDeliver: options.maxDeliver ?? 5,
           queue: log
+            .slice(logHead)
             .filter((m) => options.subjects.some((s) => subjectMatches(s, m.subject)))
             .map((message) => ({ message, count: 0 })),
           head: 0,
