@@ -42,6 +42,26 @@ describe('the experiments API', () => {
     [{ name: 'x', definition: basePipeline(), space: { lr: { uniform: [0, 1] } } }, 'invalid_search_space'],
     [{ name: 'x', definition: basePipeline(), space: { lr: [1] }, strategy: 'asha' }, 'invalid_experiment'],
     [{ name: 'x', definition: { name: 'broken' }, space: { a: [1] } }, 'invalid_pipeline'],
+    [
+      {
+        name: 'x',
+        definition: basePipeline(),
+        space: { lr: [1], epochs: [1, 3] },
+        strategy: 'asha',
+        asha: { direction: 'sideways' },
+      },
+      'invalid_experiment',
+    ],
+    [
+      {
+        name: 'x',
+        definition: basePipeline(),
+        space: { lr: [1], epochs: [1, 3] },
+        strategy: 'asha',
+        asha: { metric: 'val loss!' },
+      },
+      'invalid_experiment',
+    ],
     ['not an object', 'invalid_experiment'],
   ])('refuses %j with 400 %s', async (body, code) => {
     const reply = await call('POST', '/experiments', body);
